@@ -1,0 +1,146 @@
+"""Command line: `python -m lib COMMAND` (see `python -m lib --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+
+from sqlalchemy import MetaData, text
+
+from lib import catalog, db, demo, queries
+from lib.config import TZ
+from lib.importer import ImportFailed, import_items_file, parse_time
+from lib.items import now_utc
+from lib.lights import fmt_time
+
+
+def _reset(engine) -> None:
+    """Drop every table (including Alembic's version table)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        return
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for table in reversed(meta.sorted_tables):
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}"')
+
+
+def cmd_init(args) -> int:
+    engine = db.get_engine()
+    if args.reset:
+        _reset(engine)
+    db.migrate(engine)
+    with db.session_scope(engine) as s:
+        catalog.seed_catalog(s)
+        loaded = demo.is_loaded(s)
+    print(f"数据库已就绪（版本 {db.current_revision(engine)}）：{engine.url.render_as_string()}")
+    if args.demo_if_empty and not loaded:
+        return cmd_demo(argparse.Namespace(scale=1.0, seed=2026, items=None, reset=False))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    engine = db.get_engine()
+    if args.reset:
+        _reset(engine)
+    db.migrate(engine)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        print(f"  生成事项 {done:,}/{total:,}", file=sys.stderr, flush=True)
+
+    try:
+        with db.session_scope(engine) as s:
+            result = demo.load_demo(s, seed=args.seed, scale=args.scale,
+                                    ordinary_items=args.items, progress=progress)
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(f"演示数据已载入：{result['items']:,} 个监察事项，基准时间 {fmt_time(result['anchor'])}，"
+          f"用时 {time.perf_counter() - started:.1f} 秒")
+    return 0
+
+
+def cmd_catalog(args) -> int:
+    with db.session_scope() as s:
+        rows = catalog.catalog_rows(s)
+    w = csv.DictWriter(sys.stdout, fieldnames=["kind", "code", "name", "parent"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return 0
+
+
+def cmd_import(args) -> int:
+    try:
+        with db.session_scope() as s:
+            result = import_items_file(s, args.file, actor=args.actor)
+    except ImportFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"导入完成：共 {result.rows} 行，新增 {result.created}，更新 {result.updated}，"
+          f"未变 {result.unchanged}")
+    return 0
+
+
+def cmd_lights(args) -> int:
+    try:
+        as_of = parse_time(args.as_of) if args.as_of else now_utc()
+    except ValueError:
+        print(f"错误：--as-of 时间无效：“{args.as_of}”（示例：2026-11-01T12:00）", file=sys.stderr)
+        return 2
+    with db.session_scope() as s:
+        rows = queries.item_lights(s, as_of=as_of)
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(["external_id", "deadline", "light"])
+    for ext, deadline, light in rows:
+        w.writerow([ext, deadline.astimezone(TZ).isoformat()
+                    if deadline else "", light])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lib", description="电子监察综合平台命令行")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    i = sub.add_parser("init", help="创建并迁移数据库，写入基础目录")
+    i.add_argument("--reset", action="store_true", help="先删除全部数据（不可恢复）")
+    i.add_argument("--demo-if-empty", action="store_true", help="库中没有事项时载入演示数据")
+    i.set_defaults(func=cmd_init)
+
+    d = sub.add_parser("demo", help="载入演示数据（仅限空库）")
+    d.add_argument("--scale", type=float, default=1.0, help="普通事项数量倍数（1 倍约 2.5 万件）")
+    d.add_argument("--items", type=int, default=None, help="普通事项的确切数量（覆盖 --scale）")
+    d.add_argument("--seed", type=int, default=2026)
+    d.add_argument("--reset", action="store_true", help="先删除全部数据")
+    d.set_defaults(func=cmd_demo)
+
+    c = sub.add_parser("catalog", help="输出区域、单位、领域、子系统目录")
+    c.add_argument("--format", choices=["csv"], default="csv")
+    c.set_defaults(func=cmd_catalog)
+
+    im = sub.add_parser("import", help="导入数据")
+    im_sub = im.add_subparsers(dest="what", required=True)
+    ii = im_sub.add_parser("items", help="从 CSV 导入监察事项")
+    ii.add_argument("file")
+    ii.add_argument("--actor", default="命令行导入")
+    ii.set_defaults(func=cmd_import)
+
+    lt = sub.add_parser("lights", help="输出每个事项在某一时刻的灯色")
+    lt.add_argument("--as-of", default=None, help="时刻（ISO 8601，无时区按北京时间），默认现在")
+    lt.add_argument("--format", choices=["csv"], default="csv")
+    lt.set_defaults(func=cmd_lights)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

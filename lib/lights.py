@@ -1,0 +1,185 @@
+"""The traffic-light engine (红黄绿灯): one explainable rule for every domain.
+
+`light_for` is the rule in Python, for one item, with its reason; `light_sql` is the same rule as
+a SQL expression for aggregates. Both read the item as it stood at an as-of time T: an item received
+after T does not exist yet, one completed after T is still open at T. Nothing is written when a
+light changes: an open item turns yellow and then red as the clock moves. A completed item's light
+depends only on its completion and deadline, so it never changes again.
+
+Default rule (thresholds per subsystem, `subsystems.yellow_pct`):
+- grey   (资料不全): the receipt time or the deadline is missing;
+- red    (红牌): open past the deadline, or completed after it;
+- yellow (黄牌): open with less than yellow_pct % of the allowed time (deadline − receipt) left;
+- green  (绿灯): otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, and_, case, literal, or_, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
+
+from lib.config import TZ
+
+GREEN, YELLOW, RED, GREY = "green", "yellow", "red", "grey"
+ORDER = (RED, YELLOW, GREEN, GREY)
+
+# One colour means one thing everywhere; a light is never colour alone (label and symbol too).
+COLORS = {RED: "#d62728", YELLOW: "#f2c40f", GREEN: "#2ca02c", GREY: "#9e9e9e"}
+LABELS = {RED: "红牌", YELLOW: "黄牌", GREEN: "绿灯", GREY: "资料不全"}
+SYMBOLS = {RED: "■", YELLOW: "▲", GREEN: "●", GREY: "○"}
+SHORT = {RED: "红", YELLOW: "黄", GREEN: "绿", GREY: "灰"}
+
+DEFAULT_YELLOW_PCT = 20
+
+RULE_MISSING = "missing_data"
+RULE_COMPLETED_LATE = "completed_late"
+RULE_COMPLETED_ON_TIME = "completed_on_time"
+RULE_OVERDUE = "open_overdue"
+RULE_NEAR = "open_near_deadline"
+RULE_ON_TRACK = "open_on_track"
+
+
+def badge(light: str) -> str:
+    """'■ 红牌' — the light in words, with its symbol."""
+    return f"{SYMBOLS[light]} {LABELS[light]}"
+
+
+def epoch(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: attach a time zone")
+    return int(dt.timestamp())
+
+
+def fmt_duration(seconds: int) -> str:
+    """A span in Chinese: '3天4小时', '25分钟'."""
+    seconds = abs(int(seconds))
+    days, rem = divmod(seconds, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时{minutes}分钟" if minutes else f"{hours}小时"
+    return f"{minutes}分钟" if minutes else f"{seconds}秒"
+
+
+def fmt_time(dt: datetime | None) -> str:
+    return dt.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if dt else "—"
+
+
+@dataclass(frozen=True)
+class Light:
+    """A light with its explanation: the rule that fired and the inputs it used."""
+
+    light: str
+    rule: str
+    reason: str
+    inputs: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.light]
+
+    @property
+    def badge(self) -> str:
+        return badge(self.light)
+
+
+def light_for(
+    *,
+    received_at: datetime | None,
+    deadline: datetime | None,
+    completed_at: datetime | None,
+    as_of: datetime,
+    yellow_pct: int = DEFAULT_YELLOW_PCT,
+) -> Light | None:
+    """The item's light as of `as_of`, or None when it was not yet received then."""
+    asof = epoch(as_of)
+    inputs = {
+        "as_of": fmt_time(as_of),
+        "received_at": fmt_time(received_at),
+        "deadline": fmt_time(deadline),
+        "completed_at": fmt_time(completed_at) if completed_at and epoch(completed_at) <= asof else "—",
+        "yellow_pct": yellow_pct,
+    }
+    if received_at is None or deadline is None:
+        missing = "受理时间" if received_at is None else "办理期限"
+        return Light(GREY, RULE_MISSING, f"缺少{missing}，无法判定灯色", inputs)
+    recv, due = epoch(received_at), epoch(deadline)
+    if recv > asof:
+        return None
+    if completed_at is not None and epoch(completed_at) <= asof:
+        done = epoch(completed_at)
+        if done > due:
+            return Light(
+                RED, RULE_COMPLETED_LATE,
+                f"超期办结：期限 {fmt_time(deadline)}，实际 {fmt_time(completed_at)}，"
+                f"超出 {fmt_duration(done - due)}",
+                inputs | {"late_by": fmt_duration(done - due)},
+            )
+        return Light(
+            GREEN, RULE_COMPLETED_ON_TIME,
+            f"按时办结：期限 {fmt_time(deadline)}，实际 {fmt_time(completed_at)}",
+            inputs,
+        )
+    if asof > due:
+        return Light(
+            RED, RULE_OVERDUE,
+            f"逾期未办结：期限 {fmt_time(deadline)}，已超出 {fmt_duration(asof - due)}",
+            inputs | {"overdue_by": fmt_duration(asof - due)},
+        )
+    allowed, left = due - recv, due - asof
+    threshold = allowed * yellow_pct / 100
+    inputs |= {
+        "allowed": fmt_duration(allowed),
+        "time_left": fmt_duration(left),
+        "yellow_threshold": fmt_duration(int(threshold)),
+    }
+    # Integer comparison, the same as in SQL: left/allowed < yellow_pct/100.
+    if left * 100 < yellow_pct * allowed:
+        return Light(
+            YELLOW, RULE_NEAR,
+            f"临近期限：剩余 {fmt_duration(left)}，不足总时限 {fmt_duration(allowed)} 的 {yellow_pct}%",
+            inputs,
+        )
+    return Light(
+        GREEN, RULE_ON_TRACK,
+        f"正常办理：剩余 {fmt_duration(left)}（总时限 {fmt_duration(allowed)}）",
+        inputs,
+    )
+
+
+def light_sql(received, deadline, completed, yellow_pct, as_of: datetime) -> ColumnElement:
+    """The same rule as a SQL CASE over epoch-second columns; call only on rows received ≤ T."""
+    t = literal(epoch(as_of), BigInteger)
+    recv = type_coerce(received, BigInteger)
+    due = type_coerce(deadline, BigInteger)
+    done = type_coerce(completed, BigInteger)
+    return case(
+        (or_(recv.is_(None), due.is_(None)), GREY),
+        (and_(done.is_not(None), done <= t, done > due), RED),
+        (and_(done.is_not(None), done <= t), GREEN),
+        (t > due, RED),
+        ((due - t) * 100 < yellow_pct * (due - recv), YELLOW),
+        else_=GREEN,
+    )
+
+
+def exists_sql(received, as_of: datetime) -> ColumnElement:
+    """Rows that exist at T: received by then (rows without a receipt time show grey)."""
+    recv = type_coerce(received, BigInteger)
+    return or_(recv.is_(None), recv <= literal(epoch(as_of), BigInteger))
+
+
+def open_sql(completed, as_of: datetime) -> ColumnElement:
+    done = type_coerce(completed, BigInteger)
+    return or_(done.is_(None), done > literal(epoch(as_of), BigInteger))
+
+
+def yellow_from(received: datetime, deadline: datetime, yellow_pct: int) -> datetime:
+    """The first moment an open item shows yellow (for schedules and tests)."""
+    allowed = epoch(deadline) - epoch(received)
+    return deadline - timedelta(seconds=allowed * yellow_pct / 100)

@@ -1,0 +1,255 @@
+"""Database models (SQLAlchemy 2.0 declarative).
+
+One table of supervised items (`items`) is fed by every domain; domain details (key projects and
+their nodes, accountability records, village disclosure counts) sit beside it. Times are stored
+as UTC epoch seconds so that the traffic-light rule is plain integer arithmetic, identical in
+SQLite and PostgreSQL (see `lib.lights.light_sql`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcEpoch(TypeDecorator):
+    """An aware datetime in Python, integer seconds since the epoch (UTC) in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return value
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column; attach a time zone first")
+        return int(value.timestamp())
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return datetime.fromtimestamp(int(value), tz=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Region(Base):
+    """City, county-level units (with adcodes), towns (乡镇) and administrative villages (行政村)."""
+
+    __tablename__ = "regions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(10), index=True)  # city / county / town / village
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    __table_args__ = (
+        CheckConstraint("level in ('city','county','town','village')", name="ck_regions_level"),
+    )
+
+
+class Unit(Base):
+    """A responsible unit: a municipal department or a county-level one."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    level: Mapped[str] = mapped_column(String(10))  # municipal / county
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    region: Mapped[Region] = relationship()
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    rank: Mapped[str] = mapped_column(String(16))  # 处级 / 科级 / 科员
+
+
+class Domain(Base):
+    """One of the six supervision domains (六个方面)."""
+
+    __tablename__ = "domains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(32))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Subsystem(Base):
+    """A subsystem (子系统) with its default time limit and light thresholds."""
+
+    __tablename__ = "subsystems"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(32))
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id"), index=True)
+    limit_value: Mapped[int] = mapped_column(Integer)
+    limit_unit: Mapped[str] = mapped_column(String(2))  # wd (working days) / d / h
+    # Yellow when an open item has less than this share (in %) of its allowed time left.
+    yellow_pct: Mapped[int] = mapped_column(Integer, default=20)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    domain: Mapped[Domain] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("limit_unit in ('wd','d','h')", name="ck_subsystems_unit"),
+        CheckConstraint("limit_value > 0", name="ck_subsystems_limit"),
+        CheckConstraint("yellow_pct >= 0 and yellow_pct <= 100", name="ck_subsystems_yellow"),
+    )
+
+
+class Item(Base):
+    """A supervised item (监察事项): one case, task, node or submission of any domain."""
+
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    subsystem_id: Mapped[int] = mapped_column(ForeignKey("subsystems.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    title: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    # Per-item override of the subsystem's limit (each approval matter has its own promise).
+    limit_value: Mapped[int | None] = mapped_column(Integer)
+    limit_unit: Mapped[str | None] = mapped_column(String(2))
+    deadline: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    updated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+
+    subsystem: Mapped[Subsystem] = relationship()
+    unit: Mapped[Unit] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("state in ('open','completed')", name="ck_items_state"),
+        CheckConstraint(
+            "(state = 'completed') = (completed_at is not null)", name="ck_items_state_completed"
+        ),
+        CheckConstraint("limit_unit is null or limit_unit in ('wd','d','h')", name="ck_items_unit"),
+        Index("ix_items_unit_received", "unit_id", "received_at"),
+        Index("ix_items_subsystem", "subsystem_id"),
+        Index("ix_items_region", "region_id"),
+        Index("ix_items_deadline", "deadline"),
+        Index("ix_items_completed", "completed_at"),
+    )
+
+
+class ItemEvent(Base):
+    """History of an item's state changes and corrections."""
+
+    __tablename__ = "item_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcEpoch)
+    kind: Mapped[str] = mapped_column(String(16))  # created / updated / completed / reopened
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str | None] = mapped_column(String(12))
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarOverride(Base):
+    """An administrator's correction of the holiday table: this day is (not) a working day."""
+
+    __tablename__ = "calendar_overrides"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class KeyProject(Base):
+    """A key project (重点项目) supervised node by node; its nodes are items."""
+
+    __tablename__ = "key_projects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    budget_wan: Mapped[int | None] = mapped_column(BigInteger)  # 万元
+    start_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ProjectNode(Base):
+    """A node of a key project (立项, 招标, 合同, 进度, 监理, 安全生产, 资金拨付)."""
+
+    __tablename__ = "project_nodes"
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("key_projects.id"), index=True)
+    node_type: Mapped[str] = mapped_column(String(8))
+    seq: Mapped[int] = mapped_column(Integer)
+    planned_start: Mapped[date] = mapped_column(Date)
+    planned_end: Mapped[date] = mapped_column(Date)
+    percent_done: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        CheckConstraint("percent_done between 0 and 100", name="ck_nodes_percent"),
+    )
+
+
+class AccountabilityRecord(Base):
+    """A unit criticized (通报批评) or an official held accountable (问责)."""
+
+    __tablename__ = "accountability_records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # criticism / accountability
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
+    decided_on: Mapped[date] = mapped_column(Date)
+    measure: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind in ('criticism','accountability')", name="ck_accountability_kind"),
+        CheckConstraint(
+            "kind <> 'accountability' or person_id is not null", name="ck_accountability_person"
+        ),
+    )
+
+
+class VillageDisclosure(Base):
+    """Monthly counts of items a village published on 村务e路通 and how often they were read."""
+
+    __tablename__ = "village_disclosures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)
+    party_items: Mapped[int] = mapped_column(Integer, default=0)  # 党务
+    village_items: Mapped[int] = mapped_column(Integer, default=0)  # 村务
+    finance_items: Mapped[int] = mapped_column(Integer, default=0)  # 财务
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ux_village_month", "village_id", "month", unique=True),)

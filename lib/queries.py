@@ -1,0 +1,365 @@
+"""Every aggregate the pages use, in one module.
+
+Pages and the command line read numbers only through these functions, so a faster store
+(rollups of closed items, whose lights never change) can replace a query here without touching
+a page. Functions take the session and every input that changes their answer; they never write.
+
+Population of a view at time T with a window of W days: the items open at T, plus those completed
+in (T − W, T]. Lights come from `lib.lights.light_sql`, the same rule as `light_for`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import BigInteger, and_, func, literal, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from lib import config
+from lib.lights import GREEN, GREY, RED, YELLOW, epoch, exists_sql, light_for, light_sql, open_sql
+from lib.models import (
+    AccountabilityRecord,
+    Domain,
+    Item,
+    KeyProject,
+    Person,
+    Region,
+    Subsystem,
+    Unit,
+    VillageDisclosure,
+)
+
+MIN_CASES = 5  # a unit or area needs this many cases to be graded or ranked
+
+
+@dataclass(frozen=True)
+class AreaThresholds:
+    """How an area or unit is graded from its items' lights (shown in the legend)."""
+
+    red_rate: float = 0.07  # red cards / items in view ≥ 7 % → red
+    yellow_rate: float = 0.05  # ≥ 5 % → yellow
+    min_cases: int = MIN_CASES
+
+    def describe(self) -> str:
+        return (f"红：红牌占比≥{self.red_rate:.0%}；黄：≥{self.yellow_rate:.0%}；"
+                f"绿：低于{self.yellow_rate:.0%}；灰：事项少于{self.min_cases}件")
+
+
+def grade(red: int, total: int, t: AreaThresholds = AreaThresholds()) -> str:
+    if total < t.min_cases:
+        return GREY
+    rate = red / total
+    if rate >= t.red_rate:
+        return RED
+    if rate >= t.yellow_rate:
+        return YELLOW
+    return GREEN
+
+
+def _ts(col):
+    return type_coerce(col, BigInteger)
+
+
+def _in_view(as_of: datetime, window_days: int | None):
+    """Items that exist at T and are open then or were completed within the window."""
+    cond = [exists_sql(Item.received_at, as_of)]
+    if window_days is not None:
+        since = epoch(as_of - timedelta(days=window_days))
+        done = _ts(Item.completed_at)
+        cond.append(or_(done.is_(None), done > literal(since, BigInteger)))
+    return and_(*cond)
+
+
+def light_counts(
+    session: Session,
+    *,
+    as_of: datetime,
+    window_days: int | None = 365,
+    region_id: int | None = None,
+    unit_id: int | None = None,
+) -> pd.DataFrame:
+    """One row per (unit, subsystem, region, open?, light) with its count: the cockpit's one scan.
+
+    Columns: unit_id, subsystem_id, region_id, is_open, light, n.
+    """
+    light = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
+    is_open = open_sql(Item.completed_at, as_of)
+    stmt = (
+        select(Item.unit_id, Item.subsystem_id, Item.region_id, is_open.label("is_open"),
+               light.label("light"), func.count().label("n"))
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .where(_in_view(as_of, window_days))
+        .group_by(Item.unit_id, Item.subsystem_id, Item.region_id, is_open, light)
+    )
+    if region_id is not None:
+        stmt = stmt.where(Item.region_id == region_id)
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
+    rows = session.execute(stmt).all()
+    df = pd.DataFrame(rows, columns=["unit_id", "subsystem_id", "region_id", "is_open", "light", "n"])
+    df["is_open"] = df["is_open"].astype(bool)
+    return df
+
+
+def catalog_frames(session: Session) -> dict[str, pd.DataFrame]:
+    """Small lookup tables for naming the ids in the aggregates."""
+    def frame(stmt, cols):
+        return pd.DataFrame(session.execute(stmt).all(), columns=cols)
+
+    return {
+        "domains": frame(select(Domain.id, Domain.code, Domain.name, Domain.sort_order)
+                         .order_by(Domain.sort_order), ["domain_id", "domain_code", "domain", "sort"]),
+        "subsystems": frame(select(Subsystem.id, Subsystem.code, Subsystem.name, Subsystem.domain_id,
+                                   Subsystem.yellow_pct).order_by(Subsystem.sort_order),
+                            ["subsystem_id", "subsystem_code", "subsystem", "domain_id", "yellow_pct"]),
+        "units": frame(select(Unit.id, Unit.code, Unit.name, Unit.level, Unit.region_id)
+                       .order_by(Unit.code), ["unit_id", "unit_code", "unit", "unit_level", "unit_region_id"]),
+        "counties": frame(select(Region.id, Region.code, Region.name).where(Region.level == "county")
+                          .order_by(Region.code), ["region_id", "adcode", "region"]),
+    }
+
+
+def _summarize(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group: items in view, open, red, yellow, green, grey, closed, closed on time, rates."""
+    if df.empty:
+        cols = keys + ["total", "open", "red", "yellow", "green", "grey", "closed", "on_time",
+                       "on_time_rate", "red_rate"]
+        return pd.DataFrame(columns=cols)
+    d = df.assign(
+        open=df["n"].where(df["is_open"], 0),
+        red=df["n"].where(df["light"] == RED, 0),
+        yellow=df["n"].where(df["light"] == YELLOW, 0),
+        green=df["n"].where(df["light"] == GREEN, 0),
+        grey=df["n"].where(df["light"] == GREY, 0),
+        closed=df["n"].where(~df["is_open"], 0),
+        on_time=df["n"].where(~df["is_open"] & (df["light"] == GREEN), 0),
+        open_red=df["n"].where(df["is_open"] & (df["light"] == RED), 0),
+    )
+    out = d.groupby(keys, as_index=False)[
+        ["n", "open", "red", "yellow", "green", "grey", "closed", "on_time", "open_red"]].sum()
+    out = out.rename(columns={"n": "total"})
+    out["on_time_rate"] = (out["on_time"] / out["closed"]).where(out["closed"] > 0)
+    out["red_rate"] = (out["red"] / out["total"]).where(out["total"] > 0)
+    return out
+
+
+def domain_kpis(counts: pd.DataFrame, cat: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per domain (all six, even when empty): open, red, yellow, on-time rate."""
+    d = counts.merge(cat["subsystems"][["subsystem_id", "domain_id"]], on="subsystem_id")
+    s = _summarize(d, ["domain_id"])
+    out = cat["domains"].merge(s, on="domain_id", how="left")
+    for col in ("total", "open", "red", "yellow", "green", "grey", "closed", "on_time", "open_red"):
+        out[col] = out[col].fillna(0).astype(int)
+    return out
+
+
+def region_summary(counts: pd.DataFrame, cat: dict[str, pd.DataFrame],
+                   thresholds: AreaThresholds = AreaThresholds()) -> pd.DataFrame:
+    """One row per county-level unit (all nine) with its counts and grade."""
+    s = _summarize(counts, ["region_id"])
+    out = cat["counties"].merge(s, on="region_id", how="left")
+    for col in ("total", "open", "red", "yellow", "green", "grey", "closed", "on_time", "open_red"):
+        out[col] = out[col].fillna(0).astype(int)
+    out["grade"] = [grade(r, t, thresholds) for r, t in zip(out["red"], out["total"], strict=True)]
+    return out
+
+
+def unit_ranking(counts: pd.DataFrame, cat: dict[str, pd.DataFrame],
+                 min_cases: int = MIN_CASES) -> pd.DataFrame:
+    """Units ranked by on-time completion rate (ties: fewer red cards, then more cases).
+
+    A unit with fewer than `min_cases` closed cases is not ranked, with the reason."""
+    s = _summarize(counts, ["unit_id"])
+    out = s.merge(cat["units"], on="unit_id")
+    ranked = out["closed"] >= min_cases
+    out["ranked"] = ranked
+    out["not_ranked_reason"] = ""
+    out.loc[~ranked, "not_ranked_reason"] = out.loc[~ranked, "closed"].map(
+        lambda n: f"办结事项{n}件，少于{min_cases}件，不参与排名")
+    r = out[ranked].sort_values(["on_time_rate", "red", "closed"], ascending=[False, True, False])
+    # Equal rate and equal red count share a rank (competition ranking: 1, 2, 2, 4).
+    key = list(zip(r["on_time_rate"].round(6), r["red"], strict=True))
+    ranks, prev = [], None
+    for i, k in enumerate(key, start=1):
+        ranks.append(ranks[-1] if k == prev else i)
+        prev = k
+    r = r.assign(rank=ranks)
+    rest = out[~ranked].assign(rank=pd.NA).sort_values("unit_code")
+    return pd.concat([r, rest], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    external_id: str
+    title: str | None
+    unit: str
+    subsystem: str
+    domain: str
+    region: str | None
+    received_at: datetime | None
+    deadline: datetime | None
+    completed_at: datetime | None
+    light: str
+    reason: str
+    rule: str
+    inputs: dict
+    red_since: datetime | None = None
+
+
+def _item_stmt():
+    return (
+        select(Item.id, Item.external_id, Item.title, Unit.name, Subsystem.name, Domain.name,
+               Region.name, Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct)
+        .join(Unit, Unit.id == Item.unit_id)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .join(Domain, Domain.id == Subsystem.domain_id)
+        .outerjoin(Region, Region.id == Item.region_id)
+    )
+
+
+def _explain(row, as_of: datetime) -> ItemRow | None:
+    (iid, ext, title, unit, sub, dom, region, recv, due, done, ypct) = row
+    lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of, yellow_pct=ypct)
+    if lt is None:
+        return None
+    red_since = None
+    if lt.light == RED:
+        red_since = done if (done is not None and done <= as_of) else due
+    return ItemRow(iid, ext, title, unit, sub, dom, region, recv, due,
+                   done if (done is not None and done <= as_of) else None,
+                   lt.light, lt.reason, lt.rule, lt.inputs, red_since)
+
+
+def latest_red(
+    session: Session, *, as_of: datetime, limit: int = 10, region_id: int | None = None,
+    unit_id: int | None = None,
+) -> list[ItemRow]:
+    """The most recent red cards at T (open past the deadline, or completed late), newest first,
+    each with its reason."""
+    t = literal(epoch(as_of), BigInteger)
+    recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
+    scope = [recv <= t]
+    if region_id is not None:
+        scope.append(Item.region_id == region_id)
+    if unit_id is not None:
+        scope.append(Item.unit_id == unit_id)
+    overdue = (_item_stmt().where(*scope, due < t, or_(done.is_(None), done > t))
+               .order_by(due.desc()).limit(limit))
+    late = (_item_stmt().where(*scope, done <= t, done > due)
+            .order_by(done.desc()).limit(limit))
+    rows = [_explain(r, as_of) for r in session.execute(overdue).all()]
+    rows += [_explain(r, as_of) for r in session.execute(late).all()]
+    rows = [r for r in rows if r is not None and r.light == RED]
+    rows.sort(key=lambda r: r.red_since, reverse=True)
+    return rows[:limit]
+
+
+def list_items(
+    session: Session, *, as_of: datetime, light: str | None = None, domain_code: str | None = None,
+    subsystem_code: str | None = None, region_id: int | None = None, unit_id: int | None = None,
+    window_days: int | None = 365, limit: int = 500,
+) -> list[ItemRow]:
+    """Items in view at T with their lights and reasons, worst and most urgent first."""
+    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
+    stmt = _item_stmt().where(_in_view(as_of, window_days))
+    if light:
+        stmt = stmt.where(lt == light)
+    if domain_code:
+        stmt = stmt.where(Domain.code == domain_code)
+    if subsystem_code:
+        stmt = stmt.where(Subsystem.code == subsystem_code)
+    if region_id is not None:
+        stmt = stmt.where(Item.region_id == region_id)
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
+    stmt = stmt.order_by(_ts(Item.deadline).desc().nulls_last(), Item.id.desc()).limit(limit)
+    return [r for r in (_explain(row, as_of) for row in session.execute(stmt).all()) if r]
+
+
+def item_lights(session: Session, *, as_of: datetime) -> list[tuple[str, datetime | None, str]]:
+    """(external_id, deadline, light) of every item existing at T, in SQL: the CLI's `lights`."""
+    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
+    stmt = (select(Item.external_id, Item.deadline, lt)
+            .join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .where(exists_sql(Item.received_at, as_of)).order_by(Item.external_id))
+    return [tuple(r) for r in session.execute(stmt).all()]
+
+
+# -- the source's figures ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceFigures:
+    key_tasks_completed: int
+    key_tasks_on_time: int
+    key_tasks_open: int
+    projects: int
+    projects_completed: int
+    nodes_completed: int
+    nodes_on_time: int
+    units_criticized: int
+    officials_accountable: int
+    towns: int
+    villages: int
+    disclosed_items: int
+    disclosure_views: int
+    subsystems: int
+    planned_subsystems: int = config.PLANNED_SUBSYSTEMS
+
+    @property
+    def key_task_on_time_rate(self) -> float | None:
+        return self.key_tasks_on_time / self.key_tasks_completed if self.key_tasks_completed else None
+
+    @property
+    def node_on_time_rate(self) -> float | None:
+        return self.nodes_on_time / self.nodes_completed if self.nodes_completed else None
+
+
+def _completion_counts(session: Session, code: str, as_of: datetime) -> tuple[int, int, int]:
+    """(completed by T, of them on time, open at T) for a subsystem."""
+    t = literal(epoch(as_of), BigInteger)
+    recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
+    closed = and_(done.is_not(None), done <= t)
+    stmt = (select(func.count().filter(closed), func.count().filter(closed, done <= due),
+                   func.count().filter(~closed))
+            .select_from(Item).join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .where(Subsystem.code == code, recv <= t))
+    a, b, c = session.execute(stmt).one()
+    return int(a or 0), int(b or 0), int(c or 0)
+
+
+def source_figures(session: Session, *, as_of: datetime) -> SourceFigures:
+    """The figures of the source document as the data gives them at T."""
+    day = as_of.astimezone(config.TZ).date()
+    tasks = _completion_counts(session, "KEYWORK", as_of)
+    nodes = _completion_counts(session, "KEYPROJ", as_of)
+    projects = session.execute(
+        select(func.count(), func.count().filter(KeyProject.completed_on <= day))
+        .where(KeyProject.start_date <= day)).one()
+    criticized = session.scalar(
+        select(func.count(func.distinct(AccountabilityRecord.unit_id)))
+        .where(AccountabilityRecord.kind == "criticism", AccountabilityRecord.decided_on <= day))
+    officials = session.scalar(
+        select(func.count(func.distinct(AccountabilityRecord.person_id)))
+        .join(Person, Person.id == AccountabilityRecord.person_id)
+        .where(AccountabilityRecord.kind == "accountability", AccountabilityRecord.decided_on <= day,
+               Person.rank.in_(("处级", "科级"))))
+    towns = session.scalar(select(func.count()).select_from(Region).where(Region.level == "town"))
+    villages = session.scalar(select(func.count()).select_from(Region).where(Region.level == "village"))
+    disclosed = session.execute(
+        select(func.coalesce(func.sum(VillageDisclosure.party_items + VillageDisclosure.village_items
+                                      + VillageDisclosure.finance_items), 0),
+               func.coalesce(func.sum(VillageDisclosure.views), 0))
+        .where(VillageDisclosure.month <= day)).one()
+    subsystems = session.scalar(select(func.count()).select_from(Subsystem))
+    return SourceFigures(
+        key_tasks_completed=tasks[0], key_tasks_on_time=tasks[1], key_tasks_open=tasks[2],
+        projects=int(projects[0] or 0), projects_completed=int(projects[1] or 0),
+        nodes_completed=nodes[0], nodes_on_time=nodes[1],
+        units_criticized=int(criticized or 0), officials_accountable=int(officials or 0),
+        towns=int(towns or 0), villages=int(villages or 0),
+        disclosed_items=int(disclosed[0]), disclosure_views=int(disclosed[1]),
+        subsystems=int(subsystems or 0),
+    )
