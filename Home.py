@@ -1,0 +1,158 @@
+"""Leaders' cockpit (领导驾驶舱): the whole city at a glance, as of any day."""
+
+import streamlit as st
+
+from lib import charts, config, geo, ui
+from lib.lights import GREY, LABELS, SYMBOLS, fmt_time
+from lib.queries import AreaThresholds, domain_kpis, grade, region_summary, unit_ranking
+
+ui.page("领导驾驶舱")
+url = config.database_url()
+ui.engine()
+cat = ui.catalog_frames(url)
+counties = cat["counties"]
+
+# -- Filters --------------------------------------------------------------------------------
+st.sidebar.header("查看条件")
+day = st.sidebar.date_input("查看日期", value=ui.today_local(), max_value=ui.today_local(),
+                            help="看全市在这一天结束时的状况；今天为当前时刻。", format="YYYY-MM-DD")
+window_name = st.sidebar.selectbox("统计区间", list(ui.WINDOWS), index=2,
+                                   help="在办事项，加上本区间内办结的事项。")
+region_names = ["全市"] + list(counties["region"])
+
+
+def _pick_from_map() -> None:
+    """A click on the map selects that county in the selector (a second click clears it)."""
+    event = st.session_state.get("county_map")
+    picked = (event or {}).get("selection", {}).get("county") or []
+    if picked:
+        adcode = picked[0].get("adcode")
+        match = counties[counties["adcode"] == adcode]
+        if not match.empty:
+            st.session_state["region"] = match.iloc[0]["region"]
+    else:
+        st.session_state["region"] = "全市"
+
+
+region_name = st.sidebar.selectbox("区县", region_names, key="region",
+                                   help="也可以在地图上点击区县；双击地图空白处取消。")
+as_of = ui.as_of_for(day)
+window = ui.WINDOWS[window_name]
+region_id = None
+selected_adcode = None
+if region_name != "全市":
+    row = counties[counties["region"] == region_name].iloc[0]
+    region_id, selected_adcode = int(row["region_id"]), row["adcode"]
+
+st.title("湛江市惩防体系电子监察综合平台")
+scope = "全市" if region_id is None else region_name
+st.caption(f"领导驾驶舱 · {scope} · 截至 {fmt_time(as_of)} · 统计区间：{window_name}（在办事项及区间内办结事项）")
+
+# -- The source's figures, read back from the data ------------------------------------------
+fig = ui.source_figures(url, as_of)
+with st.container(border=True):
+    st.subheader("督查督办成效")
+    c = st.columns(5)
+    rate = fig.key_task_on_time_rate
+    c[0].metric("重点工作督办完成", f"{fig.key_tasks_completed:,} 项",
+                help=f"在办 {fig.key_tasks_open} 项")
+    c[0].caption(f"按时办结率 {rate:.0%}" if rate is not None else "按时办结率 —")
+    c[1].metric("重点项目在线监察", f"{fig.projects} 个", help="立项、招标、合同、进度、监理、安全生产、资金拨付逐节点监察")
+    nrate = fig.node_on_time_rate
+    c[1].caption(f"已完成 {fig.projects_completed} 个 · 节点按时完成率 {nrate:.0%}"
+                 if nrate is not None else f"已完成 {fig.projects_completed} 个")
+    c[2].metric("通报批评单位", f"{fig.units_criticized} 个")
+    c[2].caption(f"问责处级、科级干部 {fig.officials_accountable} 名")
+    c[3].metric("村务e路通", f"{fig.towns} 个乡镇")
+    c[3].caption(f"{fig.villages:,} 个行政村 · 发布 {fig.disclosed_items / 10000:.1f} 万条 · "
+                 f"点击 {fig.disclosure_views / 10000:.0f} 万次")
+    c[4].metric("已建子系统", f"{fig.subsystems} 个")
+    c[4].caption(f"六个方面，规划 {fig.planned_subsystems} 个子系统")
+
+# -- One scan of the items, then every panel from it ----------------------------------------
+counts = ui.light_counts(url, as_of, window, region_id)
+if counts.empty:
+    st.info("所选范围内还没有监察事项。请选择其他日期或区县，或通过命令行 "
+            "`python -m lib import items 文件.csv` 导入事项。")
+    st.stop()
+
+kpis = domain_kpis(counts, cat)
+st.subheader("六个方面")
+cols = st.columns(len(kpis))
+for col, (_, k) in zip(cols, kpis.iterrows(), strict=True):
+    with col.container(border=True):
+        st.markdown(f"**{k['domain']}**")
+        st.metric("在办事项", f"{k['open']:,}")
+        st.markdown(f"{SYMBOLS['red']} 红牌 **{k['red']:,}**（在办逾期 {k['open_red']}）  \n"
+                    f"{SYMBOLS['yellow']} 黄牌 **{k['yellow']:,}**")
+        r = k["on_time_rate"]
+        st.markdown(f"按时办结率 **{r:.1%}**" if r == r and r is not None else "按时办结率 —")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("区县红黄绿灯")
+    # The map always shows all nine, graded on their own items, whatever the county filter.
+    all_counts = ui.light_counts(url, as_of, window, None) if region_id is not None else counts
+    regions = region_summary(all_counts, cat)
+    values = {}
+    for _, r in regions.iterrows():
+        label = charts.GRADE_LABELS[r["grade"]]
+        values[r["adcode"]] = {
+            "grade": r["grade"], "grade_label": label, "symbol": SYMBOLS[r["grade"]],
+            "map_label": f"{r['region']} {SYMBOLS[r['grade']]}",
+            "total": int(r["total"]), "open": int(r["open"]), "red": int(r["red"]),
+            "yellow": int(r["yellow"]),
+            "red_rate_text": f"{r['red_rate']:.1%}" if r["total"] else "—",
+        }
+    features = geo.merge(geo.county_features(), values)
+    st.altair_chart(charts.county_map(features, selected=selected_adcode), key="county_map",
+                    on_select=_pick_from_map, selection_mode="county", theme=None, width="stretch")
+    st.caption(f"灯色按红牌占比评定：{AreaThresholds().describe()}。■红 ▲黄 ●绿 ○灰。点击区县查看该区县。")
+with right:
+    st.subheader("各方面在办事项灯色")
+    st.altair_chart(charts.domain_lights_bar(kpis), theme=None, width="stretch")
+    table = regions.assign(
+        灯色=[f"{SYMBOLS[g]} {charts.GRADE_LABELS[g]}" for g in regions["grade"]],
+        区县=regions["region"], 在监察=regions["total"], 红牌=regions["red"], 黄牌=regions["yellow"],
+        红牌占比=[f"{x:.1%}" if t else "—" for x, t in zip(regions["red_rate"], regions["total"], strict=True)],
+    )[["区县", "灯色", "在监察", "红牌", "黄牌", "红牌占比"]]
+    st.dataframe(table, hide_index=True, width="stretch")
+
+# -- Ranking of units -----------------------------------------------------------------------
+st.subheader("单位排名（按时办结率）")
+ranking = unit_ranking(counts, cat)
+ranked = ranking[ranking["ranked"]]
+if ranked.empty:
+    st.info("所选范围内没有办结 5 件以上事项的单位，暂无排名。")
+else:
+    top, bottom = st.columns(2)
+    top.altair_chart(charts.ranking_bar(ranked.head(5), title="红榜 · 前五名", color="#2ca02c"),
+                     theme=None, width="stretch")
+    worst = ranked.tail(5).iloc[::-1]
+    bottom.altair_chart(charts.ranking_bar(worst, title="黑榜 · 后五名", color="#d62728"),
+                        theme=None, width="stretch")
+    with st.expander(f"全部单位排名（{len(ranked)} 个参与排名，{len(ranking) - len(ranked)} 个不参与）"):
+        full = ranking.assign(
+            名次=ranking["rank"].map(lambda x: "" if x is None or x != x else int(x)),
+            单位=ranking["unit"], 办结=ranking["closed"], 按时办结=ranking["on_time"],
+            按时办结率=[f"{x:.1%}" if x == x and x is not None else "—" for x in ranking["on_time_rate"]],
+            灯=[f"{SYMBOLS[g]}" for g in (grade(r, t) for r, t in zip(ranking["red"], ranking["total"], strict=True))],
+            红牌=ranking["red"], 在办=ranking["open"], 说明=ranking["not_ranked_reason"],
+        )[["名次", "单位", "办结", "按时办结", "按时办结率", "红牌", "在办", "灯", "说明"]]
+        st.dataframe(full, hide_index=True, width="stretch")
+
+# -- Latest red cards, each with its why ----------------------------------------------------
+st.subheader("最新红牌")
+reds = ui.latest_red(url, as_of, region_id)
+if not reds:
+    st.success(f"{scope}截至 {fmt_time(as_of)} 没有红牌。")
+else:
+    st.dataframe(ui.items_frame(reds), hide_index=True, width="stretch")
+    st.markdown("**为什么是红牌？**")
+    for r in reds:
+        with st.expander(f"{SYMBOLS['red']} {r.external_id} · {r.unit} · {r.reason}"):
+            ui.explain(r)
+
+st.caption(f"灯色含义：{SYMBOLS['red']} {LABELS['red']}（逾期未办结或超期办结）；"
+           f"{SYMBOLS['yellow']} {LABELS['yellow']}（剩余时间不足总时限的 20%）；"
+           f"{SYMBOLS['green']} {LABELS['green']}；{SYMBOLS[GREY]} {LABELS[GREY]}（缺少判定所需数据）。")
