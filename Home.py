@@ -1,5 +1,6 @@
 """Leaders' cockpit (领导驾驶舱): the whole city at a glance, as of any day."""
 
+import pandas as pd
 import streamlit as st
 
 from lib import charts, config, geo, ui
@@ -51,7 +52,7 @@ st.caption(f"领导驾驶舱 · {scope} · 截至 {fmt_time(as_of)} · 统计区
 # -- The source's figures, read back from the data ------------------------------------------
 fig = ui.source_figures(url, as_of)
 with st.container(border=True):
-    st.subheader("督查督办成效")
+    st.subheader("督查督办成效（全市）")
     c = st.columns(5)
     rate = fig.key_task_on_time_rate
     c[0].metric("重点工作督办完成", f"{fig.key_tasks_completed:,} 项",
@@ -86,7 +87,7 @@ for col, (_, k) in zip(cols, kpis.iterrows(), strict=True):
         st.markdown(f"{SYMBOLS['red']} 红牌 **{k['red']:,}**（在办逾期 {k['open_red']}）  \n"
                     f"{SYMBOLS['yellow']} 黄牌 **{k['yellow']:,}**")
         r = k["on_time_rate"]
-        st.markdown(f"按时办结率 **{r:.1%}**" if r == r and r is not None else "按时办结率 —")
+        st.markdown(f"按时办结率 **{r:.1%}**" if pd.notna(r) else "按时办结率 —")
 
 left, right = st.columns([3, 2])
 with left:
@@ -133,9 +134,9 @@ else:
                         theme=None, width="stretch")
     with st.expander(f"全部单位排名（{len(ranked)} 个参与排名，{len(ranking) - len(ranked)} 个不参与）"):
         full = ranking.assign(
-            名次=ranking["rank"].map(lambda x: "" if x is None or x != x else int(x)),
+            名次=ranking["rank"].map(lambda x: "" if pd.isna(x) else int(x)),
             单位=ranking["unit"], 办结=ranking["closed"], 按时办结=ranking["on_time"],
-            按时办结率=[f"{x:.1%}" if x == x and x is not None else "—" for x in ranking["on_time_rate"]],
+            按时办结率=[f"{x:.1%}" if pd.notna(x) else "—" for x in ranking["on_time_rate"]],
             灯=[f"{SYMBOLS[g]}" for g in (grade(r, t) for r, t in zip(ranking["red"], ranking["total"], strict=True))],
             红牌=ranking["red"], 在办=ranking["open"], 说明=ranking["not_ranked_reason"],
         )[["名次", "单位", "办结", "按时办结", "按时办结率", "红牌", "在办", "灯", "说明"]]

@@ -1,0 +1,108 @@
+"""A real Streamlit server and Debian's Chromium, driven by Playwright.
+
+`playwright install` cannot download browsers here: we launch /usr/bin/chromium. Under CI=true a
+missing browser fails the run instead of skipping."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app on demo data, served by `streamlit run Home.py`."""
+    from tests.conftest import demo_url
+
+    url = demo_url("sqlite", tmp_path_factory)
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=url)
+    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        log.seek(0)
+        pytest.fail("Streamlit did not start:\n" + log.read())
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        msg = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 3200}, locale="zh-CN")
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def assert_no_errors(pg) -> None:
+    """Fail on any exception or error box Streamlit drew."""
+    for selector in ('[data-testid="stException"]', '[data-testid="stAlertContentError"]'):
+        boxes = pg.locator(selector)
+        if boxes.count():
+            raise AssertionError(f"error box on the page: {boxes.first.inner_text()[:500]}")
+
+
+def wait_idle(pg, timeout: float = 60_000) -> None:
+    """Wait until the script run has finished (the status widget says 'Running' meanwhile)."""
+    pg.wait_for_timeout(300)
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def screenshot(pg, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path

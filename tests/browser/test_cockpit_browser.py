@@ -1,0 +1,34 @@
+"""The cockpit in a real browser: it renders without error boxes, the map answers a click."""
+
+import pytest
+
+from tests.browser.conftest import assert_no_errors, screenshot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+def test_cockpit_renders(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("最新红牌").first.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert_no_errors(page)
+    assert page.get_by_text("2,794 项").count() == 1
+    assert page.get_by_text("按时办结率 97%").count() == 1
+    # The map drew the nine counties (Vega renders an SVG or a canvas inside vega-embed).
+    page.locator(".vega-embed").first.wait_for()
+    path = screenshot(page, "home")
+    assert path.stat().st_size > 50_000
+
+
+def test_clicking_a_county_filters_the_page(page, app_url):
+    page.goto(app_url)
+    page.get_by_text("最新红牌").first.wait_for(timeout=90_000)
+    wait_idle(page)
+    chart = page.locator(".vega-embed").first
+    box = chart.bounding_box()
+    # Leizhou sits in the middle of the peninsula, a little below the map's centre.
+    page.mouse.click(box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.62)
+    page.get_by_text("领导驾驶舱 · 雷州市").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert_no_errors(page)
+    screenshot(page, "home-leizhou")

@@ -1,0 +1,77 @@
+"""The demo reproduces the source's figures, read through the same query the cockpit uses."""
+
+from sqlalchemy import func, select
+
+from lib import db, demo, queries
+from lib.models import Domain, Item, Region, Subsystem
+from tests.conftest import ANCHOR
+
+
+def figures(engine, as_of=ANCHOR):
+    with db.session_scope(engine) as s:
+        return queries.source_figures(s, as_of=as_of)
+
+
+def test_key_work_2794_tasks_97_percent_on_time(demo_engine):
+    f = figures(demo_engine)
+    assert f.key_tasks_completed == 2794
+    assert round(f.key_task_on_time_rate * 100) == 97
+
+
+def test_53_key_projects_22_completed_nodes_86_percent(demo_engine):
+    f = figures(demo_engine)
+    assert (f.projects, f.projects_completed) == (53, 22)
+    assert round(f.node_on_time_rate * 100) == 86
+
+
+def test_7_units_criticized_9_officials_accountable(demo_engine):
+    f = figures(demo_engine)
+    assert f.units_criticized == 7
+    assert f.officials_accountable == 9
+
+
+def test_88_towns_1503_villages_and_disclosure_totals(demo_engine):
+    f = figures(demo_engine)
+    assert (f.towns, f.villages) == (88, 1503)
+    assert f.disclosed_items > 900_000
+    assert f.disclosure_views > 8_000_000
+
+
+def test_figures_hold_later_too_and_shrink_in_the_past(demo_engine):
+    later = figures(demo_engine, ANCHOR.replace(year=ANCHOR.year + 1))
+    assert later.key_tasks_completed == 2794  # completed tasks stay completed
+    earlier = figures(demo_engine, ANCHOR.replace(year=ANCHOR.year - 1))
+    assert earlier.key_tasks_completed < 2794
+    assert earlier.projects_completed < 22
+
+
+def test_items_in_all_six_domains(demo_engine):
+    with db.session_scope(demo_engine) as s:
+        per_domain = dict(s.execute(
+            select(Domain.code, func.count(Item.id))
+            .join(Subsystem, Subsystem.domain_id == Domain.id)
+            .join(Item, Item.subsystem_id == Subsystem.id).group_by(Domain.code)).all())
+        counties = s.scalar(select(func.count()).select_from(Region).where(Region.level == "county"))
+    assert set(per_domain) == {"POWER", "MARKET", "FUNDS", "COMPLAINT", "EFFICIENCY", "DISCLOSURE"}
+    assert all(n > 100 for n in per_domain.values())
+    assert counties == 9
+
+
+def test_demo_is_deterministic(tmp_path):
+    outputs = []
+    for name in ("a", "b"):
+        engine = db.get_engine(f"sqlite:///{tmp_path / name}.db")
+        db.migrate(engine)
+        with db.session_scope(engine) as s:
+            demo.load_demo(s, anchor=ANCHOR, ordinary_items=2000)
+        with db.session_scope(engine) as s:
+            outputs.append(queries.item_lights(s, as_of=ANCHOR))
+    assert outputs[0] == outputs[1]
+
+
+def test_demo_refuses_a_database_with_items(demo_engine):
+    import pytest
+
+    with db.session_scope(demo_engine) as s:
+        with pytest.raises(ValueError, match="空库"):
+            demo.load_demo(s, anchor=ANCHOR)

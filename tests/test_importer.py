@@ -1,0 +1,119 @@
+"""CSV import of items: all rows or none, row-numbered Chinese errors, updates by external_id."""
+
+import pytest
+from sqlalchemy import func, select
+
+from lib import db
+from lib.config import TZ
+from lib.importer import ImportFailed, import_items, import_items_file
+from lib.models import Item, ItemEvent
+
+HEADER = "external_id,subsystem,unit,received_at,time_limit,completed_at\n"
+
+
+def run(engine, text):
+    with db.session_scope(engine) as s:
+        return import_items(s, text, actor="测试")
+
+
+def count(engine, model=Item):
+    with db.session_scope(engine) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def get(engine, ext):
+    with db.session_scope(engine) as s:
+        return s.scalar(select(Item).where(Item.external_id == ext))
+
+
+def test_import_creates_items_with_deadlines(empty_engine):
+    result = run(empty_engine, HEADER
+                 + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,\n"
+                 + "A-2,FEES,440823.ZRZY,2026-03-02 10:30+08:00,,2026-03-03T09:00\n"
+                 + "A-3,KEYWORK,湛江市财政局,2026-03-02T10:30,48h,\n")
+    assert (result.created, result.updated, result.rows) == (3, 0, 3)
+    a1 = get(empty_engine, "A-1")
+    assert a1.deadline.astimezone(TZ).isoformat() == "2026-10-14T00:00:00+08:00"
+    assert (a1.limit_value, a1.limit_unit, a1.state) == (5, "wd", "open")
+    a2 = get(empty_engine, "A-2")
+    assert a2.limit_value is None  # the subsystem's default (5 working days)
+    assert a2.state == "completed"
+    assert a2.deadline.astimezone(TZ).isoformat() == "2026-03-10T00:00:00+08:00"
+    a3 = get(empty_engine, "A-3")
+    assert a3.deadline.astimezone(TZ).isoformat() == "2026-03-04T10:30:00+08:00"
+    assert count(empty_engine, ItemEvent) == 3
+
+
+def test_reimport_updates_and_records_history(empty_engine):
+    run(empty_engine, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,\n")
+    result = run(empty_engine, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,2026-10-12T16:00\n")
+    assert (result.created, result.updated) == (0, 1)
+    assert count(empty_engine) == 1
+    assert get(empty_engine, "A-1").state == "completed"
+    with db.session_scope(empty_engine) as s:
+        kinds = [e.kind for e in s.scalars(select(ItemEvent).order_by(ItemEvent.id))]
+    assert kinds == ["created", "completed"]
+    again = run(empty_engine, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,2026-10-12T16:00\n")
+    assert again.unchanged == 1
+
+
+@pytest.mark.parametrize("body,expected", [
+    ("A-1,APPROVAL,ZJ.NOPE,2026-09-30T10:00,5wd,\n", "第2行：未知单位“ZJ.NOPE”"),
+    ("A-1,APPROVAL,ZJ.FG,2026-13-40,5wd,\n", "第2行：受理时间 received_at 无效"),
+    ("A-1,APPROVAL,ZJ.FG,,5wd,\n", "第2行：受理时间 received_at 无效"),
+    ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,\nA-1,FEES,ZJ.FG,2026-09-30T10:00,,\n",
+     "第3行：external_id “A-1” 与第2行重复"),
+    ("A-1,NOPE,ZJ.FG,2026-09-30T10:00,5wd,\n", "第2行：未知子系统代码“NOPE”"),
+    ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5weeks,\n", "时限格式无效"),
+    ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,,2026-09-29T10:00\n", "第2行：办结时间早于受理时间"),
+    ("A-1,APPROVAL,ZJ.FG,2099-09-30T10:00,,\n", "第2行：受理时间晚于当前时间"),
+    (",APPROVAL,ZJ.FG,2026-09-30T10:00,,\n", "第2行：external_id 为空"),
+    ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,,,extra\n", "第2行：列数多于表头"),
+])
+def test_bad_rows_are_refused_and_nothing_is_written(empty_engine, body, expected):
+    good = "OK-1,FEES,ZJ.CZ,2026-09-01T10:00,,\n"
+    with pytest.raises(ImportFailed) as err:
+        run(empty_engine, HEADER + body + good)
+    assert expected in str(err.value)
+    assert "未写入任何数据" in str(err.value)
+    assert count(empty_engine) == 0
+    assert count(empty_engine, ItemEvent) == 0
+
+
+def test_every_bad_row_is_listed(empty_engine):
+    with pytest.raises(ImportFailed) as err:
+        run(empty_engine, HEADER + "A-1,APPROVAL,ZJ.NOPE,2026-09-30,,\n"
+            + "A-2,APPROVAL,ZJ.FG,bad,,\n")
+    assert len(err.value.errors) == 2
+    assert err.value.errors[0].startswith("第2行") and err.value.errors[1].startswith("第3行")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("", "文件为空"),
+    ("   \n", "文件为空"),
+    (HEADER, "只有表头"),
+    ("external_id,unit\nA,B\n", "表头缺少列"),
+    (HEADER.strip() + ",note\nA-1,APPROVAL,ZJ.FG,2026-09-30,,,x\n", "未知列：note"),
+])
+def test_empty_or_malformed_files(empty_engine, text, expected):
+    with pytest.raises(ImportFailed, match=expected):
+        run(empty_engine, text)
+    assert count(empty_engine) == 0
+
+
+def test_a_failed_update_leaves_the_earlier_import_intact(empty_engine):
+    run(empty_engine, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,\n")
+    with pytest.raises(ImportFailed):
+        run(empty_engine, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,2026-10-12T16:00\n"
+            + "A-2,APPROVAL,ZJ.NOPE,2026-09-30T10:00,,\n")
+    assert get(empty_engine, "A-1").state == "open"
+    assert count(empty_engine) == 1
+
+
+def test_file_encodings(empty_engine, tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_bytes((HEADER + "A-1,APPROVAL,湛江市发展和改革局,2026-09-30T10:00,,\n").encode("gb18030"))
+    with db.session_scope(empty_engine) as s:
+        assert import_items_file(s, path).created == 1
+    with db.session_scope(empty_engine) as s, pytest.raises(ImportFailed, match="无法读取文件"):
+        import_items_file(s, tmp_path / "missing.csv")

@@ -1,0 +1,140 @@
+"""The traffic-light engine: boundaries, the as-of rule, and SQL agreeing with Python."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from lib import db, queries
+from lib.config import TZ
+from lib.items import upsert_item
+from lib.lights import GREEN, GREY, RED, YELLOW, light_for
+from lib.models import Item, Subsystem, Unit
+from lib.workdays import WorkCalendar, parse_limit
+from tests.conftest import ANCHOR
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=TZ)
+DUE = T0 + timedelta(seconds=100_000)  # 20 % of the allowed time is 20,000 s
+S = timedelta(seconds=1)
+
+
+def light(as_of, completed=None, received=T0, deadline=DUE, pct=20):
+    result = light_for(received_at=received, deadline=deadline, completed_at=completed,
+                       as_of=as_of, yellow_pct=pct)
+    return result.light if result else None
+
+
+def test_open_exactly_at_the_deadline_is_yellow_then_red_one_second_later():
+    assert light(DUE) == YELLOW
+    assert light(DUE + S) == RED
+
+
+def test_exactly_at_the_yellow_threshold_is_still_green():
+    at_threshold = DUE - timedelta(seconds=20_000)
+    assert light(at_threshold) == GREEN
+    assert light(at_threshold + S) == YELLOW
+    assert light(at_threshold - S) == GREEN
+
+
+def test_completed_exactly_at_the_deadline_is_green_one_second_late_is_red():
+    assert light(DUE + timedelta(days=3), completed=DUE) == GREEN
+    assert light(DUE + timedelta(days=3), completed=DUE + S) == RED
+
+
+def test_closed_lights_never_change():
+    for completed, expected in ((DUE - timedelta(hours=5), GREEN), (DUE + S, RED)):
+        for days in (0, 1, 30, 365, 3650):
+            assert light(completed + timedelta(days=days), completed=completed) == expected
+
+
+def test_an_item_received_after_t_does_not_exist_yet():
+    assert light(T0 - S) is None
+    assert light(T0) == GREEN
+
+
+def test_completed_after_t_is_still_open_at_t():
+    completed = DUE + timedelta(days=2)
+    assert light(DUE + S, completed=completed) == RED  # open and overdue at that moment
+    assert light(DUE - timedelta(seconds=100), completed=completed) == YELLOW
+    assert light(completed, completed=completed) == RED  # then completed late
+
+
+def test_grey_when_data_is_missing():
+    assert light(T0, received=None) == GREY
+    assert light(T0, deadline=None) == GREY
+    result = light_for(received_at=None, deadline=DUE, completed_at=None, as_of=T0)
+    assert "受理时间" in result.reason
+
+
+def test_threshold_is_configurable():
+    as_of = DUE - timedelta(seconds=30_000)  # 30 % left
+    assert light(as_of, pct=20) == GREEN
+    assert light(as_of, pct=50) == YELLOW
+    assert light(DUE, pct=0) == GREEN  # 0 %: never yellow
+
+
+def test_reason_carries_rule_inputs_and_thresholds():
+    result = light_for(received_at=T0, deadline=DUE, completed_at=None,
+                       as_of=DUE - timedelta(seconds=100), yellow_pct=20)
+    assert result.light == YELLOW and result.rule == "open_near_deadline"
+    assert result.inputs["yellow_pct"] == 20
+    assert {"deadline", "time_left", "allowed", "yellow_threshold"} <= set(result.inputs)
+    overdue = light_for(received_at=T0, deadline=DUE, completed_at=None,
+                        as_of=DUE + timedelta(days=2, hours=3))
+    assert overdue.rule == "open_overdue" and "2天3小时" in overdue.reason
+
+
+def _lights_by_python(session, as_of):
+    rows = session.execute(
+        select(Item.external_id, Item.received_at, Item.deadline, Item.completed_at,
+               Subsystem.yellow_pct).join(Subsystem, Subsystem.id == Item.subsystem_id)).all()
+    out = {}
+    for ext, recv, due, done, pct in rows:
+        lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of,
+                       yellow_pct=pct)
+        if lt is not None:
+            out[ext] = lt.light
+    return out
+
+
+@pytest.mark.parametrize("offset", [timedelta(days=-400), timedelta(days=-30), timedelta(hours=-5),
+                                    timedelta(0), timedelta(days=2), timedelta(days=45)])
+def test_sql_and_python_agree_on_every_demo_item(demo_engine, offset):
+    as_of = ANCHOR + offset
+    with db.session_scope(demo_engine) as s:
+        by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=as_of)}
+        by_python = _lights_by_python(s, as_of)
+    assert by_sql == by_python
+    assert len(by_sql) > 1000
+    if offset >= timedelta(0):
+        assert {GREEN, YELLOW, RED} <= set(by_sql.values())
+
+
+def test_sql_and_python_agree_at_the_boundaries(empty_engine):
+    """Items placed exactly on each boundary, read at the boundary and one second either side."""
+    cal = WorkCalendar()
+    with db.session_scope(empty_engine) as s:
+        sub = s.scalar(select(Subsystem).where(Subsystem.code == "FEES"))
+        unit = s.scalar(select(Unit).order_by(Unit.id))
+        item, _ = upsert_item(s, cal, external_id="B-OPEN", subsystem=sub, unit_id=unit.id,
+                              received_at=T0, limit=parse_limit("48h"), completed_at=None,
+                              actor="test")
+        due = item.deadline
+        upsert_item(s, cal, external_id="B-ONTIME", subsystem=sub, unit_id=unit.id,
+                    received_at=T0, limit=parse_limit("48h"), completed_at=due, actor="test")
+        upsert_item(s, cal, external_id="B-LATE", subsystem=sub, unit_id=unit.id,
+                    received_at=T0, limit=parse_limit("48h"), completed_at=due + S, actor="test")
+    allowed = 48 * 3600
+    yellow_at = due - timedelta(seconds=allowed * 20 // 100)
+    moments = [T0 - S, T0, yellow_at - S, yellow_at, yellow_at + S, due - S, due, due + S,
+               due + timedelta(days=400)]
+    with db.session_scope(empty_engine) as s:
+        for m in moments:
+            by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=m)}
+            assert by_sql == _lights_by_python(s, m), m
+        at_due = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=due)}
+        assert at_due == {"B-OPEN": YELLOW, "B-ONTIME": GREEN, "B-LATE": YELLOW}
+        after = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=due + S)}
+        assert after == {"B-OPEN": RED, "B-ONTIME": GREEN, "B-LATE": RED}
+        at_yellow = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=yellow_at)}
+        assert at_yellow["B-OPEN"] == GREEN
