@@ -71,7 +71,8 @@ with st.container(border=True):
     c[4].caption(f"六个方面，规划 {fig.planned_subsystems} 个子系统")
 
 # -- One scan of the items, then every panel from it ----------------------------------------
-counts = ui.light_counts(url, as_of, window, region_id)
+all_counts = ui.light_counts(url, as_of, window)
+counts = all_counts if region_id is None else all_counts[all_counts["region_id"] == region_id]
 if counts.empty:
     st.info("所选范围内还没有监察事项。请选择其他日期或区县，或通过命令行 "
             "`python -m lib import items 文件.csv` 导入事项。")
@@ -93,7 +94,6 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("区县红黄绿灯")
     # The map always shows all nine, graded on their own items, whatever the county filter.
-    all_counts = ui.light_counts(url, as_of, window, None) if region_id is not None else counts
     regions = region_summary(all_counts, cat)
     values = {}
     for _, r in regions.iterrows():
@@ -106,12 +106,12 @@ with left:
             "red_rate_text": f"{r['red_rate']:.1%}" if r["total"] else "—",
         }
     features = geo.merge(geo.county_features(), values)
-    st.altair_chart(charts.county_map(features, selected=selected_adcode), key="county_map",
-                    on_select=_pick_from_map, selection_mode="county", theme=None, width="stretch")
+    ui.chart(charts.county_map(features, selected=selected_adcode), key="county_map",
+             on_select=_pick_from_map, selection_mode="county")
     st.caption(f"灯色按红牌占比评定：{AreaThresholds().describe()}。■红 ▲黄 ●绿 ○灰。点击区县查看该区县。")
 with right:
     st.subheader("各方面在办事项灯色")
-    st.altair_chart(charts.domain_lights_bar(kpis), theme=None, width="stretch")
+    ui.chart(charts.domain_lights_bar(kpis))
     table = regions.assign(
         灯色=[f"{SYMBOLS[g]} {charts.GRADE_LABELS[g]}" for g in regions["grade"]],
         区县=regions["region"], 在监察=regions["total"], 红牌=regions["red"], 黄牌=regions["yellow"],
@@ -127,14 +127,14 @@ if ranked.empty:
     st.info("所选范围内没有办结 5 件以上事项的单位，暂无排名。")
 else:
     top, bottom = st.columns(2)
-    top.altair_chart(charts.ranking_bar(ranked.head(5), title="红榜 · 前五名", color="#2ca02c"),
-                     theme=None, width="stretch")
+    with top:
+        ui.chart(charts.ranking_bar(ranked.head(5), title="红榜 · 前五名", color="#2ca02c"))
     worst = ranked.tail(5).iloc[::-1]
-    bottom.altair_chart(charts.ranking_bar(worst, title="黑榜 · 后五名", color="#d62728"),
-                        theme=None, width="stretch")
+    with bottom:
+        ui.chart(charts.ranking_bar(worst, title="黑榜 · 后五名", color="#d62728"))
     with st.expander(f"全部单位排名（{len(ranked)} 个参与排名，{len(ranking) - len(ranked)} 个不参与）"):
         full = ranking.assign(
-            名次=ranking["rank"].map(lambda x: "" if pd.isna(x) else int(x)),
+            名次=ranking["rank"].map(lambda x: "—" if pd.isna(x) else str(int(x))),
             单位=ranking["unit"], 办结=ranking["closed"], 按时办结=ranking["on_time"],
             按时办结率=[f"{x:.1%}" if pd.notna(x) else "—" for x in ranking["on_time_rate"]],
             灯=[f"{SYMBOLS[g]}" for g in (grade(r, t) for r, t in zip(ranking["red"], ranking["total"], strict=True))],

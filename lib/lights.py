@@ -152,18 +152,37 @@ def light_for(
     )
 
 
-def light_sql(received, deadline, completed, yellow_pct, as_of: datetime) -> ColumnElement:
-    """The same rule as a SQL CASE over epoch-second columns; call only on rows received ≤ T."""
+def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime) -> dict:
+    """The rule's conditions as SQL booleans, for rows received by T. The light is the first that
+    holds of: grey, late (red), closed (green), overdue (red), near (yellow); else green.
+
+    Aggregates sum these flags (cheap integer comparisons, no CASE per row); `light_sql` turns
+    the same flags into one light, so both read the rule from here."""
     t = literal(epoch(as_of), BigInteger)
     recv = type_coerce(received, BigInteger)
     due = type_coerce(deadline, BigInteger)
     done = type_coerce(completed, BigInteger)
+    known = and_(recv.is_not(None), due.is_not(None))
+    is_open = or_(done.is_(None), done > t)
+    return {
+        "grey": or_(recv.is_(None), due.is_(None)),
+        "late": and_(known, done <= t, done > due),
+        "closed": and_(known, done <= t),
+        "overdue": and_(known, is_open, t > due),
+        "near": and_(known, is_open, t <= due, (due - t) * 100 < yellow_pct * (due - recv)),
+        "open": is_open,
+    }
+
+
+def light_sql(received, deadline, completed, yellow_pct, as_of: datetime) -> ColumnElement:
+    """The same rule as `light_for`, as a SQL CASE over epoch-second columns (rows received ≤ T)."""
+    f = light_flags_sql(received, deadline, completed, yellow_pct, as_of)
     return case(
-        (or_(recv.is_(None), due.is_(None)), GREY),
-        (and_(done.is_not(None), done <= t, done > due), RED),
-        (and_(done.is_not(None), done <= t), GREEN),
-        (t > due, RED),
-        ((due - t) * 100 < yellow_pct * (due - recv), YELLOW),
+        (f["grey"], GREY),
+        (f["late"], RED),
+        (f["closed"], GREEN),
+        (f["overdue"], RED),
+        (f["near"], YELLOW),
         else_=GREEN,
     )
 
@@ -172,11 +191,6 @@ def exists_sql(received, as_of: datetime) -> ColumnElement:
     """Rows that exist at T: received by then (rows without a receipt time show grey)."""
     recv = type_coerce(received, BigInteger)
     return or_(recv.is_(None), recv <= literal(epoch(as_of), BigInteger))
-
-
-def open_sql(completed, as_of: datetime) -> ColumnElement:
-    done = type_coerce(completed, BigInteger)
-    return or_(done.is_(None), done > literal(epoch(as_of), BigInteger))
 
 
 def yellow_from(received: datetime, deadline: datetime, yellow_pct: int) -> datetime:

@@ -14,11 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, and_, case, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lib import config
-from lib.lights import GREEN, GREY, RED, YELLOW, epoch, exists_sql, light_for, light_sql, open_sql
+from lib.lights import (
+    GREEN,
+    GREY,
+    RED,
+    YELLOW,
+    epoch,
+    exists_sql,
+    light_flags_sql,
+    light_for,
+    light_sql,
+)
 from lib.models import (
     AccountabilityRecord,
     Domain,
@@ -72,6 +82,9 @@ def _in_view(as_of: datetime, window_days: int | None):
     return and_(*cond)
 
 
+COUNT_COLUMNS = ["total", "open", "red", "open_red", "yellow", "green", "grey", "closed", "on_time"]
+
+
 def light_counts(
     session: Session,
     *,
@@ -80,27 +93,40 @@ def light_counts(
     region_id: int | None = None,
     unit_id: int | None = None,
 ) -> pd.DataFrame:
-    """One row per (unit, subsystem, region, open?, light) with its count: the cockpit's one scan.
+    """The cockpit's one scan: per (unit, subsystem, region), how many items in view are open,
+    red (and of them open past the deadline), yellow, green, grey, closed and closed on time.
 
-    Columns: unit_id, subsystem_id, region_id, is_open, light, n.
-    """
-    light = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
-    is_open = open_sql(Item.completed_at, as_of)
+    It sums the rule's flags (`lib.lights.light_flags_sql`) grouped in the order of the covering
+    index `ix_items_view`, so SQLite answers from the index without sorting."""
+    f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+                        as_of)
+
+    def n(cond):
+        return func.sum(case((cond, 1), else_=0))
+
     stmt = (
-        select(Item.unit_id, Item.subsystem_id, Item.region_id, is_open.label("is_open"),
-               light.label("light"), func.count().label("n"))
+        select(Item.unit_id, Item.subsystem_id, Item.region_id, func.count().label("total"),
+               n(f["open"]), n(f["grey"]), n(f["late"]), n(f["closed"]), n(f["overdue"]),
+               n(f["near"]))
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .where(_in_view(as_of, window_days))
-        .group_by(Item.unit_id, Item.subsystem_id, Item.region_id, is_open, light)
+        .group_by(Item.unit_id, Item.subsystem_id, Item.region_id)
     )
     if region_id is not None:
         stmt = stmt.where(Item.region_id == region_id)
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
     rows = session.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=["unit_id", "subsystem_id", "region_id", "is_open", "light", "n"])
-    df["is_open"] = df["is_open"].astype(bool)
-    return df
+    raw = pd.DataFrame(rows, columns=["unit_id", "subsystem_id", "region_id", "total", "open",
+                                      "grey", "late", "closed", "overdue", "near"])
+    raw = raw.astype({c: "int64" for c in raw.columns if c != "region_id"})
+    return pd.DataFrame({
+        "unit_id": raw["unit_id"], "subsystem_id": raw["subsystem_id"],
+        "region_id": raw["region_id"], "total": raw["total"], "open": raw["open"],
+        "red": raw["late"] + raw["overdue"], "open_red": raw["overdue"], "yellow": raw["near"],
+        "green": raw["total"] - raw["late"] - raw["overdue"] - raw["near"] - raw["grey"],
+        "grey": raw["grey"], "closed": raw["closed"], "on_time": raw["closed"] - raw["late"],
+    })
 
 
 def catalog_frames(session: Session) -> dict[str, pd.DataFrame]:
@@ -122,24 +148,8 @@ def catalog_frames(session: Session) -> dict[str, pd.DataFrame]:
 
 
 def _summarize(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: items in view, open, red, yellow, green, grey, closed, closed on time, rates."""
-    if df.empty:
-        cols = keys + ["total", "open", "red", "yellow", "green", "grey", "closed", "on_time",
-                       "on_time_rate", "red_rate"]
-        return pd.DataFrame(columns=cols)
-    d = df.assign(
-        open=df["n"].where(df["is_open"], 0),
-        red=df["n"].where(df["light"] == RED, 0),
-        yellow=df["n"].where(df["light"] == YELLOW, 0),
-        green=df["n"].where(df["light"] == GREEN, 0),
-        grey=df["n"].where(df["light"] == GREY, 0),
-        closed=df["n"].where(~df["is_open"], 0),
-        on_time=df["n"].where(~df["is_open"] & (df["light"] == GREEN), 0),
-        open_red=df["n"].where(df["is_open"] & (df["light"] == RED), 0),
-    )
-    out = d.groupby(keys, as_index=False)[
-        ["n", "open", "red", "yellow", "green", "grey", "closed", "on_time", "open_red"]].sum()
-    out = out.rename(columns={"n": "total"})
+    """Counts summed per group, with the on-time rate and the share of red cards."""
+    out = df.groupby(keys, as_index=False)[COUNT_COLUMNS].sum()
     out["on_time_rate"] = (out["on_time"] / out["closed"]).where(out["closed"] > 0)
     out["red_rate"] = (out["red"] / out["total"]).where(out["total"] > 0)
     return out
@@ -150,7 +160,7 @@ def domain_kpis(counts: pd.DataFrame, cat: dict[str, pd.DataFrame]) -> pd.DataFr
     d = counts.merge(cat["subsystems"][["subsystem_id", "domain_id"]], on="subsystem_id")
     s = _summarize(d, ["domain_id"])
     out = cat["domains"].merge(s, on="domain_id", how="left")
-    for col in ("total", "open", "red", "yellow", "green", "grey", "closed", "on_time", "open_red"):
+    for col in COUNT_COLUMNS:
         out[col] = out[col].fillna(0).astype(int)
     return out
 
@@ -160,7 +170,7 @@ def region_summary(counts: pd.DataFrame, cat: dict[str, pd.DataFrame],
     """One row per county-level unit (all nine) with its counts and grade."""
     s = _summarize(counts, ["region_id"])
     out = cat["counties"].merge(s, on="region_id", how="left")
-    for col in ("total", "open", "red", "yellow", "green", "grey", "closed", "on_time", "open_red"):
+    for col in COUNT_COLUMNS:
         out[col] = out[col].fillna(0).astype(int)
     out["grade"] = [grade(r, t, thresholds) for r, t in zip(out["red"], out["total"], strict=True)]
     return out

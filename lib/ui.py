@@ -19,7 +19,8 @@ from lib.lights import LABELS, badge, fmt_time
 @st.cache_resource(show_spinner="正在准备数据库（首次运行将创建数据库并载入演示数据，约需 10 秒）…")
 def _ready_engine(url: str):
     engine = db.get_engine(url)
-    db.migrate(engine)
+    if db.needs_migration(engine):
+        db.migrate(engine)
     with db.session_scope(engine) as s:
         catalog.seed_catalog(s)
         if not config.is_production() and not demo.is_loaded(s):
@@ -60,9 +61,9 @@ def catalog_frames(url: str) -> dict[str, pd.DataFrame]:
 
 @st.cache_data(ttl=300, show_spinner="正在统计…")
 def light_counts(url: str, as_of: datetime, window_days: int | None,
-                 region_id: int | None) -> pd.DataFrame:
+                 unit_id: int | None = None) -> pd.DataFrame:
     with session() as s:
-        return queries.light_counts(s, as_of=as_of, window_days=window_days, region_id=region_id)
+        return queries.light_counts(s, as_of=as_of, window_days=window_days, unit_id=unit_id)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -75,6 +76,13 @@ def source_figures(url: str, as_of: datetime) -> queries.SourceFigures:
 def latest_red(url: str, as_of: datetime, region_id: int | None, limit: int = 10):
     with session() as s:
         return queries.latest_red(s, as_of=as_of, region_id=region_id, limit=limit)
+
+
+def chart(chart, **kwargs):
+    """Draw an Altair chart. The spec is built without Altair's JSON-schema validation, which
+    costs more than the rest of the page; the charts are fixed code, checked by the tests."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
+    return st.vega_lite_chart(spec, theme=None, width="stretch", **kwargs)
 
 
 def items_frame(rows: list[queries.ItemRow]) -> pd.DataFrame:

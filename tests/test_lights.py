@@ -138,3 +138,20 @@ def test_sql_and_python_agree_at_the_boundaries(empty_engine):
         assert after == {"B-OPEN": RED, "B-ONTIME": GREEN, "B-LATE": RED}
         at_yellow = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=yellow_at)}
         assert at_yellow["B-OPEN"] == GREEN
+
+
+@pytest.mark.parametrize("offset", [timedelta(days=-200), timedelta(0), timedelta(days=10)])
+def test_aggregate_counts_agree_with_item_lights(demo_engine, offset):
+    """The cockpit's summed flags give the same counts as the per-item rule."""
+    as_of = ANCHOR + offset
+    with db.session_scope(demo_engine) as s:
+        counts = queries.light_counts(s, as_of=as_of, window_days=None)
+        per_item = _lights_by_python(s, as_of)
+    from collections import Counter
+
+    expected = Counter(per_item.values())
+    assert counts["total"].sum() == len(per_item)
+    assert counts["red"].sum() == expected[RED]
+    assert counts["yellow"].sum() == expected[YELLOW]
+    assert counts["green"].sum() == expected[GREEN]
+    assert counts["grey"].sum() == expected[GREY]

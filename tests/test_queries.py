@@ -46,7 +46,7 @@ def test_counts_kpis_regions_and_ranking(empty_engine):
     with db.session_scope(empty_engine) as s:
         counts = queries.light_counts(s, as_of=T, window_days=365)
         cat = queries.catalog_frames(s)
-    assert counts["n"].sum() == 16  # OLD is outside the one-year window
+    assert counts["total"].sum() == 16  # OLD is outside the one-year window
     kpis = queries.domain_kpis(counts, cat).set_index("domain_code")
     assert list(kpis.index) == ["POWER", "MARKET", "FUNDS", "COMPLAINT", "EFFICIENCY", "DISCLOSURE"]
     power = kpis.loc["POWER"]
@@ -85,7 +85,7 @@ def test_region_filter_and_latest_red(empty_engine):
     fixture(empty_engine)
     with db.session_scope(empty_engine) as s:
         xuwen = s.scalar(select(Region.id).where(Region.name == "徐闻县"))
-        assert queries.light_counts(s, as_of=T, region_id=xuwen)["n"].sum() == 6
+        assert queries.light_counts(s, as_of=T, region_id=xuwen)["total"].sum() == 6
         reds = queries.latest_red(s, as_of=T)
         assert [r.external_id for r in reds] == ["A-overdue", "A-late", "OLD"][: len(reds)]
         assert reds[0].light == RED and "逾期未办结" in reds[0].reason

@@ -12,10 +12,10 @@ def test_cockpit_renders(page, app_url):
     page.get_by_text("最新红牌").first.wait_for(timeout=90_000)
     wait_idle(page)
     assert_no_errors(page)
-    assert page.get_by_text("2,794 项").count() == 1
-    assert page.get_by_text("按时办结率 97%").count() == 1
+    page.get_by_text("2,794 项").wait_for()
+    page.get_by_text("按时办结率 97%").wait_for()
     # The map drew the nine counties (Vega renders an SVG or a canvas inside vega-embed).
-    page.locator(".vega-embed").first.wait_for()
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
     path = screenshot(page, "home")
     assert path.stat().st_size > 50_000
 
@@ -24,6 +24,8 @@ def test_clicking_a_county_filters_the_page(page, app_url):
     page.goto(app_url)
     page.get_by_text("最新红牌").first.wait_for(timeout=90_000)
     wait_idle(page)
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
+    page.wait_for_timeout(1500)  # let Vega attach its event handlers
     chart = page.locator(".vega-embed").first
     box = chart.bounding_box()
     # Leizhou sits in the middle of the peninsula, a little below the map's centre.
