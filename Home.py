@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from lib import charts, config, geo, ui
+from lib import access, charts, geo, ui
 from lib.lights import GREY, LABELS, SYMBOLS, fmt_time
 from lib.queries import AreaThresholds, domain_kpis, grade, region_summary, unit_ranking
 
-ui.page("领导驾驶舱")
-url = config.database_url()
-ui.engine()
+user = ui.require("cockpit")
+url = ui.url()
 cat = ui.catalog_frames(url)
+own_unit = access.unit_scope(user)  # staff: their unit only; None: the whole city
 counties = cat["counties"]
 
 # -- Filters --------------------------------------------------------------------------------
@@ -47,6 +47,8 @@ if region_name != "全市":
 
 st.title("湛江市惩防体系电子监察综合平台")
 scope = "全市" if region_id is None else region_name
+if own_unit is not None:
+    scope = f"{user.unit_name}（本单位）" + ("" if region_id is None else f" · {region_name}")
 st.caption(f"领导驾驶舱 · {scope} · 截至 {fmt_time(as_of)} · 统计区间：{window_name}（在办事项及区间内办结事项）")
 
 # -- The source's figures, read back from the data ------------------------------------------
@@ -71,7 +73,7 @@ with st.container(border=True):
     c[4].caption(f"六个方面，规划 {fig.planned_subsystems} 个子系统")
 
 # -- One scan of the items, then every panel from it ----------------------------------------
-all_counts = ui.light_counts(url, as_of, window)
+all_counts = ui.light_counts(url, user, as_of, window)
 counts = all_counts if region_id is None else all_counts[all_counts["region_id"] == region_id]
 if counts.empty:
     st.info("所选范围内还没有监察事项。请选择其他日期或区县，或通过命令行 "
@@ -123,7 +125,9 @@ with right:
 st.subheader("单位排名（按时办结率）")
 ranking = unit_ranking(counts, cat)
 ranked = ranking[ranking["ranked"]]
-if ranked.empty:
+if own_unit is not None:
+    st.info("部门经办人只能查看本单位的数据；全市排名由纪检监察机关定期公布。")
+elif ranked.empty:
     st.info("所选范围内没有办结 5 件以上事项的单位，暂无排名。")
 else:
     top, bottom = st.columns(2)
@@ -144,7 +148,7 @@ else:
 
 # -- Latest red cards, each with its why ----------------------------------------------------
 st.subheader("最新红牌")
-reds = ui.latest_red(url, as_of, region_id)
+reds = ui.latest_red(url, user, as_of, region_id)
 if not reds:
     st.success(f"{scope}截至 {fmt_time(as_of)} 没有红牌。")
 else:

@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from lib import db, demo, queries
-from lib.items import now_utc
+from lib.access import SYSTEM
+from lib.clock import now_utc
 from lib.models import Item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,11 +116,11 @@ def main() -> int:
         return run
 
     checks = {
-        "light_counts, window one year": q(lambda s: queries.light_counts(s, as_of=as_of, window_days=365)),
-        "light_counts, window 30 days": q(lambda s: queries.light_counts(s, as_of=as_of, window_days=30)),
-        "light_counts, all items": q(lambda s: queries.light_counts(s, as_of=as_of, window_days=None)),
+        "light_counts, window one year": q(lambda s: queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=365)),
+        "light_counts, window 30 days": q(lambda s: queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=30)),
+        "light_counts, all items": q(lambda s: queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=None)),
         "source_figures": q(lambda s: queries.source_figures(s, as_of=as_of)),
-        "latest_red (10)": q(lambda s: queries.latest_red(s, as_of=as_of)),
+        "latest_red (10)": q(lambda s: queries.latest_red(s, user=SYSTEM, as_of=as_of)),
         "catalog_frames": q(lambda s: queries.catalog_frames(s)),
     }
     print(f"\nqueries at as-of {as_of.isoformat()} (first run / median of next two, seconds)")

@@ -7,13 +7,15 @@ import csv
 import sys
 import time
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, select, text
 
-from lib import catalog, db, demo, queries
+from lib import audit, catalog, db, demo, queries
+from lib.access import SYSTEM
+from lib.clock import now_utc
 from lib.config import TZ
 from lib.importer import ImportFailed, import_items_file, parse_time
-from lib.items import now_utc
 from lib.lights import fmt_time
+from lib.models import AuditLog
 
 
 def _reset(engine) -> None:
@@ -94,13 +96,26 @@ def cmd_lights(args) -> int:
         print(f"错误：--as-of 时间无效：“{args.as_of}”（示例：2026-11-01T12:00）", file=sys.stderr)
         return 2
     with db.session_scope() as s:
-        rows = queries.item_lights(s, as_of=as_of)
+        rows = queries.item_lights(s, user=SYSTEM, as_of=as_of)
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["external_id", "deadline", "light"])
     for ext, deadline, light in rows:
         w.writerow([ext, deadline.astimezone(TZ).isoformat()
                     if deadline else "", light])
     return 0
+
+
+def cmd_audit_verify(args) -> int:
+    with db.session_scope() as s:
+        result = audit.verify(s)
+        head = s.scalar(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1))
+    if result.ok:
+        print(result.message)
+        if head:
+            print(f"链头哈希（可另行存档，用于发现末尾记录被删除）：{head}")
+        return 0
+    print(f"审计链断裂：{result.message}", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     ii.add_argument("file")
     ii.add_argument("--actor", default="命令行导入")
     ii.set_defaults(func=cmd_import)
+
+    au = sub.add_parser("audit", help="审计日志")
+    au_sub = au.add_subparsers(dest="what", required=True)
+    av = au_sub.add_parser("verify", help="逐条校验审计链，报告第一处断裂")
+    av.set_defaults(func=cmd_audit_verify)
 
     lt = sub.add_parser("lights", help="输出每个事项在某一时刻的灯色")
     lt.add_argument("--as-of", default=None, help="时刻（ISO 8601，无时区按北京时间），默认现在")

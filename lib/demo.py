@@ -18,9 +18,9 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from lib import catalog
+from lib import audit, catalog
+from lib.clock import now_utc
 from lib.config import TZ
-from lib.items import now_utc
 from lib.models import (
     AccountabilityRecord,
     Item,
@@ -32,6 +32,7 @@ from lib.models import (
     Region,
     Subsystem,
     Unit,
+    User,
     VillageDisclosure,
 )
 from lib.workdays import TimeLimit, load_calendar
@@ -51,6 +52,16 @@ DISCLOSURE_MONTHS = 48
 
 BASE_ORDINARY_ITEMS = 25_000
 ACTOR = "演示数据"
+
+# Demo accounts, one per role (listed in the README). Created only by the demo loader.
+DEMO_ACCOUNTS = [
+    ("admin", "赵明（系统管理员）", "Guanli@2026", "admin", None),
+    ("leader", "李国华（市领导）", "Lingdao@2026", "leader", None),
+    ("inspector", "陈静（市纪委监委）", "Jiancha@2026", "inspector", None),
+    ("staff", "黄伟（遂溪县自然资源局）", "Jingban@2026", "staff", "440823.ZRZY"),
+    ("staff_fg", "林芳（湛江市发展和改革局）", "Fagai@2026", "staff", "ZJ.FG"),
+    ("reviewer", "省级检查组", "Shencha@2026", "reviewer", None),
+]
 
 NODE_TYPES = ["立项", "招标", "合同", "进度", "监理", "安全生产", "资金拨付"]
 
@@ -441,6 +452,18 @@ class _Loader:
                 measure=self.rng.choice(measures), reason="超时限完成重点工作任务"))
         self.s.flush()
 
+    def accounts(self) -> None:
+        from lib.auth import hash_password
+
+        units = {u.code: u.id for u in self.units}
+        for username, name, password, roles, unit_code in DEMO_ACCOUNTS:
+            self.s.add(User(username=username, display_name=name,
+                            password_hash=hash_password(password, username), roles=roles,
+                            unit_id=units[unit_code] if unit_code else None, active=True,
+                            failed_logins=0, password_changed_at=self.anchor,
+                            created_at=self.anchor))
+        self.s.flush()
+
     def disclosures(self) -> None:
         villages = self.s.execute(
             select(Region.id).where(Region.level == "village").order_by(Region.id)).scalars().all()
@@ -492,6 +515,10 @@ def load_demo(
     loader.key_projects()
     loader.accountability(late_by_unit)
     loader.disclosures()
+    loader.accounts()
     session.flush()
     total = session.scalar(select(func.count()).select_from(Item))
+    audit.record(session, actor=ACTOR, action="demo.load", entity="database",
+                 after={"items": total, "seed": seed, "anchor": anchor,
+                        "accounts": [a[0] for a in DEMO_ACCOUNTS]})
     return {"items": total, "anchor": anchor}

@@ -17,8 +17,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lib.clock import now_utc
 from lib.config import TZ
-from lib.items import now_utc, upsert_item
+from lib.items import upsert_item
 from lib.models import Subsystem, Unit
 from lib.workdays import TimeLimit, load_calendar, parse_limit
 

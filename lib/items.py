@@ -3,17 +3,29 @@ every change kept in the item's history. Functions never commit: the caller owns
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lib.models import Item, ItemEvent, Subsystem
+from lib import audit
+from lib.access import CurrentUser, can, check_unit, mask_name, require
+from lib.clock import now_utc
+from lib.models import Item, ItemEvent, Person, Subsystem
 from lib.workdays import TimeLimit, WorkCalendar
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+class ItemError(ValueError):
+    """A refused change to an item; the message is for the user, in Chinese."""
+
+
+def snapshot(item: Item) -> dict:
+    """What the audit trail keeps of an item before and after a change."""
+    return {"external_id": item.external_id, "subsystem_id": item.subsystem_id,
+            "unit_id": item.unit_id, "received_at": item.received_at,
+            "limit": f"{item.limit_value}{item.limit_unit}" if item.limit_value else None,
+            "deadline": item.deadline, "completed_at": item.completed_at, "state": item.state}
 
 
 def limit_of(item: Item, subsystem: Subsystem) -> TimeLimit:
@@ -67,6 +79,8 @@ def upsert_item(
         session.flush()
         session.add(ItemEvent(item_id=item.id, at=at, kind="created", from_state=None,
                               to_state=item.state, actor=actor, note=note))
+        audit.record(session, actor=actor, action="item.create", entity="item",
+                     entity_id=external_id, after=snapshot(item))
         return item, "created"
 
     changed = {}
@@ -76,6 +90,7 @@ def upsert_item(
             changed[key] = (old, value)
     if not changed:
         return item, "unchanged"
+    before_snapshot = snapshot(item)
     before = item.state
     for key, (_, value) in changed.items():
         setattr(item, key, value)
@@ -87,6 +102,8 @@ def upsert_item(
     session.add(ItemEvent(item_id=item.id, at=at, kind=kind, from_state=before,
                           to_state=item.state, actor=actor,
                           note=(note + "；" if note else "") + f"更新字段：{fields}"))
+    audit.record(session, actor=actor, action="item.update", entity="item",
+                 entity_id=external_id, before=before_snapshot, after=snapshot(item))
     return item, "updated"
 
 
@@ -94,6 +111,80 @@ def _differs(old, new) -> bool:
     if isinstance(old, datetime) and isinstance(new, datetime):
         return int(old.timestamp()) != int(new.timestamp())
     return old != new
+
+
+def get_item(session: Session, user: CurrentUser, item_id: int) -> Item:
+    """The item, if the user may read it (staff: only their own unit's)."""
+    require(user, "view_items")
+    item = session.get(Item, item_id)
+    if item is None:
+        raise ItemError("事项不存在")
+    check_unit(user, item.unit_id)
+    return item
+
+
+def find_item(session: Session, user: CurrentUser, external_id: str) -> Item:
+    """The item with this external id, if the user may read it."""
+    require(user, "view_items")
+    item = session.scalar(select(Item).where(Item.external_id == (external_id or "").strip()))
+    if item is None:
+        raise ItemError(f"未找到事项“{external_id}”")
+    check_unit(user, item.unit_id)
+    return item
+
+
+def handler_name(session: Session, user: CurrentUser, item: Item) -> str | None:
+    """The handler's name; masked (陈**) for users who may not see staff names."""
+    if item.handler_id is None:
+        return None
+    name = session.scalar(select(Person.name).where(Person.id == item.handler_id))
+    return name if can(user, "view_staff_names") else mask_name(name)
+
+
+def history(session: Session, user: CurrentUser, item_id: int) -> list[ItemEvent]:
+    get_item(session, user, item_id)
+    return list(session.scalars(
+        select(ItemEvent).where(ItemEvent.item_id == item_id).order_by(ItemEvent.at, ItemEvent.id)))
+
+
+@dataclass(frozen=True)
+class Completion:
+    item_id: int
+    completed_at: datetime
+    note: str
+    # Optimistic locking: the version the user saw (the item's updated_at, epoch seconds).
+    seen_version: int | None
+
+
+def record_completion(session: Session, user: CurrentUser, c: Completion) -> Item:
+    """Staff record that their unit finished an item (办结登记). Refused for another unit's item,
+    a closed item, an impossible time, or an item someone changed since the user looked."""
+    require(user, "update_items")
+    item = get_item(session, user, c.item_id)
+    if item.state != "open":
+        raise ItemError("该事项已办结，不能重复登记")
+    version = int(item.updated_at.timestamp()) if item.updated_at else None
+    if c.seen_version is not None and version != c.seen_version:
+        raise ItemError("该事项已被他人修改，请刷新页面查看最新情况后再提交")
+    note = (c.note or "").strip()
+    if len(note) > 500:
+        raise ItemError("办理说明不能超过 500 字")
+    if item.received_at and c.completed_at < item.received_at:
+        raise ItemError("办结时间不能早于受理时间")
+    if c.completed_at > now_utc():
+        raise ItemError("办结时间不能晚于当前时间")
+    before = snapshot(item)
+    item.completed_at = c.completed_at
+    item.state = "completed"
+    item.updated_at = max(now_utc(), item.updated_at) if item.updated_at else now_utc()
+    if version is not None and int(item.updated_at.timestamp()) <= version:
+        item.updated_at = datetime.fromtimestamp(version + 1, tz=item.updated_at.tzinfo)
+    session.add(ItemEvent(item_id=item.id, at=now_utc(), kind="completed", from_state="open",
+                          to_state="completed", actor=user.username,
+                          note=note or "办结登记"))
+    audit.record(session, actor=user.username, action="item.complete", entity="item",
+                 entity_id=item.external_id, before=before, after=snapshot(item))
+    return item
 
 
 def recompute_open_deadlines(session: Session, cal: WorkCalendar) -> int:

@@ -256,3 +256,39 @@ class VillageDisclosure(Base):
     views: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (Index("ux_village_month", "village_id", "month", unique=True),)
+
+
+class User(Base):
+    """A person who signs in. Roles are listed in `lib.access.ROLES`; staff are bound to a unit."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(100))
+    roles: Mapped[str] = mapped_column(String(100))  # comma-separated role codes
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    created_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+
+    unit: Mapped[Unit | None] = relationship()
+
+
+class AuditLog(Base):
+    """Append-only, hash-chained record of every write (see `lib.audit`)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcEpoch, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[str | None] = mapped_column(Text)  # JSON
+    after: Mapped[str | None] = mapped_column(Text)  # JSON
+    # Unique: two writers can never both extend the chain from the same row.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

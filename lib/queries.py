@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, and_, case, func, literal, or_, select, type_
 from sqlalchemy.orm import Session
 
 from lib import config
+from lib.access import CurrentUser, require, scoped_unit
 from lib.lights import (
     GREEN,
     GREY,
@@ -88,6 +89,7 @@ COUNT_COLUMNS = ["total", "open", "red", "open_red", "yellow", "green", "grey", 
 def light_counts(
     session: Session,
     *,
+    user: CurrentUser,
     as_of: datetime,
     window_days: int | None = 365,
     region_id: int | None = None,
@@ -97,7 +99,10 @@ def light_counts(
     red (and of them open past the deadline), yellow, green, grey, closed and closed on time.
 
     It sums the rule's flags (`lib.lights.light_flags_sql`) grouped in the order of the covering
-    index `ix_items_view`, so SQLite answers from the index without sorting."""
+    index `ix_items_view`, so SQLite answers from the index without sorting. Staff see only
+    their own unit."""
+    require(user, "view_items")
+    unit_id = scoped_unit(user, unit_id)
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
                         as_of)
 
@@ -244,11 +249,13 @@ def _explain(row, as_of: datetime) -> ItemRow | None:
 
 
 def latest_red(
-    session: Session, *, as_of: datetime, limit: int = 10, region_id: int | None = None,
-    unit_id: int | None = None,
+    session: Session, *, user: CurrentUser, as_of: datetime, limit: int = 10,
+    region_id: int | None = None, unit_id: int | None = None,
 ) -> list[ItemRow]:
     """The most recent red cards at T (open past the deadline, or completed late), newest first,
-    each with its reason."""
+    each with its reason. Staff see only their own unit."""
+    require(user, "view_items")
+    unit_id = scoped_unit(user, unit_id)
     t = literal(epoch(as_of), BigInteger)
     recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
     scope = [recv <= t]
@@ -268,11 +275,15 @@ def latest_red(
 
 
 def list_items(
-    session: Session, *, as_of: datetime, light: str | None = None, domain_code: str | None = None,
-    subsystem_code: str | None = None, region_id: int | None = None, unit_id: int | None = None,
-    window_days: int | None = 365, limit: int = 500,
+    session: Session, *, user: CurrentUser, as_of: datetime, light: str | None = None,
+    domain_code: str | None = None, subsystem_code: str | None = None,
+    region_id: int | None = None, unit_id: int | None = None, window_days: int | None = 365,
+    external_id: str | None = None, limit: int = 500,
 ) -> list[ItemRow]:
-    """Items in view at T with their lights and reasons, worst and most urgent first."""
+    """Items in view at T with their lights and reasons, most recent deadline first.
+    Staff see only their own unit."""
+    require(user, "view_items")
+    unit_id = scoped_unit(user, unit_id)
     lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
     stmt = _item_stmt().where(_in_view(as_of, window_days))
     if light:
@@ -285,16 +296,23 @@ def list_items(
         stmt = stmt.where(Item.region_id == region_id)
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
+    if external_id:
+        stmt = stmt.where(Item.external_id == external_id.strip())
     stmt = stmt.order_by(_ts(Item.deadline).desc().nulls_last(), Item.id.desc()).limit(limit)
     return [r for r in (_explain(row, as_of) for row in session.execute(stmt).all()) if r]
 
 
-def item_lights(session: Session, *, as_of: datetime) -> list[tuple[str, datetime | None, str]]:
+def item_lights(session: Session, *, user: CurrentUser,
+                as_of: datetime) -> list[tuple[str, datetime | None, str]]:
     """(external_id, deadline, light) of every item existing at T, in SQL: the CLI's `lights`."""
+    require(user, "view_items")
+    unit_id = scoped_unit(user, None)
     lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
     stmt = (select(Item.external_id, Item.deadline, lt)
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
             .where(exists_sql(Item.received_at, as_of)).order_by(Item.external_id))
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
     return [tuple(r) for r in session.execute(stmt).all()]
 
 

@@ -6,14 +6,20 @@ filters) and never read session state.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import pandas as pd
 import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities import LoginError
 
-from lib import catalog, config, db, demo, queries
-from lib.items import now_utc
-from lib.lights import LABELS, badge, fmt_time
+from lib import access, audit, auth, catalog, config, db, demo, queries
+from lib.access import CurrentUser
+from lib.clock import now_utc
+from lib.lights import badge, fmt_time
+
+COOKIE_NAME = "esup_auth"
+COOKIE_DAYS = 1.0  # a government workstation: sign in again every day
 
 
 @st.cache_resource(show_spinner="正在准备数据库（首次运行将创建数据库并载入演示数据，约需 10 秒）…")
@@ -32,6 +38,10 @@ def engine():
     return _ready_engine(config.database_url())
 
 
+def url() -> str:
+    return config.database_url()
+
+
 def session():
     """A transaction on the app's database (commit on success, roll back on error)."""
     return db.session_scope(engine())
@@ -39,6 +49,112 @@ def session():
 
 def page(title: str, icon: str = "🚦") -> None:
     st.set_page_config(page_title=f"{title} · 电子监察综合平台", page_icon=icon, layout="wide")
+
+
+# -- sign-in, navigation and the guard every page calls first ----------------------------------
+
+def _secret_cookie_key() -> str | None:
+    try:
+        return st.secrets["auth"]["cookie_key"]
+    except Exception:  # noqa: BLE001 - no secrets.toml, or no [auth] section
+        return None
+
+
+def _authenticator() -> stauth.Authenticate:
+    """streamlit-authenticator over the users in the database (passed as a dict, so it never
+    rewrites a file); one per run, because its cookie manager is a component drawn each run."""
+    with session() as s:
+        creds = auth.credentials(s)
+    return stauth.Authenticate(creds, COOKIE_NAME, auth.cookie_key(_secret_cookie_key()),
+                               COOKIE_DAYS, auto_hash=False, login_sleep_time=0)
+
+
+def _on_logout(info: dict) -> None:
+    if info.get("username"):
+        with session() as s:
+            audit.record(s, actor=info["username"], action="auth.logout", entity="user",
+                         entity_id=info["username"])
+
+
+def _login_form(authenticator: stauth.Authenticate, notice: str | None = None) -> CurrentUser | None:
+    box = st.empty()
+    user = None
+    with box.container():
+        st.title("湛江市惩防体系电子监察综合平台")
+        st.caption("请使用本单位分配的账号登录。连续输错密码 5 次，账号将锁定 15 分钟。")
+        if notice:
+            st.info(notice)
+        with st.form("login_form"):
+            username = st.text_input("用户名", key="login_username", max_chars=32)
+            password = st.text_input("密码", type="password", key="login_password", max_chars=128)
+            submitted = st.form_submit_button("登录", type="primary")
+        if submitted:
+            with session() as s:
+                result = auth.authenticate(s, username, password)
+            if result.user is None:
+                st.error(result.message)
+            else:
+                user = result.user
+    if user is not None:
+        box.empty()
+        st.session_state.update({"authentication_status": True, "username": user.username,
+                                 "name": user.display_name, "roles": sorted(user.roles),
+                                 "email": None, "logout": None})
+        authenticator.cookie_controller.set_cookie()
+    return user
+
+
+def _restore(authenticator: stauth.Authenticate) -> CurrentUser | None:
+    """The signed-in user of this session, or from the login cookie; None if there is none."""
+    try:
+        authenticator.login(location="unrendered")
+    except LoginError:  # the cookie names a user who is no longer active
+        authenticator.logout(location="unrendered")
+        return None
+    if not st.session_state.get("authentication_status"):
+        return None
+    with session() as s:
+        user = auth.load_user(s, st.session_state.get("username") or "")
+    if user is None:  # disabled while signed in
+        authenticator.logout(location="unrendered")
+    return user
+
+
+def require(page_key: str) -> CurrentUser:
+    """Every page's first call: page frame, sign-in, role-filtered navigation, and the server-side
+    check that this user may open this page. Stops the script otherwise."""
+    spec = access.PAGE_BY_KEY[page_key]
+    page(spec.title, spec.icon)
+    try:
+        authenticator = _authenticator() if engine() else None
+    except auth.ConfigError as exc:
+        st.error(str(exc))
+        st.stop()
+    user = _restore(authenticator)
+    if user is None:
+        user = _login_form(authenticator)
+        if user is None:
+            st.stop()
+    with st.sidebar:
+        st.markdown(f"**{user.display_name}**  \n{user.role_names}"
+                    + (f" · {user.unit_name}" if user.unit_name else ""))
+        authenticator.logout("退出登录", location="sidebar", key="sign_out", callback=_on_logout)
+    if not st.session_state.get("authentication_status"):
+        _login_form(authenticator, notice="您已安全退出。")
+        st.stop()
+    with st.sidebar:
+        st.divider()
+        for p in access.visible_pages(user):
+            st.page_link(p.path, label=p.title, icon=p.icon)
+    if not access.can_open(user, page_key):
+        st.error(f"您的角色（{user.role_names}）无权访问“{spec.title}”。如需开通，请联系系统管理员。")
+        st.stop()
+    return user
+
+
+def clear_data_caches() -> None:
+    """After a write: drop every cached query result."""
+    st.cache_data.clear()
 
 
 def as_of_for(day: date) -> datetime:
@@ -60,10 +176,10 @@ def catalog_frames(url: str) -> dict[str, pd.DataFrame]:
 
 
 @st.cache_data(ttl=300, show_spinner="正在统计…")
-def light_counts(url: str, as_of: datetime, window_days: int | None,
-                 unit_id: int | None = None) -> pd.DataFrame:
+def light_counts(url: str, user: CurrentUser, as_of: datetime,
+                 window_days: int | None) -> pd.DataFrame:
     with session() as s:
-        return queries.light_counts(s, as_of=as_of, window_days=window_days, unit_id=unit_id)
+        return queries.light_counts(s, user=user, as_of=as_of, window_days=window_days)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -73,9 +189,37 @@ def source_figures(url: str, as_of: datetime) -> queries.SourceFigures:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def latest_red(url: str, as_of: datetime, region_id: int | None, limit: int = 10):
+def latest_red(url: str, user: CurrentUser, as_of: datetime, region_id: int | None,
+               limit: int = 10):
     with session() as s:
-        return queries.latest_red(s, as_of=as_of, region_id=region_id, limit=limit)
+        return queries.latest_red(s, user=user, as_of=as_of, region_id=region_id, limit=limit)
+
+
+@st.cache_data(ttl=300, show_spinner="正在查询…")
+def list_items(url: str, user: CurrentUser, as_of: datetime, window_days: int | None,
+               light: str | None, domain_code: str | None, subsystem_code: str | None,
+               region_id: int | None, unit_id: int | None, external_id: str | None,
+               limit: int = 500):
+    with session() as s:
+        return queries.list_items(s, user=user, as_of=as_of, window_days=window_days, light=light,
+                                  domain_code=domain_code, subsystem_code=subsystem_code,
+                                  region_id=region_id, unit_id=unit_id, external_id=external_id,
+                                  limit=limit)
+
+
+def excel_bytes(frames: dict[str, pd.DataFrame]) -> bytes:
+    """An .xlsx with one sheet per frame, columns sized to their content."""
+    import io
+
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        for name, df in frames.items():
+            df.to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            for i, col in enumerate(df.columns, start=1):
+                width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) + 2
+                sheet.column_dimensions[sheet.cell(1, i).column_letter].width = min(width * 1.6, 60)
+    return buf.getvalue()
 
 
 def chart(chart, **kwargs):
@@ -101,6 +245,13 @@ def items_frame(rows: list[queries.ItemRow]) -> pd.DataFrame:
     } for r in rows])
 
 
+def as_item_row(item, subsystem, unit_name: str, lt) -> queries.ItemRow:
+    """An item with its light, in the shape `explain` and `items_frame` take."""
+    return queries.ItemRow(item.id, item.external_id, item.title, unit_name, subsystem.name, "",
+                           None, item.received_at, item.deadline, item.completed_at, lt.light,
+                           lt.reason, lt.rule, lt.inputs)
+
+
 def explain(row: queries.ItemRow) -> None:
     """'Why is this red?': the rule, its inputs and thresholds."""
     names = {
@@ -113,13 +264,5 @@ def explain(row: queries.ItemRow) -> None:
     st.table(pd.DataFrame([{"项目": names.get(k, k), "值": str(v)} for k, v in row.inputs.items()]))
 
 
-def light_words() -> str:
-    return "、".join(f"{v}" for v in LABELS.values())
-
-
 def today_local() -> date:
     return now_utc().astimezone(config.TZ).date()
-
-
-def default_since(days: int) -> date:
-    return today_local() - timedelta(days=days)

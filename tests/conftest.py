@@ -17,6 +17,9 @@ import sqlalchemy as sa
 from lib import catalog, db, demo
 from lib.config import TZ
 
+# Cheap password hashing in tests; production keeps bcrypt's default cost.
+os.environ.setdefault("BCRYPT_ROUNDS", "4")
+
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

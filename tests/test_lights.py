@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from lib import db, queries
+from lib.access import SYSTEM
 from lib.config import TZ
 from lib.items import upsert_item
 from lib.lights import GREEN, GREY, RED, YELLOW, light_for
@@ -102,7 +103,7 @@ def _lights_by_python(session, as_of):
 def test_sql_and_python_agree_on_every_demo_item(demo_engine, offset):
     as_of = ANCHOR + offset
     with db.session_scope(demo_engine) as s:
-        by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=as_of)}
+        by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=as_of)}
         by_python = _lights_by_python(s, as_of)
     assert by_sql == by_python
     assert len(by_sql) > 1000
@@ -130,13 +131,13 @@ def test_sql_and_python_agree_at_the_boundaries(empty_engine):
                due + timedelta(days=400)]
     with db.session_scope(empty_engine) as s:
         for m in moments:
-            by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=m)}
+            by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=m)}
             assert by_sql == _lights_by_python(s, m), m
-        at_due = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=due)}
+        at_due = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=due)}
         assert at_due == {"B-OPEN": YELLOW, "B-ONTIME": GREEN, "B-LATE": YELLOW}
-        after = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=due + S)}
+        after = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=due + S)}
         assert after == {"B-OPEN": RED, "B-ONTIME": GREEN, "B-LATE": RED}
-        at_yellow = {ext: lt for ext, _, lt in queries.item_lights(s, as_of=yellow_at)}
+        at_yellow = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=yellow_at)}
         assert at_yellow["B-OPEN"] == GREEN
 
 
@@ -145,7 +146,7 @@ def test_aggregate_counts_agree_with_item_lights(demo_engine, offset):
     """The cockpit's summed flags give the same counts as the per-item rule."""
     as_of = ANCHOR + offset
     with db.session_scope(demo_engine) as s:
-        counts = queries.light_counts(s, as_of=as_of, window_days=None)
+        counts = queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=None)
         per_item = _lights_by_python(s, as_of)
     from collections import Counter
 

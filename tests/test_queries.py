@@ -6,6 +6,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from lib import db, queries
+from lib.access import SYSTEM
 from lib.config import TZ
 from lib.items import upsert_item
 from lib.lights import GREEN, GREY, RED, YELLOW
@@ -44,7 +45,7 @@ def fixture(engine):
 def test_counts_kpis_regions_and_ranking(empty_engine):
     fixture(empty_engine)
     with db.session_scope(empty_engine) as s:
-        counts = queries.light_counts(s, as_of=T, window_days=365)
+        counts = queries.light_counts(s, user=SYSTEM, as_of=T, window_days=365)
         cat = queries.catalog_frames(s)
     assert counts["total"].sum() == 16  # OLD is outside the one-year window
     kpis = queries.domain_kpis(counts, cat).set_index("domain_code")
@@ -75,7 +76,7 @@ def test_ties_share_a_rank(empty_engine):
             for i in range(5):
                 add(s, f"{unit}-{i}", "PLANNING", unit, T - 30 * d, "10d", T - 25 * d)
         add(s, "extra-late", "PLANNING", "440881.ZRZY", T - 30 * d, "10d", T - 5 * d)
-        counts = queries.light_counts(s, as_of=T)
+        counts = queries.light_counts(s, user=SYSTEM, as_of=T)
         ranking = queries.unit_ranking(counts, queries.catalog_frames(s))
     assert list(ranking["rank"]) == [1, 1, 3]
     assert ranking.iloc[2]["unit"] == "廉江市自然资源局"
@@ -85,23 +86,23 @@ def test_region_filter_and_latest_red(empty_engine):
     fixture(empty_engine)
     with db.session_scope(empty_engine) as s:
         xuwen = s.scalar(select(Region.id).where(Region.name == "徐闻县"))
-        assert queries.light_counts(s, as_of=T, region_id=xuwen)["total"].sum() == 6
-        reds = queries.latest_red(s, as_of=T)
+        assert queries.light_counts(s, user=SYSTEM, as_of=T, region_id=xuwen)["total"].sum() == 6
+        reds = queries.latest_red(s, user=SYSTEM, as_of=T)
         assert [r.external_id for r in reds] == ["A-overdue", "A-late", "OLD"][: len(reds)]
         assert reds[0].light == RED and "逾期未办结" in reds[0].reason
         assert reds[1].rule == "completed_late"
-        assert queries.latest_red(s, as_of=T, region_id=xuwen) == []
+        assert queries.latest_red(s, user=SYSTEM, as_of=T, region_id=xuwen) == []
         # Before the late completion, A-late was an open overdue item.
-        before = queries.latest_red(s, as_of=T - timedelta(days=12))
+        before = queries.latest_red(s, user=SYSTEM, as_of=T - timedelta(days=12))
         assert before[0].external_id == "A-late" and before[0].rule == "open_overdue"
 
 
 def test_list_items_filters_by_light(empty_engine):
     fixture(empty_engine)
     with db.session_scope(empty_engine) as s:
-        yellow = queries.list_items(s, as_of=T, light=YELLOW)
+        yellow = queries.list_items(s, user=SYSTEM, as_of=T, light=YELLOW)
         assert [r.external_id for r in yellow] == ["A-yellow"]
-        assert len(queries.list_items(s, as_of=T, light=GREEN, domain_code="POWER")) == 11
+        assert len(queries.list_items(s, user=SYSTEM, as_of=T, light=GREEN, domain_code="POWER")) == 11
 
 
 def test_grade_thresholds():

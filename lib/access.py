@@ -1,0 +1,155 @@
+"""Roles, the permission matrix and the pages each role may open, in one place.
+
+The library enforces these rules itself (`require`, `unit_scope`): hiding a menu item is not
+security. Staff (部门经办人) are bound to one unit and read and change only its items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+ROLES = {
+    "admin": "系统管理员",
+    "leader": "领导",
+    "inspector": "纪检监察",
+    "staff": "部门经办人",
+    "reviewer": "省级检查/演示",
+}
+
+ACTIONS = {
+    "view_cockpit": "查看领导驾驶舱",
+    "view_items": "查看监察事项",
+    "view_all_units": "查看全部单位的数据",
+    "update_items": "办理登记（仅本单位事项）",
+    "import_items": "导入监察事项",
+    "view_staff_names": "查看经办人等工作人员姓名",
+    "view_reporter_identity": "查看举报人身份（每次查看留痕）",
+    "view_audit": "查看审计日志",
+    "manage_users": "管理用户",
+    "manage_units": "管理单位",
+    "manage_settings": "设置灯色阈值与工作日历",
+}
+
+# Role × action, readable at a glance. The reviewer reads everything but no personal data.
+MATRIX: dict[str, set[str]] = {
+    "admin": {"view_cockpit", "view_items", "view_all_units", "import_items", "view_staff_names",
+              "view_audit", "manage_users", "manage_units", "manage_settings"},
+    "leader": {"view_cockpit", "view_items", "view_all_units", "view_staff_names"},
+    "inspector": {"view_cockpit", "view_items", "view_all_units", "import_items",
+                  "view_staff_names", "view_reporter_identity", "view_audit"},
+    "staff": {"view_cockpit", "view_items", "update_items", "view_staff_names"},
+    "reviewer": {"view_cockpit", "view_items", "view_all_units"},
+}
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    path: str
+    title: str
+    icon: str
+    action: str | None  # None: any signed-in user
+
+
+PAGES = [
+    PageSpec("cockpit", "Home.py", "领导驾驶舱", "🚦", "view_cockpit"),
+    PageSpec("items", "pages/items.py", "监察事项", "📋", "view_items"),
+    PageSpec("audit", "pages/audit.py", "审计日志", "🔏", "view_audit"),
+    PageSpec("users", "pages/admin_users.py", "用户与单位", "👥", "manage_users"),
+    PageSpec("settings", "pages/admin_settings.py", "系统设置", "⚙️", "manage_settings"),
+    PageSpec("account", "pages/account.py", "个人设置", "🔑", None),
+]
+PAGE_BY_KEY = {p.key: p for p in PAGES}
+
+
+class PermissionDenied(Exception):
+    """The user may not do this; the message says why, in Chinese."""
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int | None
+    username: str
+    display_name: str
+    roles: frozenset[str]
+    unit_id: int | None = None
+    unit_name: str | None = None
+    is_system: bool = field(default=False, compare=False)
+
+    @property
+    def role_names(self) -> str:
+        return "、".join(ROLES[r] for r in sorted(self.roles) if r in ROLES)
+
+
+# The command line and scheduled jobs act as the system, with every right.
+SYSTEM = CurrentUser(id=None, username="system", display_name="系统", roles=frozenset(),
+                     is_system=True)
+
+
+def parse_roles(text: str) -> frozenset[str]:
+    return frozenset(r for r in (x.strip() for x in (text or "").split(",")) if r in ROLES)
+
+
+def can(user: CurrentUser, action: str) -> bool:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action}")
+    return user.is_system or any(action in MATRIX.get(r, ()) for r in user.roles)
+
+
+def require(user: CurrentUser, action: str) -> None:
+    if not can(user, action):
+        raise PermissionDenied(f"无权限：{ACTIONS[action]}（当前角色：{user.role_names or '无'}）")
+
+
+def can_open(user: CurrentUser, page_key: str) -> bool:
+    spec = PAGE_BY_KEY[page_key]
+    return spec.action is None or can(user, spec.action)
+
+
+def visible_pages(user: CurrentUser) -> list[PageSpec]:
+    return [p for p in PAGES if can_open(user, p.key)]
+
+
+def unit_scope(user: CurrentUser) -> int | None:
+    """None: all units. Otherwise the only unit whose items the user may read."""
+    if can(user, "view_all_units"):
+        return None
+    if user.unit_id is None:
+        raise PermissionDenied("账号未绑定单位，无法查看事项，请联系系统管理员")
+    return user.unit_id
+
+
+def scoped_unit(user: CurrentUser, requested: int | None) -> int | None:
+    """The unit filter a query must apply: the user's own unit for staff (asking for another
+    unit is refused), the requested one (or none) for everyone else."""
+    scope = unit_scope(user)
+    if scope is None:
+        return requested
+    if requested is not None and requested != scope:
+        raise PermissionDenied("无权查看其他单位的数据")
+    return scope
+
+
+def check_unit(user: CurrentUser, unit_id: int) -> None:
+    """Raise unless the user may read this unit's records."""
+    scoped_unit(user, unit_id)
+
+
+def mask_name(name: str | None) -> str:
+    """陈伟强 → 陈**: what a user without `view_staff_names` sees."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1)
+
+
+def matrix_frame() -> pd.DataFrame:
+    """The permission matrix as a table (rows: actions, columns: roles, ✓ or blank)."""
+    rows = []
+    for action, label in ACTIONS.items():
+        row = {"权限": label}
+        for role, role_name in ROLES.items():
+            row[role_name] = "✓" if action in MATRIX[role] else ""
+        rows.append(row)
+    return pd.DataFrame(rows)

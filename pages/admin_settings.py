@@ -1,0 +1,107 @@
+"""系统设置: the permission matrix, light thresholds and default limits, calendar overrides."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from lib import access, settings, ui
+from lib.access import PermissionDenied
+from lib.workdays import statutory_is_workday
+
+user = ui.require("settings")
+st.title("系统设置")
+tab_matrix, tab_lights, tab_calendar = st.tabs(["权限矩阵", "灯色阈值与默认时限", "工作日历"])
+
+with tab_matrix:
+    st.caption("角色 × 操作。页面和数据的访问由服务器按此矩阵逐项校验，不只是隐藏菜单。")
+    st.dataframe(access.matrix_frame(), hide_index=True, width="stretch")
+
+with tab_lights:
+    st.caption("黄牌：在办事项剩余时间少于总时限的该百分比时亮黄牌。默认时限：wd 为工作日，d 为自然日，"
+               "h 为小时（如 20wd、30d、48h）。修改默认时限后，使用默认时限的在办事项将重新计算期限；"
+               "已办结事项的灯色不变。")
+    with ui.session() as s:
+        subs = settings.subsystem_rows(s)
+    frame = pd.DataFrame(subs)
+    with st.form("thresholds"):
+        edited = st.data_editor(
+            frame, hide_index=True, width="stretch", disabled=["id", "code", "name", "domain"],
+            column_config={
+                "id": None, "code": "代码", "name": "子系统", "domain": "领域",
+                "yellow_pct": st.column_config.NumberColumn("黄牌阈值（%）", min_value=0,
+                                                            max_value=100, step=1),
+                "limit": st.column_config.TextColumn("默认时限", max_chars=6),
+            }, key="threshold_editor")
+        if st.form_submit_button("保存", type="primary"):
+            changes = [row for row, old in zip(edited.to_dict("records"), subs, strict=True)
+                       if (row["yellow_pct"], row["limit"]) != (old["yellow_pct"], old["limit"])]
+            if not changes:
+                st.info("没有修改。")
+            else:
+                try:
+                    moved = 0
+                    with ui.session() as s:  # all rows or none
+                        for row in changes:
+                            pct = row["yellow_pct"]
+                            moved += settings.update_subsystem(
+                                s, user, int(row["id"]),
+                                yellow_pct=int(pct) if pd.notna(pct) else -1,
+                                limit=str(row["limit"] or ""))
+                except (settings.SettingsError, PermissionDenied) as exc:
+                    st.error(f"未保存任何修改：{exc}")
+                else:
+                    ui.clear_data_caches()
+                    st.success(f"已保存 {len(changes)} 个子系统的设置；{moved} 个在办事项的期限随之调整。")
+
+with tab_calendar:
+    st.caption("法定节假日与调休由节假日表提供；在此可将某一天改为工作日或休息日（如台风停工）。"
+               "调整后，在办事项的期限重新计算；已办结事项不受影响。")
+    with ui.session() as s:
+        overrides = settings.override_rows(s)
+    if overrides:
+        st.dataframe(pd.DataFrame([{"日期": o["day"].isoformat(),
+                                    "调整为": "工作日" if o["is_workday"] else "休息日",
+                                    "节假日表原为": "工作日" if statutory_is_workday(o["day"]) else "休息日",
+                                    "原因": o["note"]} for o in overrides]),
+                     hide_index=True, width="stretch")
+    else:
+        st.info("目前没有人工调整，全部按节假日表计算。")
+    with st.form("calendar_override"):
+        c1, c2 = st.columns(2)
+        day = c1.date_input("日期", value=date.today(), format="YYYY-MM-DD")
+        kind = c2.radio("调整为", ["休息日", "工作日"], horizontal=True)
+        note = st.text_input("原因", max_chars=200, placeholder="如：台风“摩羯”停工停课")
+        if st.form_submit_button("保存调整", type="primary"):
+            try:
+                with ui.session() as s:
+                    moved = settings.set_override(s, user, day, kind == "工作日", note)
+            except (settings.SettingsError, PermissionDenied) as exc:
+                st.error(f"未保存：{exc}")
+            else:
+                ui.clear_data_caches()
+                st.success(f"已将 {day} 调整为{kind}；{moved} 个在办事项的期限随之调整。")
+                st.rerun()
+
+    @st.dialog("确认撤销调整")
+    def confirm_remove(day: date) -> None:
+        st.write(f"撤销 {day} 的人工调整后，该日恢复按节假日表计算，在办事项的期限将重新计算。")
+        if st.button("确认撤销", type="primary"):
+            try:
+                with ui.session() as s:
+                    moved = settings.remove_override(s, user, day)
+            except (settings.SettingsError, PermissionDenied) as exc:
+                st.error(f"未撤销：{exc}")
+            else:
+                ui.clear_data_caches()
+                st.session_state["calendar_notice"] = f"已撤销 {day} 的调整；{moved} 个在办事项的期限随之调整。"
+                st.rerun()
+
+    if overrides:
+        c1, c2 = st.columns([3, 1])
+        day_to_remove = c1.selectbox("撤销某日的调整", [o["day"] for o in overrides],
+                                     format_func=lambda d: d.isoformat())
+        if c2.button("撤销…"):
+            confirm_remove(day_to_remove)
+    if notice := st.session_state.pop("calendar_notice", None):
+        st.success(notice)
