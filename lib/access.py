@@ -54,12 +54,14 @@ class PageSpec:
 
 
 PAGES = [
-    PageSpec("cockpit", "Home.py", "领导驾驶舱", "🚦", "view_cockpit"),
-    PageSpec("items", "pages/items.py", "监察事项", "📋", "view_items"),
-    PageSpec("audit", "pages/audit.py", "审计日志", "🔏", "view_audit"),
-    PageSpec("users", "pages/admin_users.py", "用户与单位", "👥", "manage_users"),
-    PageSpec("settings", "pages/admin_settings.py", "系统设置", "⚙️", "manage_settings"),
-    PageSpec("account", "pages/account.py", "个人设置", "🔑", None),
+    # Material icons: they render without an emoji font on the workstation.
+    PageSpec("cockpit", "Home.py", "领导驾驶舱", ":material/dashboard:", "view_cockpit"),
+    PageSpec("items", "pages/items.py", "监察事项", ":material/list_alt:", "view_items"),
+    PageSpec("audit", "pages/audit.py", "审计日志", ":material/policy:", "view_audit"),
+    PageSpec("users", "pages/admin_users.py", "用户与单位", ":material/group:", "manage_users"),
+    PageSpec("settings", "pages/admin_settings.py", "系统设置", ":material/settings:",
+             "manage_settings"),
+    PageSpec("account", "pages/account.py", "个人设置", ":material/key:", None),
 ]
 PAGE_BY_KEY = {p.key: p for p in PAGES}
 

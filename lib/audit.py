@@ -20,6 +20,21 @@ from lib.clock import now_utc
 from lib.models import AuditLog
 
 GENESIS = "0" * 64
+
+ACTION_LABELS = {
+    "auth.login": "登录", "auth.login_failed": "登录失败", "auth.login_refused": "锁定期间登录被拒",
+    "auth.locked": "账号锁定", "auth.logout": "退出登录",
+    "user.create": "新建用户", "user.update": "修改用户", "user.unlock": "解除锁定",
+    "user.reset_password": "重置密码", "user.change_password": "修改本人密码",
+    "unit.create": "新增单位", "unit.rename": "单位更名",
+    "item.create": "新增事项", "item.update": "修改事项", "item.complete": "办结登记",
+    "subsystem.update": "修改灯色阈值/默认时限", "calendar.set": "调整工作日历",
+    "calendar.remove": "撤销日历调整", "personal.read": "查看个人信息", "demo.load": "载入演示数据",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
 _PG_LOCK = 727_001  # advisory lock serialising appends on PostgreSQL
 
 

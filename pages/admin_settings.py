@@ -15,7 +15,7 @@ tab_matrix, tab_lights, tab_calendar = st.tabs(["权限矩阵", "灯色阈值与
 
 with tab_matrix:
     st.caption("角色 × 操作。页面和数据的访问由服务器按此矩阵逐项校验，不只是隐藏菜单。")
-    st.dataframe(access.matrix_frame(), hide_index=True, width="stretch")
+    st.table(access.matrix_frame().set_index("权限"))
 
 with tab_lights:
     st.caption("黄牌：在办事项剩余时间少于总时限的该百分比时亮黄牌。默认时限：wd 为工作日，d 为自然日，"

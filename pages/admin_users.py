@@ -31,12 +31,14 @@ with tab_users:
 with tab_new, st.form("create_user", clear_on_submit=False):
     st.caption(auth.POLICY_TEXT)
     c1, c2 = st.columns(2)
-    username = c1.text_input("用户名", max_chars=32, placeholder="小写字母开头，如 zhang_san")
-    display_name = c2.text_input("姓名", max_chars=32)
-    roles = st.multiselect("角色", list(ROLES), format_func=role_label)
+    username = c1.text_input("用户名", max_chars=32, placeholder="小写字母开头，如 zhang_san",
+                             key="new_username")
+    display_name = c2.text_input("姓名", max_chars=32, key="new_display_name")
+    roles = st.multiselect("角色", list(ROLES), format_func=role_label, key="new_roles")
     unit_id = st.selectbox("所属单位（部门经办人必填）", [None] + list(unit_names),
-                           format_func=lambda u: "—" if u is None else unit_names[u])
-    password = st.text_input("初始密码", type="password", max_chars=128)
+                           format_func=lambda u: "—" if u is None else unit_names[u],
+                           key="new_unit")
+    password = st.text_input("初始密码", type="password", max_chars=128, key="new_password")
     if st.form_submit_button("创建用户", type="primary"):
         try:
             with ui.session() as s:

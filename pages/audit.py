@@ -25,7 +25,8 @@ if isinstance(picked, (tuple, list)):  # a range is being picked: one date until
 else:
     since = until = picked
 actor = c2.text_input("操作人（用户名）", max_chars=64)
-action = c3.selectbox("操作类型", ["全部"] + actions)
+action = c3.selectbox("操作类型", ["全部"] + actions,
+                      format_func=lambda a: a if a == "全部" else audit.action_label(a))
 entity_id = c4.text_input("对象编号", max_chars=64, placeholder="事项编号、用户名等")
 
 start = datetime.combine(since, time(0), tzinfo=TZ)
@@ -37,7 +38,7 @@ if not rows:
     st.info("所选条件下没有审计记录。可扩大日期范围或清除筛选条件。")
 else:
     frame = pd.DataFrame([{"序号": r.id, "时间": fmt_time(r.at), "操作人": r.actor,
-                           "操作": r.action, "对象": r.entity, "对象编号": r.entity_id or "",
+                           "操作": audit.action_label(r.action), "对象": r.entity, "对象编号": r.entity_id or "",
                            "修改前": r.before or "", "修改后": r.after or ""} for r in rows])
     st.caption(f"共 {len(frame)} 条（最多显示 1,000 条，新的在前）")
     st.dataframe(frame, hide_index=True, width="stretch")

@@ -65,17 +65,22 @@ else:
 
 # -- One item: why, history, and the completion form ------------------------------------------
 st.subheader("事项详情")
-wanted = st.query_params.get("item")
+wanted = st.query_params.get("item")  # a deep link: ?item=事项编号
 choices = [r.external_id for r in rows]
 if wanted and wanted not in choices:
     choices = [wanted] + choices
 if not choices:
     st.caption("在上方列表中有事项时，可在此查看详情。")
     st.stop()
-picked = st.selectbox("选择事项", choices, index=choices.index(wanted) if wanted else 0,
-                      key="picked_item")
+if wanted and wanted != st.session_state.get("_item_link"):
+    st.session_state["picked_item"] = wanted  # a new link wins over the earlier choice
+st.session_state["_item_link"] = wanted
+if st.session_state.get("picked_item") not in choices:
+    st.session_state["picked_item"] = choices[0]
+picked = st.selectbox("选择事项", choices, key="picked_item")
 if picked != wanted:
     st.query_params["item"] = picked
+    st.session_state["_item_link"] = picked
 
 try:
     with ui.session() as s:

@@ -3,16 +3,15 @@
 from datetime import date
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from lib import db
+from tests.apptest_helpers import app, login
 
 
 @pytest.fixture
-def app(sqlite_demo_url, monkeypatch):
+def leader(sqlite_demo_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", sqlite_demo_url)
-    at = AppTest.from_file("../Home.py", default_timeout=120)
-    return at
+    return login(app(), "leader")
 
 
 def texts(at):
@@ -21,8 +20,16 @@ def texts(at):
     return "\n".join(parts)
 
 
-def test_cockpit_shows_the_source_figures(app):
-    at = app.run()
+def test_the_cockpit_needs_a_login(sqlite_demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", sqlite_demo_url)
+    at = app().run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    assert not at.metric and not at.dataframe
+
+
+def test_cockpit_shows_the_source_figures(leader):
+    at = leader
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["重点工作督办完成"] == "2,794 项"
@@ -36,21 +43,20 @@ def test_cockpit_shows_the_source_figures(app):
     assert "1,503 个行政村" in body
 
 
-def test_cockpit_panels(app):
-    at = app.run()
+def test_cockpit_panels(leader):
+    at = leader
     subheaders = [s.value for s in at.subheader]
     for name in ("六个方面", "区县红黄绿灯", "单位排名（按时办结率）", "最新红牌"):
         assert name in subheaders
     body = texts(at)
     for domain in ("权力运行", "要素市场", "专项资金", "网络投诉", "行政效能", "信息公开"):
         assert f"**{domain}**" in body
-    # Latest red cards, each with its why.
     assert any("为什么是红牌" in m.value for m in at.markdown)
     assert len(at.expander) >= 3
 
 
-def test_selecting_a_county_filters_the_page(app):
-    at = app.run()
+def test_selecting_a_county_filters_the_page(leader):
+    at = leader
     at.selectbox(key="region").select("麻章区").run()
     assert not at.exception
     assert any("麻章区" in c.value for c in at.caption)
@@ -58,8 +64,8 @@ def test_selecting_a_county_filters_the_page(app):
     assert set(red_table["区县"]) <= {"麻章区"}
 
 
-def test_a_past_day_and_other_windows(app):
-    at = app.run()
+def test_a_past_day_and_other_windows(leader):
+    at = leader
     at.date_input[0].set_value(date(2025, 6, 30)).run()
     assert not at.exception
     assert any("2025-06-30 23:59" in c.value for c in at.caption)
@@ -68,11 +74,40 @@ def test_a_past_day_and_other_windows(app):
         assert not at.exception
 
 
+def test_staff_see_their_own_unit_only(sqlite_demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", sqlite_demo_url)
+    at = login(app(), "staff")
+    assert not at.exception
+    assert any("遂溪县自然资源局（本单位）" in c.value for c in at.caption)
+    assert any("部门经办人只能查看本单位的数据" in i.value for i in at.info)
+    reds = at.dataframe[-1].value
+    assert set(reds["责任单位"]) == {"遂溪县自然资源局"}
+
+
 def test_empty_database_says_what_to_do(tmp_path, monkeypatch):
+    """Production: no demo data. An administrator created by hand signs in to an empty system."""
+    from lib import auth, catalog
+    from lib.models import User
+
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("APP_ENV", "production")  # no demo data in production
-    at = AppTest.from_file("../Home.py", default_timeout=60).run()
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("AUTH_COOKIE_KEY", "p" * 40)
+    engine = db.get_engine(url)
+    db.migrate(engine)
+    with db.session_scope(engine) as s:
+        catalog.seed_catalog(s)
+        s.add(User(username="chief", display_name="管理员", roles="admin,leader",
+                   password_hash=auth.hash_password("Chief#2026x"), active=True, failed_logins=0))
+    at = login(app(), "chief", "Chief#2026x")
     assert not at.exception
     assert any("还没有监察事项" in i.value and "import items" in i.value for i in at.info)
-    assert db.current_revision(db.get_engine(url)) == db.head_revision()
+
+
+def test_production_without_a_cookie_key_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.delenv("AUTH_COOKIE_KEY", raising=False)
+    at = app().run()
+    assert any("生产环境" in e.value for e in at.error)
+    assert not at.text_input  # no login form, nothing else

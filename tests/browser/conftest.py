@@ -32,9 +32,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The app on demo data, served by `streamlit run Home.py`."""
+    from tests.apptest_helpers import copy_sqlite
     from tests.conftest import demo_url
 
-    url = demo_url("sqlite", tmp_path_factory)
+    # A private copy: signing in writes to the audit log and the failed-login counters.
+    url = copy_sqlite(demo_url("sqlite", tmp_path_factory),
+                      tmp_path_factory.mktemp("browser") / "app.db")
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url)
     log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w+")
@@ -99,6 +102,22 @@ def wait_idle(pg, timeout: float = 60_000) -> None:
     pg.wait_for_timeout(300)
     pg.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def login(pg, base: str, username: str, password: str) -> None:
+    pg.goto(base)
+    pg.get_by_label("用户名").wait_for(timeout=90_000)
+    pg.get_by_label("用户名").fill(username)
+    pg.get_by_label("密码").fill(password)
+    pg.get_by_role("button", name="登录").click()
+    pg.get_by_role("button", name="退出登录").wait_for(timeout=60_000)
+    # The login cookie is written by a component after the run; wait until the browser has it.
+    for _ in range(100):
+        if "esup_auth" in [c["name"] for c in pg.context.cookies()]:
+            break
+        pg.wait_for_timeout(100)
+    else:
+        raise AssertionError("the login cookie was never set")
 
 
 def screenshot(pg, name: str) -> Path:

@@ -2,26 +2,27 @@
 
 import pytest
 
-from tests.browser.conftest import assert_no_errors, screenshot, wait_idle
+from tests.apptest_helpers import PASSWORDS
+from tests.browser.conftest import assert_no_errors, login, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
 
 def test_cockpit_renders(page, app_url):
-    page.goto(app_url)
+    login(page, app_url, "leader", PASSWORDS["leader"])
     page.get_by_text("最新红牌").first.wait_for(timeout=90_000)
     wait_idle(page)
-    assert_no_errors(page)
     page.get_by_text("2,794 项").wait_for()
     page.get_by_text("按时办结率 97%").wait_for()
     # The map drew the nine counties (Vega renders an SVG or a canvas inside vega-embed).
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
+    assert_no_errors(page)
     path = screenshot(page, "home")
     assert path.stat().st_size > 50_000
 
 
 def test_clicking_a_county_filters_the_page(page, app_url):
-    page.goto(app_url)
+    login(page, app_url, "leader", PASSWORDS["leader"])
     page.get_by_text("最新红牌").first.wait_for(timeout=90_000)
     wait_idle(page)
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()

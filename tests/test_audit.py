@@ -1,0 +1,131 @@
+"""The audit trail: every write recorded, append-only, hash-chained, tampering found."""
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from lib import audit, db, settings
+from lib.access import CurrentUser
+from lib.importer import import_items
+from lib.models import AuditLog, Subsystem
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = CurrentUser(id=None, username="admin", display_name="管理员", roles=frozenset({"admin"}))
+HEADER = "external_id,subsystem,unit,received_at,time_limit,completed_at\n"
+
+
+def write_some(engine):
+    with db.session_scope(engine) as s:
+        import_items(s, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,\n"
+                     "A-2,FEES,ZJ.CZ,2026-09-30T10:00,,\n", actor="importer")
+    with db.session_scope(engine) as s:
+        import_items(s, HEADER + "A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,2026-10-09T10:00\n",
+                     actor="importer")
+    with db.session_scope(engine) as s:
+        sub = s.scalar(select(Subsystem.id).where(Subsystem.code == "FEES"))
+        settings.update_subsystem(s, ADMIN, sub, yellow_pct=30, limit="5wd")
+        settings.set_override(s, ADMIN, date(2026, 10, 9), False, "台风停工")
+
+
+def rows(engine):
+    with db.session_scope(engine) as s:
+        return list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
+
+
+def test_every_write_is_recorded_with_before_and_after(empty_engine):
+    write_some(empty_engine)
+    log = rows(empty_engine)
+    assert [r.action for r in log] == ["item.create", "item.create", "item.update",
+                                       "subsystem.update", "calendar.set"]
+    update = log[2]
+    assert update.actor == "importer" and update.entity_id == "A-1"
+    assert '"state": "open"' in update.before and '"state": "completed"' in update.after
+    assert '"yellow_pct": 20' in log[3].before and '"yellow_pct": 30' in log[3].after
+    assert log[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(log, log[1:], strict=False))
+    with db.session_scope(empty_engine) as s:
+        assert audit.verify(s).ok
+
+
+def test_the_database_refuses_updates_and_deletes(empty_engine):
+    write_some(empty_engine)
+    for sql in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), empty_engine.begin() as c:
+            c.execute(text(sql))
+    with db.session_scope(empty_engine) as s:
+        assert s.scalar(select(func.count()).select_from(AuditLog)) == 5
+
+
+def _drop_guards(engine):
+    """What an intruder with database access would do first."""
+    with engine.begin() as c:
+        if engine.dialect.name == "postgresql":
+            c.execute(text("DROP TRIGGER audit_log_no_change ON audit_log"))
+        else:
+            c.execute(text("DROP TRIGGER audit_log_no_update"))
+            c.execute(text("DROP TRIGGER audit_log_no_delete"))
+
+
+def test_an_altered_row_is_found(empty_engine):
+    write_some(empty_engine)
+    third = rows(empty_engine)[2]
+    _drop_guards(empty_engine)
+    with empty_engine.begin() as c:
+        c.execute(text("UPDATE audit_log SET after = :a WHERE id = :i"),
+                  {"a": '{"state": "open"}', "i": third.id})
+    with db.session_scope(empty_engine) as s:
+        result = audit.verify(s)
+    assert not result.ok and result.broken_id == third.id and result.position == 3
+    assert "篡改" in result.message
+
+
+def test_a_deleted_row_is_found(empty_engine):
+    write_some(empty_engine)
+    log = rows(empty_engine)
+    _drop_guards(empty_engine)
+    with empty_engine.begin() as c:
+        c.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": log[1].id})
+    with db.session_scope(empty_engine) as s:
+        result = audit.verify(s)
+    assert not result.ok and result.broken_id == log[2].id
+    assert "链接断开" in result.message
+
+
+def test_the_chain_cannot_fork(empty_engine):
+    """Two rows claiming the same predecessor are refused by the database."""
+    write_some(empty_engine)
+    last = rows(empty_engine)[-1]
+    with pytest.raises(DBAPIError), empty_engine.begin() as c:
+        c.execute(text("INSERT INTO audit_log (at, actor, action, entity, prev_hash, hash) "
+                       "VALUES (1, 'x', 'x', 'x', :p, :h)"), {"p": last.prev_hash, "h": "f" * 64})
+
+
+def test_cli_audit_verify(empty_engine, monkeypatch):
+    import os
+
+    write_some(empty_engine)
+    env = dict(os.environ, DATABASE_URL=empty_engine.url.render_as_string(hide_password=False))
+    ok = subprocess.run([sys.executable, "-m", "lib", "audit", "verify"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "审计链完整：共 5 条记录" in ok.stdout
+    _drop_guards(empty_engine)
+    with empty_engine.begin() as c:
+        c.execute(text("UPDATE audit_log SET actor = 'someone' WHERE id = (SELECT MIN(id) FROM audit_log)"))
+    bad = subprocess.run([sys.executable, "-m", "lib", "audit", "verify"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "第1条记录" in bad.stderr
+
+
+def test_reading_personal_data_is_audited(empty_engine):
+    inspector = CurrentUser(id=None, username="jiancha", display_name="监察",
+                            roles=frozenset({"inspector"}))
+    with db.session_scope(empty_engine) as s:
+        audit.record_read(s, inspector, entity="submission", entity_id="TS-1", what="举报人身份")
+    with db.session_scope(empty_engine) as s:
+        found = audit.search(s, inspector, action="personal.read")
+    assert [(r.actor, r.entity_id) for r in found] == [("jiancha", "TS-1")]

@@ -1,0 +1,176 @@
+"""AppTest of every page and form: who may open what, what refuses, and the forms' bad inputs."""
+
+import pytest
+from sqlalchemy import select
+
+from lib import db
+from lib.models import AuditLog, CalendarOverride, Item, Unit, User
+from tests.apptest_helpers import app, copy_sqlite, errors, login, page_links
+
+PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "审计日志": "pages/audit.py",
+         "用户与单位": "pages/admin_users.py", "系统设置": "pages/admin_settings.py",
+         "个人设置": "pages/account.py"}
+VISIBLE = {
+    "admin": ["领导驾驶舱", "监察事项", "审计日志", "用户与单位", "系统设置", "个人设置"],
+    "leader": ["领导驾驶舱", "监察事项", "个人设置"],
+    "inspector": ["领导驾驶舱", "监察事项", "审计日志", "个人设置"],
+    "staff": ["领导驾驶舱", "监察事项", "个人设置"],
+    "reviewer": ["领导驾驶舱", "监察事项", "个人设置"],
+}
+
+
+@pytest.fixture
+def url(sqlite_demo_url, tmp_path, monkeypatch):
+    """A private, writable copy of the demo database for each test."""
+    u = copy_sqlite(sqlite_demo_url, tmp_path / "app.db")
+    monkeypatch.setenv("DATABASE_URL", u)
+    return u
+
+
+@pytest.mark.parametrize("role", list(VISIBLE))
+def test_each_role_sees_its_pages_and_is_refused_the_others(url, role):
+    at = login(app(), role)
+    assert not at.exception
+    assert page_links(at) == VISIBLE[role]
+    for title, path in PAGES.items():
+        at.switch_page(path).run()
+        assert not at.exception, (role, title, at.exception)
+        if title in VISIBLE[role]:
+            assert not errors(at), (role, title, errors(at))
+        else:
+            assert len(errors(at)) == 1
+            assert "无权访问" in errors(at)[0] and title in errors(at)[0]
+            assert not at.dataframe and not at.metric  # refusal, and no data
+
+
+def test_a_deep_link_without_login_shows_only_the_login_form(url):
+    at = app()
+    at.switch_page("pages/admin_users.py").run()
+    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    assert not at.dataframe
+
+
+def test_wrong_password_then_lockout_through_the_form(url):
+    at = app().run()
+    for i in range(4):
+        login(at, "leader", f"wrong{i}")
+        assert any("用户名或密码错误" in e for e in errors(at))
+    login(at, "leader", "wrong5")
+    assert any("已锁定 15 分钟" in e for e in errors(at))
+    login(at, "leader")  # the right password, while locked
+    assert any("账号已锁定" in e for e in errors(at))
+    assert not at.metric
+
+
+def test_logout(url):
+    at = login(app(), "leader")
+    next(b for b in at.button if b.label == "退出登录").click()
+    at.run()
+    assert any("您已安全退出" in i.value for i in at.info)
+    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    assert not at.metric
+
+
+def _items_of(url, unit_code, state="open"):
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:
+        unit = s.scalar(select(Unit.id).where(Unit.code == unit_code))
+        return list(s.scalars(select(Item.external_id).where(Item.unit_id == unit,
+                                                            Item.state == state).limit(3)))
+
+
+def test_staff_list_holds_only_their_unit_and_a_deep_link_elsewhere_is_refused(url):
+    at = login(app(), "staff")
+    at.switch_page("pages/items.py").run()
+    assert not at.exception
+    listed = at.dataframe[0].value
+    assert set(listed["责任单位"]) == {"遂溪县自然资源局"}
+    other = _items_of(url, "ZJ.FG")[0]
+    at.query_params["item"] = other
+    at.run()
+    assert any("无法查看该事项" in e and "其他单位" in e for e in errors(at))
+    assert not any(other in m.value for m in at.markdown)
+
+
+def test_staff_record_a_completion(url):
+    mine = _items_of(url, "440823.ZRZY")[0]
+    at = login(app(), "staff")
+    at.switch_page("pages/items.py")
+    at.query_params["item"] = mine
+    at.run()
+    assert not at.exception
+    assert any("办结登记" in m.value for m in at.markdown)
+    at.text_area[0].input("已办结，详见文书")
+    next(b for b in at.button if b.label == "确认办结").click()
+    at.run()
+    assert not at.exception, at.exception
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(Item.state).where(Item.external_id == mine)) == "completed"
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "item.complete")) == "staff"
+
+
+def test_reviewer_sees_no_staff_names(url):
+    at = login(app(), "reviewer")
+    at.switch_page("pages/items.py").run()
+    details = "\n".join(m.value for m in at.markdown)
+    handler_line = next(line for line in details.splitlines() if "经办人" in line)
+    assert "*" in handler_line
+
+
+def test_admin_creates_a_user_and_bad_input_writes_nothing(url):
+    at = login(app(), "admin")
+    at.switch_page("pages/admin_users.py").run()
+    assert not at.exception
+    at.text_input(key="new_username").input("zhou_qiang")
+    at.text_input(key="new_display_name").input("周强")
+    at.text_input(key="new_password").input("short")
+    at.multiselect(key="new_roles").select("leader")
+    next(b for b in at.button if b.label == "创建用户").click()
+    at.run()
+    assert any("未创建" in e and "至少 8 位" in e for e in errors(at))
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(User).where(User.username == "zhou_qiang")) is None
+    at.text_input(key="new_password").input("Zhouqiang#2026")
+    next(b for b in at.button if b.label == "创建用户").click()
+    at.run()
+    assert not errors(at)
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(User.roles).where(User.username == "zhou_qiang")) == "leader"
+
+
+def test_admin_sets_a_calendar_override(url):
+    at = login(app(), "admin")
+    at.switch_page("pages/admin_settings.py").run()
+    assert not at.exception
+    assert any(len(t.value) == 11 for t in at.table)  # the permission matrix
+    from datetime import date
+
+    at.date_input[0].set_value(date(2026, 12, 1))
+    next(t for t in at.text_input if t.label == "原因").input("台风停工")
+    next(b for b in at.button if b.label == "保存调整").click()
+    at.run()
+    assert not at.exception and not errors(at)
+    with db.session_scope(db.get_engine(url)) as s:
+        row = s.get(CalendarOverride, date(2026, 12, 1))
+        assert row is not None and not row.is_workday and row.note == "台风停工"
+
+
+def test_inspector_reads_and_verifies_the_audit_log(url):
+    at = login(app(), "inspector")
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception
+    next(b for b in at.button if b.label == "立即校验").click()
+    at.run()
+    assert any("审计链完整" in s.value for s in at.success)
+
+
+def test_change_password_form(url):
+    at = login(app(), "leader")
+    at.switch_page("pages/account.py").run()
+    fields = {t.label: t for t in at.text_input}
+    fields["原密码"].input("Lingdao@2026")
+    fields["新密码"].input("Xinmima#2027")
+    fields["再次输入新密码"].input("Different#2027")
+    next(b for b in at.button if b.label == "修改密码").click()
+    at.run()
+    assert any("不一致" in e for e in errors(at))
