@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 
 from lib import db, demo, queries
 from lib.access import SYSTEM
+from lib.auth import hash_password
 from lib.clock import now_utc
-from lib.models import Item
+from lib.models import Item, User
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -39,7 +40,11 @@ if os.environ.get("PRELOAD"):
     from lib import ui, charts, geo, queries  # noqa: F401
 t1 = time.perf_counter()
 at = AppTest.from_file("Home.py", default_timeout=600)
+# A signed-in leader (what streamlit-authenticator leaves in the session after a login).
+at.session_state["authentication_status"] = True
+at.session_state["username"] = "leader"
 at.run()
+assert not at.text_input, "the cockpit showed the login form"
 t2 = time.perf_counter()
 errors = [e.value for e in at.exception]
 at.run()
@@ -101,8 +106,14 @@ def main() -> int:
                 f.unlink()
         build(url, args.items, args.days)
     engine = db.get_engine(url)
+    db.migrate(engine)
     with db.session_scope(engine) as s:
         n = s.scalar(select(func.count()).select_from(Item))
+        if s.scalar(select(User.id).where(User.username == "leader")) is None:
+            # A database built before accounts existed: add the demo leader.
+            name, display, password, roles, _ = demo.DEMO_ACCOUNTS[1]
+            s.add(User(username=name, display_name=display, roles=roles, active=True,
+                       password_hash=hash_password(password, name), failed_logins=0))
     print(f"database: {path} ({path.stat().st_size / 1e6:.0f} MB, {n:,} items)")
     as_of = now_utc().replace(second=0)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, case, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, and_, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lib import config
@@ -106,8 +106,8 @@ def light_counts(
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
                         as_of)
 
-    def n(cond):
-        return func.sum(case((cond, 1), else_=0))
+    def n(cond):  # COUNT(*) FILTER (WHERE …): the cheapest conditional count in both databases
+        return func.count().filter(cond)
 
     stmt = (
         select(Item.unit_id, Item.subsystem_id, Item.region_id, func.count().label("total"),
