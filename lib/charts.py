@@ -1,6 +1,15 @@
-"""Altair charts shared by the pages: the same light colours everywhere, never colour alone."""
+"""Altair charts shared by the pages: the same light colours everywhere, never colour alone.
+
+Each builder returns a Vega-Lite spec (a dict) for `lib.ui.chart`. Building an Altair chart
+validates every channel against the schema, which cost more than the rest of a page run, so each
+chart's structure is built once (`lru_cache`, keyed by what shapes it) and only the data is put in
+per run, as a named dataset.
+"""
 
 from __future__ import annotations
+
+import copy
+from functools import lru_cache
 
 import altair as alt
 import pandas as pd
@@ -8,14 +17,12 @@ import pandas as pd
 from lib.lights import COLORS, GREEN, GREY, LABELS, RED, SYMBOLS, YELLOW
 
 LIGHT_ORDER = [RED, YELLOW, GREEN, GREY]
+GRADE_LABELS = {RED: "红", YELLOW: "黄", GREEN: "绿", GREY: "灰（数据不足）"}
 
 
-def light_scale(kind: str = "label") -> alt.Scale:
+def light_scale() -> alt.Scale:
     """Colour scale over the light labels (红牌, 黄牌, 绿灯, 资料不全)."""
     return alt.Scale(domain=[LABELS[x] for x in LIGHT_ORDER], range=[COLORS[x] for x in LIGHT_ORDER])
-
-
-GRADE_LABELS = {RED: "红", YELLOW: "黄", GREEN: "绿", GREY: "灰（数据不足）"}
 
 
 def grade_scale() -> alt.Scale:
@@ -23,18 +30,18 @@ def grade_scale() -> alt.Scale:
                      range=[COLORS[x] for x in LIGHT_ORDER])
 
 
-def county_map(features: list[dict], *, selected: str | None = None, height: int = 460) -> dict:
-    """Choropleth of the nine county-level units by grade, with names and symbols written on it,
-    as a Vega-Lite spec for `st.vega_lite_chart` (click selection parameter: `county`).
+def _with_data(template: dict, name: str, values: list[dict]) -> dict:
+    spec = copy.deepcopy(template)
+    spec["datasets"] = {name: values}
+    return spec
 
-    Each feature's properties need: adcode, name, grade_label, map_label, label_lon, label_lat,
-    and the tooltip fields total, open, red, yellow, red_rate_text. The features go in as a named
-    dataset after Altair has built the spec: handed to Altair as values, every coordinate was
-    walked and validated, which cost 0.4 s per run."""
+
+@lru_cache(maxsize=16)
+def _county_map_template(selected: str, height: int) -> dict:
     data = alt.Data(name="counties")
     click = alt.selection_point(name="county", fields=["adcode"], on="click", clear="dblclick")
     base = alt.Chart(data).project(type="mercator")
-    is_selected = f"datum.properties.adcode === '{selected or ''}'"
+    is_selected = f"datum.properties.adcode === '{selected}'"
     shapes = base.mark_geoshape(strokeWidth=1.2).encode(
         color=alt.Color("properties.grade_label:N", scale=grade_scale(),
                         legend=alt.Legend(title="灯色", orient="bottom-right")),
@@ -56,38 +63,54 @@ def county_map(features: list[dict], *, selected: str | None = None, height: int
         latitude="properties.label_lat:Q",
         text="properties.map_label:N",
     )
-    spec = (shapes + labels).properties(height=height).to_dict(validate=False)
-    spec["datasets"] = {"counties": features}
-    return spec
+    return (shapes + labels).properties(height=height).to_dict(validate=False)
 
 
-def domain_lights_bar(kpis: pd.DataFrame) -> alt.Chart:
+def county_map(features: list[dict], *, selected: str | None = None, height: int = 460) -> dict:
+    """Choropleth of the nine county-level units by grade, names and symbols written on it;
+    a click selects a county (selection parameter `county`, field `adcode`).
+
+    Each feature's properties need: adcode, name, grade_label, map_label, label_lon, label_lat,
+    and the tooltip fields total, open, red, yellow, red_rate_text."""
+    return _with_data(_county_map_template(selected or "", height), "counties", features)
+
+
+@lru_cache(maxsize=16)
+def _domain_bar_template(domains: tuple[str, ...]) -> dict:
+    return alt.Chart(alt.Data(name="lights")).mark_bar().encode(
+        y=alt.Y("领域:N", sort=list(domains), title=None),
+        x=alt.X("件数:Q", title="在办事项（件）"),
+        color=alt.Color("灯色:N", scale=light_scale(), legend=alt.Legend(orient="bottom")),
+        order=alt.Order("order:Q"),
+        tooltip=["领域:N", "灯色:N", "件数:Q"],
+    ).properties(height=220).to_dict(validate=False)
+
+
+def domain_lights_bar(kpis: pd.DataFrame) -> dict:
     """Stacked bars: each domain's open items by light."""
     rows = []
     for _, r in kpis.iterrows():
         green_open = int(r["open"] - r["open_red"] - r["yellow"] - r.get("grey", 0))
         for light, n in ((RED, r["open_red"]), (YELLOW, r["yellow"]), (GREEN, green_open),
                          (GREY, r.get("grey", 0))):
-            rows.append({"领域": r["domain"], "灯色": LABELS[light],
-                         "标记": SYMBOLS[light], "件数": int(n), "order": LIGHT_ORDER.index(light)})
-    df = pd.DataFrame(rows)
-    return alt.Chart(df).mark_bar().encode(
-        y=alt.Y("领域:N", sort=list(kpis["domain"]), title=None),
-        x=alt.X("件数:Q", title="在办事项（件）"),
-        color=alt.Color("灯色:N", scale=light_scale(), legend=alt.Legend(orient="bottom")),
-        order=alt.Order("order:Q"),
-        tooltip=["领域", "灯色", "件数"],
-    ).properties(height=220)
+            rows.append({"领域": r["domain"], "灯色": LABELS[light], "标记": SYMBOLS[light],
+                         "件数": int(n), "order": LIGHT_ORDER.index(light)})
+    return _with_data(_domain_bar_template(tuple(kpis["domain"])), "lights", rows)
 
 
-def ranking_bar(df: pd.DataFrame, *, title: str, color: str) -> alt.Chart:
-    """Horizontal bars of units' on-time rates (df: unit, on_time_rate, rank)."""
-    d = df.assign(按时办结率=(df["on_time_rate"] * 100).round(1), 单位=df["unit"],
-                  名次=df["rank"].astype(str))
-    bars = alt.Chart(d).mark_bar(color=color).encode(
+@lru_cache(maxsize=16)
+def _ranking_template(title: str, color: str, rows: int) -> dict:
+    bars = alt.Chart(alt.Data(name="ranking")).mark_bar(color=color).encode(
         y=alt.Y("单位:N", sort=None, title=None),
         x=alt.X("按时办结率:Q", title="按时办结率（%）", scale=alt.Scale(domain=[0, 100])),
-        tooltip=["名次", "单位", "按时办结率", alt.Tooltip("red:Q", title="红牌")],
+        tooltip=["名次:N", "单位:N", "按时办结率:Q", alt.Tooltip("红牌:Q", title="红牌")],
     )
     text = bars.mark_text(align="left", dx=3).encode(text=alt.Text("按时办结率:Q", format=".1f"))
-    return (bars + text).properties(title=title, height=28 * max(1, len(d)))
+    return (bars + text).properties(title=title, height=28 * max(1, rows)).to_dict(validate=False)
+
+
+def ranking_bar(df: pd.DataFrame, *, title: str, color: str) -> dict:
+    """Horizontal bars of units' on-time rates (df: unit, on_time_rate, rank, red)."""
+    rows = [{"单位": r["unit"], "按时办结率": round(float(r["on_time_rate"]) * 100, 1),
+             "名次": str(r["rank"]), "红牌": int(r["red"])} for _, r in df.iterrows()]
+    return _with_data(_ranking_template(title, color, len(rows)), "ranking", rows)

@@ -3,7 +3,6 @@ scripts/build_geojson.py) with values merged into each feature's properties."""
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -20,8 +19,9 @@ def _load(path: Path) -> dict:
 
 
 def county_features(path: Path = GEOJSON) -> list[dict]:
-    """A fresh copy of the nine features (callers may write into their properties)."""
-    return copy.deepcopy(_load(path)["features"])
+    """The nine features, loaded once and shared: read them, never write into them
+    (`merge` builds new features around the same geometries)."""
+    return _load(path)["features"]
 
 
 def _ring_centroid(ring: list[list[float]]) -> tuple[float, float, float]:
