@@ -27,6 +27,10 @@ ACTIONS = {
     "view_staff_names": "查看经办人等工作人员姓名",
     "view_reporter_identity": "查看举报人身份（每次查看留痕）",
     "view_audit": "查看审计日志",
+    "handle_submissions": "办理本单位的群众诉求工单（签收、答复、转办、退单、延期）",
+    "dispatch_submissions": "分派、审核群众诉求，审批延期，发回重办，公开答复",
+    "view_complaints": "查看网络投诉统计",
+    "manage_content": "编辑热点问题与政策",
     "manage_users": "管理用户",
     "manage_units": "管理单位",
     "manage_settings": "设置灯色阈值与工作日历",
@@ -35,12 +39,16 @@ ACTIONS = {
 # Role × action, readable at a glance. The reviewer reads everything but no personal data.
 MATRIX: dict[str, set[str]] = {
     "admin": {"view_cockpit", "view_items", "view_all_units", "import_items", "view_staff_names",
-              "view_audit", "manage_users", "manage_units", "manage_settings"},
-    "leader": {"view_cockpit", "view_items", "view_all_units", "view_staff_names"},
+              "view_audit", "manage_users", "manage_units", "manage_settings", "view_complaints",
+              "manage_content"},
+    "leader": {"view_cockpit", "view_items", "view_all_units", "view_staff_names",
+               "view_complaints"},
     "inspector": {"view_cockpit", "view_items", "view_all_units", "import_items",
-                  "view_staff_names", "view_reporter_identity", "view_audit"},
-    "staff": {"view_cockpit", "view_items", "update_items", "view_staff_names"},
-    "reviewer": {"view_cockpit", "view_items", "view_all_units"},
+                  "view_staff_names", "view_reporter_identity", "view_audit",
+                  "dispatch_submissions", "view_complaints"},
+    "staff": {"view_cockpit", "view_items", "update_items", "view_staff_names",
+              "handle_submissions"},
+    "reviewer": {"view_cockpit", "view_items", "view_all_units", "view_complaints"},
 }
 
 
@@ -51,17 +59,28 @@ class PageSpec:
     title: str
     icon: str
     action: str | None  # None: any signed-in user
+    public: bool = False  # open to everyone, no sign-in
 
 
 PAGES = [
     # Material icons: they render without an emoji font on the workstation.
     PageSpec("cockpit", "Home.py", "领导驾驶舱", ":material/dashboard:", "view_cockpit"),
     PageSpec("items", "pages/items.py", "监察事项", ":material/list_alt:", "view_items"),
+    PageSpec("complaints", "pages/complaints.py", "网络投诉", ":material/forum:",
+             "view_complaints"),
+    PageSpec("dispatch", "pages/dispatch.py", "诉求分派与审核", ":material/assignment_ind:",
+             "dispatch_submissions"),
+    PageSpec("inbox", "pages/inbox.py", "本单位工单", ":material/inbox:", "handle_submissions"),
     PageSpec("audit", "pages/audit.py", "审计日志", ":material/policy:", "view_audit"),
     PageSpec("users", "pages/admin_users.py", "用户与单位", ":material/group:", "manage_users"),
     PageSpec("settings", "pages/admin_settings.py", "系统设置", ":material/settings:",
              "manage_settings"),
     PageSpec("account", "pages/account.py", "个人设置", ":material/key:", None),
+    # The public portal (清风竹影): no sign-in, nothing internal.
+    PageSpec("submit", "pages/public_submit.py", "我要反映", ":material/edit_note:", None, True),
+    PageSpec("track", "pages/public_track.py", "办理进度查询", ":material/search:", None, True),
+    PageSpec("board", "pages/public_board.py", "答复公开", ":material/campaign:", None, True),
+    PageSpec("hot", "pages/public_hot.py", "热点与政策", ":material/newspaper:", None, True),
 ]
 PAGE_BY_KEY = {p.key: p for p in PAGES}
 
@@ -107,11 +126,16 @@ def require(user: CurrentUser, action: str) -> None:
 
 def can_open(user: CurrentUser, page_key: str) -> bool:
     spec = PAGE_BY_KEY[page_key]
-    return spec.action is None or can(user, spec.action)
+    return spec.public or spec.action is None or can(user, spec.action)
 
 
 def visible_pages(user: CurrentUser) -> list[PageSpec]:
-    return [p for p in PAGES if can_open(user, p.key)]
+    """The staff pages this user may open (the public portal is listed separately)."""
+    return [p for p in PAGES if not p.public and can_open(user, p.key)]
+
+
+def public_pages() -> list[PageSpec]:
+    return [p for p in PAGES if p.public]
 
 
 def unit_scope(user: CurrentUser) -> int | None:

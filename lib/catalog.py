@@ -131,7 +131,12 @@ MUNICIPAL_DEPTS = [
     ("LY", "湛江市林业局"),
     ("GJJ", "湛江市住房公积金管理中心"),
     ("GGZY", "湛江市公共资源交易中心"),
+    ("JW", "湛江市纪委监委"),
 ]
+
+# The discipline inspectors' own office: submissions no rule places wait in its queue.
+INSPECTORS_DEPT = "JW"
+INSPECTORS_UNIT = "ZJ.JW"
 
 # Departments every county-level government has (县级部门): (key, name after the county's name).
 COUNTY_DEPTS = [

@@ -71,11 +71,11 @@ VILLAGE_HEADS = list("东西南北新旧上下大小前后高低")
 VILLAGE_STEMS = list("坡岭塘田园港湾岭桥屋山湖沟垌墩仔埠寮")
 VILLAGE_SURNAMES = list("陈李黄林吴张梁王杨何刘钟郑谢冯许邓莫庞符蔡")
 
+# Public submissions (网络投诉) come from lib.demo_submissions, through the real work order.
 SUBSYSTEM_WEIGHTS = {
     "APPROVAL": 34, "ENFORCE": 8, "FEES": 6, "PLANNING": 4, "PROCURE": 4, "BIDDING": 3,
     "LAND": 1, "PROPERTY": 1, "FISCAL": 5, "THREEPUB": 4, "RELIEF": 3, "FARMSUB": 3,
-    "SOCSEC": 5, "HOUSING": 5, "REPORT": 2, "COMPLAIN": 4, "CONSULT": 4, "SUGGEST": 1,
-    "GOVINFO": 3, "VILLAGE": 3,
+    "SOCSEC": 5, "HOUSING": 5, "GOVINFO": 3, "VILLAGE": 3,
 }
 
 TITLES = {
@@ -142,7 +142,9 @@ class _Loader:
         self.anchor = anchor
         self.cal = load_calendar(session)
         self.subsystems = {x.code: x for x in session.scalars(select(Subsystem))}
-        self.units = list(session.scalars(select(Unit).order_by(Unit.id)))
+        # Supervised units: every unit but the inspectors' own office.
+        self.units = [u for u in session.scalars(select(Unit).order_by(Unit.id))
+                      if u.code != catalog.INSPECTORS_UNIT]
         self.regions = {r.code: r for r in session.scalars(select(Region))}
         self.counties = [self.regions[c] for c, _ in catalog.COUNTIES]
         self.next_item_id = (session.scalar(select(func.max(Item.id))) or 0) + 1
@@ -516,6 +518,9 @@ def load_demo(
     loader.accountability(late_by_unit)
     loader.disclosures()
     loader.accounts()
+    from lib import demo_submissions
+
+    demo_submissions.load(session, random.Random(seed + 1), anchor)
     session.flush()
     total = session.scalar(select(func.count()).select_from(Item))
     audit.record(session, actor=ACTOR, action="demo.load", entity="database",

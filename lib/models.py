@@ -292,3 +292,111 @@ class AuditLog(Base):
     # Unique: two writers can never both extend the chain from the same row.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Submission(Base):
+    """A report, complaint, consultation or suggestion from the public (网络投诉), answered
+    under forced response. Each round the unit owes an answer is an item (`item_id`)."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)  # the citizen's tracking code
+    kind: Mapped[str] = mapped_column(String(10))  # report / complaint / consult / suggest
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)  # current round
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # responsible now
+    chosen_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    subject: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    name_enc: Mapped[str | None] = mapped_column(Text)  # encrypted (lib.privacy)
+    contact_enc: Mapped[str | None] = mapped_column(Text)  # encrypted
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    ack_deadline: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    first_reply_late: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcEpoch)  # review passed: public
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    handoff_count: Mapped[int] = mapped_column(Integer, default=0)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_question: Mapped[str | None] = mapped_column(Text)
+    public_answer: Mapped[str | None] = mapped_column(Text)
+    source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcEpoch, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcEpoch)
+
+    __table_args__ = (
+        CheckConstraint("kind in ('report','complaint','consult','suggest')", name="ck_sub_kind"),
+        CheckConstraint("rating is null or rating between 1 and 5", name="ck_sub_rating"),
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SubmissionEvent(Base):
+    __tablename__ = "submission_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               index=True)
+    at: Mapped[datetime] = mapped_column(UtcEpoch)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(24))
+    from_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    to_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RoutingRule(Base):
+    """Sends submissions to a unit by kind, keyword and region; the lowest priority number first."""
+
+    __tablename__ = "routing_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    kind: Mapped[str | None] = mapped_column(String(10))
+    keyword: Mapped[str | None] = mapped_column(String(40))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ExtensionRequest(Base):
+    __tablename__ = "extension_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"),
+                                               index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    days: Mapped[int] = mapped_column(Integer)  # working days
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending/granted/refused
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ContentPage(Base):
+    """Hot issues and policies on the public portal, edited by administrators."""
+
+    __tablename__ = "content_pages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(10))  # hot / policy
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class AppSetting(Base):
+    """Small settings administrators change (e.g. the acknowledgement limit)."""
+
+    __tablename__ = "app_settings"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

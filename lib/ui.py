@@ -6,6 +6,7 @@ filters) and never read session state.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 
 import pandas as pd
@@ -22,7 +23,7 @@ COOKIE_NAME = "esup_auth"
 COOKIE_DAYS = 1.0  # a government workstation: sign in again every day
 
 
-@st.cache_resource(show_spinner="正在准备数据库（首次运行将创建数据库并载入演示数据，约需 10 秒）…")
+@st.cache_resource(show_spinner="正在准备数据库（首次运行将创建数据库并载入演示数据，约需 20 秒）…")
 def _ready_engine(url: str):
     engine = db.get_engine(url)
     if db.needs_migration(engine):
@@ -88,6 +89,9 @@ def _login_form(authenticator: stauth.Authenticate, notice: str | None = None) -
             username = st.text_input("用户名", key="login_username", max_chars=32)
             password = st.text_input("密码", type="password", key="login_password", max_chars=128)
             submitted = st.form_submit_button("登录", type="primary")
+        st.caption("群众反映问题、查询办理进度，无需登录：")
+        for p in access.public_pages():
+            st.page_link(p.path, label=p.title, icon=p.icon)
         if submitted:
             with session() as s:
                 result = auth.authenticate(s, username, password)
@@ -146,10 +150,45 @@ def require(page_key: str) -> CurrentUser:
         st.divider()
         for p in access.visible_pages(user):
             st.page_link(p.path, label=p.title, icon=p.icon)
+        st.caption("群众门户")
+        for p in access.public_pages():
+            st.page_link(p.path, label=p.title, icon=p.icon)
     if not access.can_open(user, page_key):
         st.error(f"您的角色（{user.role_names}）无权访问“{spec.title}”。如需开通，请联系系统管理员。")
         st.stop()
     return user
+
+
+def public(page_key: str) -> None:
+    """The first call of a public portal page: no sign-in, public navigation only."""
+    spec = access.PAGE_BY_KEY[page_key]
+    assert spec.public
+    page(spec.title, spec.icon)
+    engine()
+    with st.sidebar:
+        st.markdown("**清风竹影 · 群众监督**")
+        for p in access.public_pages():
+            st.page_link(p.path, label=p.title, icon=p.icon)
+        st.divider()
+        st.page_link("Home.py", label="工作人员登录", icon=":material/login:")
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+
+
+def plain(text: str | None) -> None:
+    """User-written text shown as text: every Markdown, HTML and LaTeX character escaped, so a
+    citizen's words can neither format the page nor load anything."""
+    escaped = _MARKDOWN.sub(r"\\\1", text or "")
+    st.markdown(escaped.replace("\n", "  \n") or "—")
+
+
+def client_address() -> str | None:
+    """The visitor's address, for rate-limiting public submissions (never stored in clear)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - not available outside a browser session
+        return None
 
 
 def clear_data_caches() -> None:
@@ -205,6 +244,16 @@ def list_items(url: str, user: CurrentUser, as_of: datetime, window_days: int | 
                                   domain_code=domain_code, subsystem_code=subsystem_code,
                                   region_id=region_id, unit_id=unit_id, external_id=external_id,
                                   limit=limit)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def open311_json(url: str) -> bytes:
+    import json
+
+    from lib import submissions
+
+    with session() as s:
+        return json.dumps(submissions.open311(s), ensure_ascii=False, indent=1).encode("utf-8")
 
 
 def excel_bytes(frames: dict[str, pd.DataFrame]) -> bytes:

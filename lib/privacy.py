@@ -1,0 +1,71 @@
+"""Encryption at rest of reporters' names and contacts (Fernet: AES-128-CBC + HMAC-SHA256).
+
+The key comes from `.streamlit/secrets.toml` (`[privacy] key`) or the PRIVACY_KEY environment
+variable; a demo install generates one into data/privacy_key (mode 0600, untracked). With
+APP_ENV=production a missing key is refused: personal data is never stored in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from lib import config
+
+KEY_FILE = config.DATA_DIR / "privacy_key"
+
+
+class PrivacyConfigError(RuntimeError):
+    pass
+
+
+def _key(secret_value: str | None = None) -> bytes:
+    key = (secret_value or os.environ.get("PRIVACY_KEY") or "").strip()
+    if key:
+        return key.encode()
+    if config.is_production():
+        raise PrivacyConfigError(
+            "生产环境（APP_ENV=production）必须配置个人信息加密密钥：在 .streamlit/secrets.toml 的 "
+            "[privacy] key 或环境变量 PRIVACY_KEY 中设置（Fernet 密钥，可用 "
+            "python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\" 生成）。")
+    if KEY_FILE.exists():
+        return KEY_FILE.read_bytes().strip()
+    KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+    key_bytes = Fernet.generate_key()
+    fd = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key_bytes)
+    return key_bytes
+
+
+@lru_cache(maxsize=4)
+def _fernet(key: bytes) -> Fernet:
+    try:
+        return Fernet(key)
+    except ValueError as exc:
+        raise PrivacyConfigError("个人信息加密密钥格式无效（须为 Fernet 密钥）") from exc
+
+
+def encrypt(text: str | None, secret_value: str | None = None) -> str | None:
+    if not text:
+        return None
+    return _fernet(_key(secret_value)).encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def decrypt(token: str | None, secret_value: str | None = None) -> str | None:
+    if not token:
+        return None
+    try:
+        return _fernet(_key(secret_value)).decrypt(token.encode("ascii")).decode("utf-8")
+    except InvalidToken:
+        return "（无法解密：密钥已更换或数据损坏）"
+
+
+def source_hash(ip: str | None) -> str | None:
+    """A salted hash of the submitter's address, kept only to rate-limit submissions."""
+    if not ip:
+        return None
+    return hashlib.sha256(_key() + b"|" + ip.encode()).hexdigest()

@@ -1,0 +1,135 @@
+"""网络投诉: volumes, forced-response indicators, red cards, the map and satisfaction over time,
+down to each submission and its "why"."""
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from lib import access, charts, geo, items, queries, ui
+from lib import submissions as subs
+from lib.access import PermissionDenied
+from lib.clock import now_utc
+from lib.lights import RED, SYMBOLS, badge, fmt_time, light_for
+from lib.queries import region_summary
+
+user = ui.require("complaints")
+url = ui.url()
+cat = ui.catalog_frames(url)
+units = dict(zip(cat["units"]["unit_id"], cat["units"]["unit"], strict=True))
+
+st.title("网络投诉")
+window_name = st.selectbox("统计区间", ["近30天", "近90天", "近一年"], index=1)
+days = ui.WINDOWS[window_name]
+now = now_utc()
+with ui.session() as s:
+    df = subs.stats(s, user, since=now - timedelta(days=days), until=now)
+    monthly = subs.monthly_ratings(s, user)
+if df.empty:
+    st.info("所选区间内没有群众诉求。群众可在“我要反映”页面提交，演示数据可通过 python -m lib demo 载入。")
+    st.stop()
+
+k = subs.indicators(df)
+
+
+def pct(x):
+    return "—" if x is None else f"{x:.1%}"
+
+
+c = st.columns(5)
+c[0].metric("收到诉求", f"{k['total']:,} 件")
+c[1].metric("按时答复率", pct(k["on_time_reply"]))
+c[2].metric("及时签收率", pct(k["timely_ack"]))
+c[3].metric("回访率", pct(k["callback"]))
+c[4].metric("满意率（4–5 分）", pct(k["satisfaction"]))
+c = st.columns(5)
+c[0].metric("平均评分", "—" if k["avg_rating"] is None else f"{k['avg_rating']:.2f} 分")
+c[1].metric("退单率", pct(k["return_rate"]))
+c[2].metric("重办次数", f"{k['rework']}")
+c[3].metric("问题工单", f"{k['problem_orders']}", help="重办或转办 3 次及以上")
+c[4].metric("在办", f"{(~df['status'].isin(['answered', 'closed'])).sum():,} 件")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("区县红黄绿灯（网络投诉）")
+    counts = ui.light_counts(url, user, ui.as_of_for(ui.today_local()), days)
+    complaint_subs = cat["subsystems"].merge(cat["domains"], on="domain_id")
+    complaint_ids = set(complaint_subs.loc[complaint_subs["domain_code"] == "COMPLAINT", "subsystem_id"])
+    counts = counts[counts["subsystem_id"].isin(complaint_ids)]
+    regions = region_summary(counts, cat)
+    values = {r["adcode"]: {
+        "grade_label": charts.GRADE_LABELS[r["grade"]],
+        "map_label": f"{r['region']} {SYMBOLS[r['grade']]}", "total": int(r["total"]),
+        "open": int(r["open"]), "red": int(r["red"]), "yellow": int(r["yellow"]),
+        "red_rate_text": f"{r['red_rate']:.1%}" if r["total"] else "—",
+    } for _, r in regions.iterrows()}
+    ui.chart(charts.county_map(geo.merge(geo.county_features(), values), height=380))
+    st.caption(f"{queries.AreaThresholds().describe()}。诉求按群众所选区县统计。")
+with right:
+    st.subheader("按类别")
+    by_kind = df.groupby("kind").size().rename(index={k2: v[0] for k2, v in subs.KINDS.items()})
+    st.dataframe(by_kind.rename("件数").reset_index().rename(columns={"kind": "类别"}),
+                 hide_index=True, width="stretch")
+    st.subheader("满意度走势")
+    if monthly.empty:
+        st.caption("暂无评价。")
+    else:
+        st.line_chart(monthly.set_index("月份")[["满意率"]], height=180)
+
+st.subheader("各单位办理情况")
+rows = []
+for unit_id, g in df.groupby("unit_id"):
+    kk = subs.indicators(g)
+    rows.append({"单位": units.get(unit_id, ""), "诉求": kk["total"],
+                 "按时答复率": pct(kk["on_time_reply"]), "及时签收率": pct(kk["timely_ack"]),
+                 "满意率": pct(kk["satisfaction"]), "退单率": pct(kk["return_rate"]),
+                 "重办": kk["rework"]})
+unit_table = pd.DataFrame(rows).sort_values("诉求", ascending=False)
+st.dataframe(unit_table, hide_index=True, width="stretch")
+st.download_button("导出 Excel", ui.excel_bytes({"各单位办理情况": unit_table}),
+                   file_name="网络投诉_各单位.xlsx",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+st.download_button("导出 Open311 (JSON)", ui.open311_json(url), file_name="open311_requests.json",
+                   mime="application/json", help="GeoReport v2 请求列表，不含个人信息")
+
+st.subheader("红牌诉求")
+reds = ui.list_items(url, user, ui.as_of_for(ui.today_local()), days, RED, "COMPLAINT", None,
+                     None, None, None, 200)
+if not reds:
+    st.success("没有红牌诉求。")
+else:
+    st.dataframe(ui.items_frame(reds), hide_index=True, width="stretch")
+
+st.subheader("逐件查看")
+code = st.text_input("查询码", max_chars=16, placeholder="QF…（红牌诉求的事项编号即查询码）",
+                     value=reds[0].external_id.split("-")[0] if reds else "")
+if code.strip():
+    try:
+        with ui.session() as s:
+            sub = subs.find_by_code(s, user, code)
+            item = items.get_item(s, user, sub.item_id)
+            lt = light_for(received_at=item.received_at, deadline=item.deadline,
+                           completed_at=item.completed_at, as_of=now,
+                           yellow_pct=item.subsystem.yellow_pct)
+            evts = [(e.at, subs.ACTIONS.get(e.action, e.action), e.actor, e.note)
+                    for e in subs.events(s, user, sub.id)]
+            detail = (sub.kind, sub.subject, sub.body, sub.status, sub.unit_id, sub.reply,
+                      sub.rating, sub.anonymous)
+    except (subs.SubmissionError, items.ItemError, PermissionDenied) as exc:
+        st.error(str(exc))
+    else:
+        kind, subject, body, status, unit_id, reply, rating, anonymous = detail
+        st.markdown(f"**【{subs.KINDS[kind][0]}】{subject}** · {units.get(unit_id, '')} · "
+                    f"{subs.STATUS[status]}" + (f" · 评价 {rating} 分" if rating else ""))
+        if access.can(user, "view_staff_names"):
+            ui.plain(body)
+        else:
+            st.caption("（内容可能含个人信息，本角色不予显示）")
+        if lt:
+            st.markdown(f"**为什么是{badge(lt.light)}？** {lt.reason}")
+        if reply:
+            st.markdown("**答复**")
+            ui.plain(reply)
+        st.dataframe(pd.DataFrame([{"时间": fmt_time(a), "环节": w, "操作人": who,
+                                    "说明": note or ""} for a, w, who, note in evts]),
+                     hide_index=True, width="stretch")
