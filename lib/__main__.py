@@ -118,6 +118,18 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
+def cmd_export_open311(args) -> int:
+    import json
+
+    from lib import submissions
+
+    with db.session_scope() as s:
+        requests = submissions.open311(s)
+    json.dump(requests, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib", description="电子监察综合平台命令行")
     sub = p.add_subparsers(dest="command", required=True)
@@ -149,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     au_sub = au.add_subparsers(dest="what", required=True)
     av = au_sub.add_parser("verify", help="逐条校验审计链，报告第一处断裂")
     av.set_defaults(func=cmd_audit_verify)
+
+    ex = sub.add_parser("export", help="导出数据")
+    ex_sub = ex.add_subparsers(dest="what", required=True)
+    eo = ex_sub.add_parser("open311", help="群众诉求，Open311 GeoReport v2 格式（JSON，不含个人信息）")
+    eo.set_defaults(func=cmd_export_open311)
 
     lt = sub.add_parser("lights", help="输出每个事项在某一时刻的灯色")
     lt.add_argument("--as-of", default=None, help="时刻（ISO 8601，无时区按北京时间），默认现在")

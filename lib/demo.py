@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lib import audit, catalog
@@ -518,6 +518,10 @@ def load_demo(
     loader.accountability(late_by_unit)
     loader.disclosures()
     loader.accounts()
+    if session.get_bind().dialect.name == "postgresql":
+        # Items were inserted with explicit ids: move the sequence past them.
+        session.execute(text("SELECT setval(pg_get_serial_sequence('items', 'id'), "
+                             "(SELECT MAX(id) FROM items))"))
     from lib import demo_submissions
 
     demo_submissions.load(session, random.Random(seed + 1), anchor)

@@ -176,19 +176,24 @@ def public(page_key: str) -> None:
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
 
+def esc(text: str | None) -> str:
+    """User-written text made safe inside Markdown: every Markdown, HTML and LaTeX character
+    escaped, so a citizen's words can neither format the page nor load anything."""
+    return _MARKDOWN.sub(r"\\\1", text or "")
+
+
 def plain(text: str | None) -> None:
-    """User-written text shown as text: every Markdown, HTML and LaTeX character escaped, so a
-    citizen's words can neither format the page nor load anything."""
-    escaped = _MARKDOWN.sub(r"\\\1", text or "")
-    st.markdown(escaped.replace("\n", "  \n") or "—")
+    """User-written text shown as text (see `esc`), line breaks kept."""
+    st.markdown(esc(text).replace("\n", "  \n") or "—")
 
 
 def client_address() -> str | None:
     """The visitor's address, for rate-limiting public submissions (never stored in clear)."""
     try:
-        return st.context.ip_address
+        ip = st.context.ip_address
     except Exception:  # noqa: BLE001 - not available outside a browser session
         return None
+    return ip if isinstance(ip, str) and ip else None
 
 
 def clear_data_caches() -> None:

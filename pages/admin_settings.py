@@ -6,12 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from lib import access, settings, ui
+from lib import submissions as subs
 from lib.access import PermissionDenied
 from lib.workdays import statutory_is_workday
 
 user = ui.require("settings")
 st.title("系统设置")
-tab_matrix, tab_lights, tab_calendar = st.tabs(["权限矩阵", "灯色阈值与默认时限", "工作日历"])
+tab_matrix, tab_lights, tab_calendar, tab_public, tab_content = st.tabs(
+    ["权限矩阵", "灯色阈值与默认时限", "工作日历", "群众诉求时限", "热点与政策"])
 
 with tab_matrix:
     st.caption("角色 × 操作。页面和数据的访问由服务器按此矩阵逐项校验，不只是隐藏菜单。")
@@ -105,3 +107,47 @@ with tab_calendar:
             confirm_remove(day_to_remove)
     if notice := st.session_state.pop("calendar_notice", None):
         st.success(notice)
+
+with tab_public:
+    st.caption("答复时限按类别在“灯色阈值与默认时限”中设置（网上举报、网上投诉、网上咨询、网上建议）。")
+    with ui.session() as s:
+        current = {k: subs.get_setting(s, k) for k in subs.DEFAULT_SETTINGS}
+    with st.form("submission_settings"):
+        values = {k: st.text_input(f"{label}（如 1wd、48h）", value=current[k], max_chars=6,
+                                   key=f"setting_{k}")
+                  for k, label in subs.SETTING_LABELS.items()}
+        if st.form_submit_button("保存", type="primary"):
+            try:
+                with ui.session() as s:
+                    for k, v in values.items():
+                        if v.strip() != current[k]:
+                            subs.set_setting(s, user, k, v)
+            except (subs.SubmissionError, PermissionDenied) as exc:
+                st.error(f"未保存：{exc}")
+            else:
+                st.success("已保存")
+
+with tab_content:
+    with ui.session() as s:
+        pages = [(p.id, p.category, p.title, p.body, p.published)
+                 for p in subs.content(s, include_hidden=True)]
+    categories = {"hot": "热点问题", "policy": "政策法规"}
+    options = [None] + [p[0] for p in pages]
+    titles = {p[0]: f"{categories[p[1]]} · {p[2]}" + ("" if p[4] else "（未发布）") for p in pages}
+    chosen = st.selectbox("编辑", options, format_func=lambda i: "＋ 新建" if i is None else titles[i])
+    current = next((p for p in pages if p[0] == chosen), (None, "hot", "", "", True))
+    with st.form(f"content_{chosen}"):
+        category = st.radio("栏目", list(categories), format_func=categories.get, horizontal=True,
+                            index=list(categories).index(current[1]))
+        title = st.text_input("标题", value=current[2], max_chars=100)
+        body = st.text_area("正文", value=current[3], max_chars=5000, height=200)
+        published = st.checkbox("在群众门户发布", value=current[4])
+        if st.form_submit_button("保存", type="primary"):
+            try:
+                with ui.session() as s:
+                    subs.save_content(s, user, page_id=chosen, category=category, title=title,
+                                      body=body, published=published)
+            except (subs.SubmissionError, PermissionDenied) as exc:
+                st.error(f"未保存：{exc}")
+            else:
+                st.success("已保存")

@@ -119,7 +119,7 @@ if code.strip():
         st.error(str(exc))
     else:
         kind, subject, body, status, unit_id, reply, rating, anonymous = detail
-        st.markdown(f"**【{subs.KINDS[kind][0]}】{subject}** · {units.get(unit_id, '')} · "
+        st.markdown(f"**【{subs.KINDS[kind][0]}】{ui.esc(subject)}** · {units.get(unit_id, '')} · "
                     f"{subs.STATUS[status]}" + (f" · 评价 {rating} 分" if rating else ""))
         if access.can(user, "view_staff_names"):
             ui.plain(body)

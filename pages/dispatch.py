@@ -51,7 +51,7 @@ def pick(rows: list[dict], key: str) -> dict:
     chosen = st.selectbox("选择工单", list(by_id), key=key,
                           format_func=lambda i: f"{by_id[i]['code']} · {by_id[i]['subject']}")
     r = by_id[chosen]
-    st.markdown(f"**{r['kind']}：{r['subject']}** · {badge(r['light'])} {r['reason']}")
+    st.markdown(f"**{r['kind']}：{ui.esc(r['subject'])}** · {badge(r['light'])} {r['reason']}")
     ui.plain(r["body"])
     return r
 

@@ -34,7 +34,7 @@ by_id = {r["id"]: r for r in rows}
 picked = st.selectbox("选择工单", list(by_id),
                       format_func=lambda i: f"{by_id[i]['code']} · {by_id[i]['subject']}")
 r = by_id[picked]
-st.subheader(f"{r['kind']}：{r['subject']}")
+st.subheader(f"{r['kind']}：{ui.esc(r['subject'])}")
 st.markdown(f"**{badge(r['light'])}** {r['reason']}")
 ui.plain(r["body"])
 st.caption(f"提交时间 {fmt_time(r['created'])} · 状态：{subs.STATUS[r['status']]}"

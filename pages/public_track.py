@@ -21,7 +21,7 @@ except submissions.SubmissionError as exc:
     st.error(str(exc))
     st.stop()
 
-st.subheader(f"{view.kind}：{view.subject}")
+st.subheader(f"{view.kind}：{ui.esc(view.subject)}")
 c1, c2, c3 = st.columns(3)
 c1.metric("办理状态", view.status)
 c2.metric("承办单位", view.unit)

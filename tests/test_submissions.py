@@ -1,0 +1,341 @@
+"""Public submissions under forced response: routing, the work order, ratings, privacy, export."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from lib import db, queries
+from lib import submissions as subs
+from lib.access import SYSTEM, CurrentUser, PermissionDenied
+from lib.config import TZ
+from lib.models import AuditLog, Item, RoutingRule, Submission, Unit
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)  # a Monday
+INSPECTOR = CurrentUser(None, "jiancha", "监察", frozenset({"inspector"}))
+LEADER = CurrentUser(None, "lingdao", "领导", frozenset({"leader"}))
+
+
+def unit(engine, code):
+    with db.session_scope(engine) as s:
+        u = s.scalar(select(Unit).where(Unit.code == code))
+        return u.id
+
+
+def staff(engine, code):
+    return CurrentUser(None, "jingban", "经办", frozenset({"staff"}), unit_id=unit(engine, code))
+
+
+def new(kind="complaint", subject="道路积水多日无人处理", body="主干道一下雨就积水，已反映多次。",
+        **kw):
+    return subs.NewSubmission(kind=kind, region_id=None, unit_id=kw.pop("unit_id", None),
+                              subject=subject, body=body, **kw)
+
+
+def submit(engine, data=None, now=T0, source=None):
+    with db.session_scope(engine) as s:
+        sub = subs.submit(s, data or new(), now=now, source=source)
+        return sub.id, sub.code
+
+
+def get(engine, sub_id):
+    with db.session_scope(engine) as s:
+        return s.get(Submission, sub_id)
+
+
+def light_of(engine, external_id, as_of):
+    with db.session_scope(engine) as s:
+        return {e: lt for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=as_of)}[external_id]
+
+
+@pytest.fixture
+def engine(empty_engine):
+    with db.session_scope(empty_engine) as s:
+        s.add(RoutingRule(priority=10, keyword="积水", active=True,
+                          unit_id=s.scalar(select(Unit.id).where(Unit.code == "ZJ.CGZF"))))
+    return empty_engine
+
+
+@pytest.mark.parametrize("data,expected", [
+    (new(subject=""), "请填写标题"),
+    (new(body="  "), "请填写具体内容"),
+    (new(subject="长" * 101), "标题不能超过 100 字"),
+    (new(body="长" * 2001), "内容不能超过 2000 字"),
+    (new(kind="consult", anonymous=True), "只有举报可以匿名"),
+    (new(kind="gossip"), "请选择类别"),
+    (new(name="名" * 33), "姓名不能超过"),
+])
+def test_bad_submissions_are_refused_and_nothing_is_written(engine, data, expected):
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match=expected):
+        subs.submit(s, data, now=T0)
+    with db.session_scope(engine) as s:
+        assert s.scalar(select(Submission.id)) is None and s.scalar(select(Item.id)) is None
+
+
+def test_script_tags_are_kept_as_typed(engine):
+    sub_id, _ = submit(engine, new(subject="<script>alert(1)</script>", body="<b>加粗</b> ![x](http://a)"))
+    assert get(engine, sub_id).subject == "<script>alert(1)</script>"
+
+
+def test_routing_keyword_choice_and_queue(engine):
+    by_rule, _ = submit(engine)
+    assert get(engine, by_rule).unit_id == unit(engine, "ZJ.CGZF")
+    assert get(engine, by_rule).status == "dispatched"
+    chosen, _ = submit(engine, new(unit_id=unit(engine, "ZJ.JT")))
+    assert get(engine, chosen).unit_id == unit(engine, "ZJ.JT")
+    nowhere, _ = submit(engine, new(subject="其他问题", body="与任何规则都不相符的内容"))
+    sub = get(engine, nowhere)
+    assert sub.status == "queued" and sub.unit_id == unit(engine, "ZJ.JW")
+
+
+def test_rate_limit_per_source(engine):
+    for i in range(subs.RATE_LIMIT):
+        submit(engine, now=T0 + timedelta(minutes=i), source="10.0.0.1")
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="过于频繁"):
+        subs.submit(s, new(), now=T0 + timedelta(minutes=10), source="10.0.0.1")
+    submit(engine, now=T0 + timedelta(minutes=10), source="10.0.0.2")  # another visitor
+    submit(engine, now=T0 + timedelta(hours=2), source="10.0.0.1")  # an hour later
+
+
+def test_identity_is_encrypted_and_every_viewing_is_audited(engine):
+    sub_id, code = submit(engine, new(kind="report", name="王小明", contact="13800138000"))
+    sub = get(engine, sub_id)
+    assert "王小明" not in (sub.name_enc or "") and "13800138000" not in (sub.contact_enc or "")
+    with db.session_scope(engine) as s, pytest.raises(PermissionDenied):
+        subs.reveal_identity(s, LEADER, sub_id)
+    with db.session_scope(engine) as s:
+        assert subs.reveal_identity(s, INSPECTOR, sub_id) == ("王小明", "13800138000")
+    with db.session_scope(engine) as s:
+        reads = list(s.scalars(select(AuditLog).where(AuditLog.action == "personal.read")))
+        assert [(r.actor, r.entity_id) for r in reads] == [("jiancha", code)]
+        assert "王小明" not in "".join((r.after or "") + (r.before or "") for r in s.scalars(select(AuditLog)))
+    anon_id, _ = submit(engine, new(kind="report", anonymous=True, name="不应保存"))
+    assert get(engine, anon_id).name_enc is None
+
+
+def test_the_whole_work_order_on_time(engine):
+    sub_id, code = submit(engine)
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="不能进行此操作"):
+        subs.reply(s, cgzf, sub_id, "已处理完毕。", now=T0 + timedelta(hours=2))  # not acknowledged
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0 + timedelta(hours=3))
+    with db.session_scope(engine) as s:
+        subs.reply(s, cgzf, sub_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=2))
+    assert light_of(engine, code, T0 + timedelta(days=30)) == "green"
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="尚未答复"):
+        subs.rate(s, code, 5)
+    with db.session_scope(engine) as s:
+        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=3))
+    with db.session_scope(engine) as s:
+        view = subs.track(s, code)
+        assert view.reply == "已疏通排水管道，积水已消除。" and view.can_rate
+        subs.rate(s, code, 5, "很及时", now=T0 + timedelta(days=4))
+    sub = get(engine, sub_id)
+    assert (sub.status, sub.rating, sub.first_reply_late) == ("closed", 5, False)
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="不能重复评价"):
+        subs.rate(s, code, 4)
+
+
+def test_no_reply_is_a_red_card_and_a_late_reply_stays_late(engine):
+    sub_id, code = submit(engine)  # complaint: 10 working days → deadline 2026-11-17 00:00
+    with db.session_scope(engine) as s:
+        deadline = s.get(Item, get(engine, sub_id).item_id).deadline
+    assert deadline == datetime(2026, 11, 17, tzinfo=TZ)
+    assert light_of(engine, code, deadline - timedelta(hours=1)) == "yellow"
+    assert light_of(engine, code, deadline + timedelta(seconds=1)) == "red"
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0 + timedelta(days=2))
+        subs.reply(s, cgzf, sub_id, "已处理完毕，特此答复。", now=deadline + timedelta(days=1))
+    assert get(engine, sub_id).first_reply_late is True
+    assert light_of(engine, code, deadline + timedelta(days=300)) == "red"
+
+
+def test_review_returned_opens_a_timed_revision(engine):
+    sub_id, code = submit(engine)
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0)
+        subs.reply(s, cgzf, sub_id, "已处理。已处理。", now=T0 + timedelta(days=1))
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="退回意见"):
+        subs.review(s, INSPECTOR, sub_id, False, "", now=T0 + timedelta(days=2))
+    with db.session_scope(engine) as s:
+        subs.review(s, INSPECTOR, sub_id, False, "请写明处理依据", now=T0 + timedelta(days=2))
+    sub = get(engine, sub_id)
+    assert sub.status == "acknowledged"
+    with db.session_scope(engine) as s:
+        revision = s.get(Item, sub.item_id)
+        assert revision.external_id == code + "-V1" and revision.state == "open"
+        assert revision.deadline == datetime(2026, 11, 10, tzinfo=TZ)  # 3 working days
+    assert light_of(engine, code, T0 + timedelta(days=30)) == "green"  # the first round stays done
+
+
+def test_hand_on_and_return_need_reasons_and_move_the_order(engine):
+    sub_id, code = submit(engine)
+    cgzf, jt = staff(engine, "ZJ.CGZF"), staff(engine, "ZJ.JT")
+    with db.session_scope(engine) as s, pytest.raises(PermissionDenied):
+        subs.acknowledge(s, jt, sub_id, now=T0)  # not their order
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="转办理由"):
+        subs.hand_on(s, cgzf, sub_id, unit(engine, "ZJ.JT"), "", now=T0)
+    with db.session_scope(engine) as s:
+        subs.hand_on(s, cgzf, sub_id, unit(engine, "ZJ.JT"), "属于交通部门职责", now=T0 + timedelta(hours=1))
+    sub = get(engine, sub_id)
+    assert sub.unit_id == unit(engine, "ZJ.JT") and sub.handoff_count == 1
+    with db.session_scope(engine) as s:
+        assert s.get(Item, sub.item_id).unit_id == unit(engine, "ZJ.JT")
+        subs.return_order(s, jt, sub_id, "依据三定方案不属本单位职责", now=T0 + timedelta(hours=2))
+    sub = get(engine, sub_id)
+    assert (sub.status, sub.unit_id, sub.return_count) == ("queued", unit(engine, "ZJ.JW"), 1)
+    with db.session_scope(engine) as s:
+        subs.dispatch(s, INSPECTOR, sub_id, unit(engine, "ZJ.ZJ"), now=T0 + timedelta(hours=3))
+        kinds = [e.action for e in subs.events(s, SYSTEM, sub_id)]
+    assert kinds == ["submitted", "routed", "handed_on", "returned", "dispatched"]
+
+
+def test_extension_before_the_deadline_only(engine):
+    sub_id, code = submit(engine)
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        req = subs.request_extension(s, cgzf, sub_id, 5, "需要现场核查", now=T0 + timedelta(days=1))
+        req_id = req.id
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="待审批"):
+        subs.request_extension(s, cgzf, sub_id, 3, "再次申请延期", now=T0 + timedelta(days=1))
+    with db.session_scope(engine) as s:
+        subs.decide_extension(s, INSPECTOR, req_id, True, "同意", now=T0 + timedelta(days=2))
+    with db.session_scope(engine) as s:
+        item = s.get(Item, get(engine, sub_id).item_id)
+        assert item.deadline == datetime(2026, 11, 24, tzinfo=TZ)  # 15 working days
+    late = T0 + timedelta(days=40)
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="已超过办理期限"):
+        subs.request_extension(s, cgzf, sub_id, 3, "需要现场核查", now=late)
+
+
+def test_rework_after_an_unsatisfied_rating(engine):
+    sub_id, code = submit(engine)
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0)
+        subs.reply(s, cgzf, sub_id, "已经处理了，请知悉。", now=T0 + timedelta(days=1))
+        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=1, hours=2))
+    with db.session_scope(engine) as s:
+        for bad in (0, 6):
+            with pytest.raises(subs.SubmissionError, match="1–5"):
+                subs.rate(s, code, bad)
+        subs.rate(s, code, 1, "根本没解决", now=T0 + timedelta(days=2))
+    assert get(engine, sub_id).status == "answered"
+    with db.session_scope(engine) as s:
+        subs.send_back_for_rework(s, INSPECTOR, sub_id, "请重新核查处理", now=T0 + timedelta(days=3))
+    sub = get(engine, sub_id)
+    assert (sub.status, sub.rework_count) == ("rework", 1)
+    with db.session_scope(engine) as s:
+        assert s.get(Item, sub.item_id).external_id == code + "-R1"
+        subs.reply(s, cgzf, sub_id, "重新处理后已彻底解决。", now=T0 + timedelta(days=4))
+    with db.session_scope(engine) as s:
+        df = subs.stats(s, INSPECTOR, since=T0 - timedelta(days=1), until=T0 + timedelta(days=10))
+    k = subs.indicators(df)
+    assert (k["total"], k["rework"], k["satisfaction"], k["on_time_reply"]) == (1, 1, 0.0, 1.0)
+
+
+def test_a_satisfied_rating_cannot_be_sent_back(engine):
+    sub_id, code = submit(engine)
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0)
+        subs.reply(s, cgzf, sub_id, "已经处理了，请知悉。", now=T0 + timedelta(days=1))
+        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=1, hours=2))
+        subs.rate(s, code, 4, now=T0 + timedelta(days=2))
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="不满意"):
+        subs.send_back_for_rework(s, INSPECTOR, sub_id, "请重新核查处理")
+
+
+def test_unknown_tracking_code(engine):
+    with db.session_scope(engine) as s:
+        for code in ("", "QFNOTEXISTING", "<script>"):
+            with pytest.raises(subs.SubmissionError, match="查询码"):
+                subs.track(s, code)
+
+
+def test_stale_edits_are_refused(engine):
+    sub_id, _ = submit(engine)
+    cgzf = staff(engine, "ZJ.CGZF")
+    seen = get(engine, sub_id).version
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, version=seen, now=T0)
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="已被他人修改"):
+        subs.reply(s, cgzf, sub_id, "基于旧页面的答复内容", version=seen, now=T0 + timedelta(hours=1))
+
+
+def test_two_sessions_cannot_overwrite_each_other(engine):
+    """Optimistic locking in the database (version column), not only in the form."""
+    sub_id, _ = submit(engine)
+    factory = db.sessionmaker(bind=engine)
+    a, b = factory(), factory()
+    try:
+        sa_, sb_ = a.get(Submission, sub_id), b.get(Submission, sub_id)
+        sa_.subject = "甲的修改"
+        a.commit()
+        sb_.subject = "乙的修改"
+        with pytest.raises(StaleDataError):
+            b.commit()
+    finally:
+        a.close()
+        b.close()
+    assert get(engine, sub_id).subject == "甲的修改"
+
+
+def test_publish_and_board(engine):
+    sub_id, _ = submit(engine, new(kind="consult", subject="公积金提取要什么材料",
+                                  body="租房提取公积金需要准备哪些材料？"))
+    assert get(engine, sub_id).status == "queued"  # no rule for 公积金 in this fixture
+    with db.session_scope(engine) as s:
+        subs.dispatch(s, INSPECTOR, sub_id, unit(engine, "ZJ.GJJ"), now=T0)
+    gjj = staff(engine, "ZJ.GJJ")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, gjj, sub_id, now=T0)
+        subs.reply(s, gjj, sub_id, "请携带身份证和租房合同办理。", now=T0 + timedelta(days=1))
+        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=1, hours=1))
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="至少 5 个字"):
+        subs.publish(s, INSPECTOR, sub_id, "问", "答")
+    with db.session_scope(engine) as s:
+        subs.publish(s, INSPECTOR, sub_id, "租房提取公积金需要哪些材料？", "身份证和租房合同。")
+    with db.session_scope(engine) as s:
+        assert [b.public_answer for b in subs.board(s)] == ["身份证和租房合同。"]
+
+
+def test_open311_export_has_no_personal_data(engine):
+    submit(engine, new(kind="report", subject="举报工程转包", body="张三把工程转包给李四",
+                       name="王小明", contact="13800138000"))
+    with db.session_scope(engine) as s:
+        requests = subs.open311(s)
+    assert set(requests[0]) == {"service_request_id", "status", "status_notes", "service_code",
+                                "service_name", "agency_responsible", "requested_datetime",
+                                "updated_datetime", "expected_datetime", "description"}
+    assert requests[0]["status"] == "open" and requests[0]["service_code"] == "REPORT"
+    text = json.dumps(requests, ensure_ascii=False)
+    for private in ("王小明", "13800138000", "张三把工程转包给李四"):
+        assert private not in text
+    env = dict(os.environ, DATABASE_URL=engine.url.render_as_string(hide_password=False))
+    out = subprocess.run([sys.executable, "-m", "lib", "export", "open311"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and json.loads(out.stdout)[0]["service_name"] == "举报"
+
+
+def test_demo_submissions_have_a_realistic_mix(demo_engine):
+    with db.session_scope(demo_engine) as s:
+        rows = s.scalars(select(Submission)).all()
+        assert len(rows) == 500
+        assert {r.kind for r in rows} == set(subs.KINDS)
+        assert any(r.first_reply_late for r in rows) and any(r.first_reply_late is False for r in rows)
+        assert {r.rating for r in rows if r.rating} == {1, 2, 3, 4, 5}
+        assert any(r.rework_count for r in rows) and any(r.published for r in rows)
+        open_red = [e for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=datetime.now(TZ))
+                    if e.startswith("QF") and lt == "red"]
+        assert open_red  # some never answered
