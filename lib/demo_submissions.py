@@ -95,7 +95,8 @@ def load(session: Session, rng: random.Random, anchor: datetime) -> int:
             kind=kind, region_id=county.id, unit_id=chosen, subject=subject.format(town=town),
             body=body.format(town=town), anonymous=anonymous,
             name="" if anonymous else rng.choice(NAMES) + "先生" if rng.random() < 0.5 else "",
-            contact="" if anonymous else f"13{rng.randint(100000000, 999999999)}"), now=t)
+            contact="" if anonymous else f"13{rng.randint(100000000, 999999999)}"), now=t,
+            code_rng=rng)
         _progress(session, rng, sub, t, anchor, units)
         if (sub.status in ("answered", "closed") and sub.kind in ("consult", "suggest")
                 and published < 20 and rng.random() < 0.5):
@@ -151,9 +152,9 @@ def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime, unit
             subs.decide_extension(session, INSPECTOR, ext.id, rng.random() < 0.7, "",
                                   now=t + timedelta(hours=20))
     roll = rng.random()
-    if roll < 0.05:
+    if roll < 0.025:
         return  # never answered: red card once the deadline passes
-    fraction = rng.uniform(1.02, 1.6) if roll < 0.17 else rng.uniform(0.15, 0.95)
+    fraction = rng.uniform(1.02, 1.6) if roll < 0.085 else rng.uniform(0.15, 0.95)
     reply_at = item.received_at + timedelta(hours=allowed * fraction)
     if reply_at >= anchor:
         return

@@ -22,8 +22,22 @@ class PrivacyConfigError(RuntimeError):
     pass
 
 
+_configured: str | None = None
+
+
+def configure(secret_value: str | None) -> None:
+    """The key from the app's secrets (`[privacy] key`), if it has one."""
+    global _configured
+    _configured = secret_value or None
+
+
+def check() -> None:
+    """Raise PrivacyConfigError now rather than on the first submission."""
+    _fernet(_key())
+
+
 def _key(secret_value: str | None = None) -> bytes:
-    key = (secret_value or os.environ.get("PRIVACY_KEY") or "").strip()
+    key = (secret_value or _configured or os.environ.get("PRIVACY_KEY") or "").strip()
     if key:
         return key.encode()
     if config.is_production():

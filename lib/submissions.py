@@ -144,9 +144,11 @@ def validate(data: NewSubmission) -> list[str]:
     return errors
 
 
-def _new_code(session: Session) -> str:
+def _new_code(session: Session, rng=None) -> str:
+    """An unguessable tracking code (a seeded `rng` only for reproducible demo data)."""
+    choice = rng.choice if rng is not None else secrets.choice
     while True:
-        code = "QF" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+        code = "QF" + "".join(choice(CODE_ALPHABET) for _ in range(10))
         if session.scalar(select(Submission.id).where(Submission.code == code)) is None:
             return code
 
@@ -208,7 +210,7 @@ def _new_round_item(session: Session, sub: Submission, *, suffix: str, unit_id: 
 
 
 def submit(session: Session, data: NewSubmission, *, source: str | None = None,
-           now: datetime | None = None) -> Submission:
+           now: datetime | None = None, code_rng=None) -> Submission:
     """Accept a public submission: validate, rate-limit, route, open the first round."""
     errors = validate(data)
     if errors:
@@ -228,7 +230,7 @@ def submit(session: Session, data: NewSubmission, *, source: str | None = None,
     unit_id, why = route(session, data.kind, data.region_id, data.unit_id, subject + "\n" + body)
     queue = inspectors_unit(session)
     sub = Submission(
-        code=_new_code(session), kind=data.kind, region_id=data.region_id,
+        code=_new_code(session, code_rng), kind=data.kind, region_id=data.region_id,
         unit_id=unit_id or queue.id, chosen_unit_id=data.unit_id, subject=subject, body=body,
         anonymous=bool(data.anonymous),
         name_enc=None if data.anonymous else privacy.encrypt(clean(data.name)),

@@ -14,7 +14,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
-from lib import access, audit, auth, catalog, config, db, demo, queries
+from lib import access, audit, auth, catalog, config, db, demo, privacy, queries
 from lib.access import CurrentUser
 from lib.clock import now_utc
 from lib.lights import badge, fmt_time
@@ -54,11 +54,25 @@ def page(title: str, icon: str = "🚦") -> None:
 
 # -- sign-in, navigation and the guard every page calls first ----------------------------------
 
-def _secret_cookie_key() -> str | None:
+def _secret(section: str, key: str) -> str | None:
     try:
-        return st.secrets["auth"]["cookie_key"]
-    except Exception:  # noqa: BLE001 - no secrets.toml, or no [auth] section
+        return st.secrets[section][key]
+    except Exception:  # noqa: BLE001 - no secrets.toml, or no such section
         return None
+
+
+def _secret_cookie_key() -> str | None:
+    return _secret("auth", "cookie_key")
+
+
+def _check_privacy() -> None:
+    """Personal data is never stored in clear: stop here if there is no key to encrypt it."""
+    privacy.configure(_secret("privacy", "key"))
+    try:
+        privacy.check()
+    except privacy.PrivacyConfigError as exc:
+        st.error(str(exc))
+        st.stop()
 
 
 def _authenticator() -> stauth.Authenticate:
@@ -134,6 +148,7 @@ def require(page_key: str) -> CurrentUser:
     except auth.ConfigError as exc:
         st.error(str(exc))
         st.stop()
+    _check_privacy()
     user = _restore(authenticator)
     if user is None:
         user = _login_form(authenticator)
@@ -165,6 +180,7 @@ def public(page_key: str) -> None:
     assert spec.public
     page(spec.title, spec.icon)
     engine()
+    _check_privacy()
     with st.sidebar:
         st.markdown("**清风竹影 · 群众监督**")
         for p in access.public_pages():

@@ -5,8 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from lib import access, settings, ui
-from lib import submissions as subs
+from lib import access, settings, submissions, ui
 from lib.access import PermissionDenied
 from lib.workdays import statutory_is_workday
 
@@ -111,18 +110,18 @@ with tab_calendar:
 with tab_public:
     st.caption("答复时限按类别在“灯色阈值与默认时限”中设置（网上举报、网上投诉、网上咨询、网上建议）。")
     with ui.session() as s:
-        current = {k: subs.get_setting(s, k) for k in subs.DEFAULT_SETTINGS}
+        current = {k: submissions.get_setting(s, k) for k in submissions.DEFAULT_SETTINGS}
     with st.form("submission_settings"):
         values = {k: st.text_input(f"{label}（如 1wd、48h）", value=current[k], max_chars=6,
                                    key=f"setting_{k}")
-                  for k, label in subs.SETTING_LABELS.items()}
+                  for k, label in submissions.SETTING_LABELS.items()}
         if st.form_submit_button("保存", type="primary"):
             try:
                 with ui.session() as s:
                     for k, v in values.items():
                         if v.strip() != current[k]:
-                            subs.set_setting(s, user, k, v)
-            except (subs.SubmissionError, PermissionDenied) as exc:
+                            submissions.set_setting(s, user, k, v)
+            except (submissions.SubmissionError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
                 st.success("已保存")
@@ -130,7 +129,7 @@ with tab_public:
 with tab_content:
     with ui.session() as s:
         pages = [(p.id, p.category, p.title, p.body, p.published)
-                 for p in subs.content(s, include_hidden=True)]
+                 for p in submissions.content(s, include_hidden=True)]
     categories = {"hot": "热点问题", "policy": "政策法规"}
     options = [None] + [p[0] for p in pages]
     titles = {p[0]: f"{categories[p[1]]} · {p[2]}" + ("" if p[4] else "（未发布）") for p in pages}
@@ -145,9 +144,9 @@ with tab_content:
         if st.form_submit_button("保存", type="primary"):
             try:
                 with ui.session() as s:
-                    subs.save_content(s, user, page_id=chosen, category=category, title=title,
+                    submissions.save_content(s, user, page_id=chosen, category=category, title=title,
                                       body=body, published=published)
-            except (subs.SubmissionError, PermissionDenied) as exc:
+            except (submissions.SubmissionError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
                 st.success("已保存")

@@ -41,12 +41,14 @@ def test_pages_per_role():
     def keys(role):
         return [p.key for p in access.visible_pages(CurrentUser(None, "x", "x", frozenset({role})))]
 
-    assert keys("admin") == ["cockpit", "items", "audit", "users", "settings", "account"]
-    assert keys("leader") == ["cockpit", "items", "account"]
-    assert keys("inspector") == ["cockpit", "items", "audit", "account"]
-    assert keys("staff") == ["cockpit", "items", "account"]
-    assert keys("reviewer") == ["cockpit", "items", "account"]
+    assert keys("admin") == ["cockpit", "items", "complaints", "audit", "users", "settings",
+                             "account"]
+    assert keys("leader") == ["cockpit", "items", "complaints", "account"]
+    assert keys("inspector") == ["cockpit", "items", "complaints", "dispatch", "audit", "account"]
+    assert keys("staff") == ["cockpit", "items", "inbox", "account"]
+    assert keys("reviewer") == ["cockpit", "items", "complaints", "account"]
     assert keys("nobody") == ["account"]
+    assert [p.key for p in access.public_pages()] == ["submit", "track", "board", "hot"]
 
 
 def test_staff_without_a_unit_is_refused():

@@ -93,6 +93,9 @@ def test_empty_database_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("AUTH_COOKIE_KEY", "p" * 40)
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("PRIVACY_KEY", Fernet.generate_key().decode())
     engine = db.get_engine(url)
     db.migrate(engine)
     with db.session_scope(engine) as s:
@@ -111,3 +114,14 @@ def test_production_without_a_cookie_key_refuses_to_start(tmp_path, monkeypatch)
     at = app().run()
     assert any("生产环境" in e.value for e in at.error)
     assert not at.text_input  # no login form, nothing else
+
+
+def test_production_without_a_privacy_key_refuses_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("AUTH_COOKIE_KEY", "p" * 40)
+    monkeypatch.delenv("PRIVACY_KEY", raising=False)
+    at = app()
+    at.switch_page("pages/public_submit.py").run()
+    assert any("加密密钥" in e.value for e in at.error)
+    assert not at.text_input

@@ -7,15 +7,17 @@ from lib import db
 from lib.models import AuditLog, CalendarOverride, Item, Unit, User
 from tests.apptest_helpers import app, copy_sqlite, errors, login, page_links
 
-PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "审计日志": "pages/audit.py",
-         "用户与单位": "pages/admin_users.py", "系统设置": "pages/admin_settings.py",
-         "个人设置": "pages/account.py"}
+PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "网络投诉": "pages/complaints.py",
+         "诉求分派与审核": "pages/dispatch.py", "本单位工单": "pages/inbox.py",
+         "审计日志": "pages/audit.py", "用户与单位": "pages/admin_users.py",
+         "系统设置": "pages/admin_settings.py", "个人设置": "pages/account.py"}
+PUBLIC = ["我要反映", "办理进度查询", "答复公开", "热点与政策"]
 VISIBLE = {
-    "admin": ["领导驾驶舱", "监察事项", "审计日志", "用户与单位", "系统设置", "个人设置"],
-    "leader": ["领导驾驶舱", "监察事项", "个人设置"],
-    "inspector": ["领导驾驶舱", "监察事项", "审计日志", "个人设置"],
-    "staff": ["领导驾驶舱", "监察事项", "个人设置"],
-    "reviewer": ["领导驾驶舱", "监察事项", "个人设置"],
+    "admin": ["领导驾驶舱", "监察事项", "网络投诉", "审计日志", "用户与单位", "系统设置", "个人设置"],
+    "leader": ["领导驾驶舱", "监察事项", "网络投诉", "个人设置"],
+    "inspector": ["领导驾驶舱", "监察事项", "网络投诉", "诉求分派与审核", "审计日志", "个人设置"],
+    "staff": ["领导驾驶舱", "监察事项", "本单位工单", "个人设置"],
+    "reviewer": ["领导驾驶舱", "监察事项", "网络投诉", "个人设置"],
 }
 
 
@@ -31,7 +33,7 @@ def url(sqlite_demo_url, tmp_path, monkeypatch):
 def test_each_role_sees_its_pages_and_is_refused_the_others(url, role):
     at = login(app(), role)
     assert not at.exception
-    assert page_links(at) == VISIBLE[role]
+    assert page_links(at) == VISIBLE[role] + PUBLIC
     for title, path in PAGES.items():
         at.switch_page(path).run()
         assert not at.exception, (role, title, at.exception)
@@ -106,7 +108,9 @@ def test_staff_record_a_completion(url):
     assert not at.exception, at.exception
     with db.session_scope(db.get_engine(url)) as s:
         assert s.scalar(select(Item.state).where(Item.external_id == mine)) == "completed"
-        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "item.complete")) == "staff"
+        last = s.scalar(select(AuditLog).where(AuditLog.action == "item.complete")
+                        .order_by(AuditLog.id.desc()).limit(1))
+        assert (last.actor, last.entity_id) == ("staff", mine)
 
 
 def test_reviewer_sees_no_staff_names(url):
@@ -142,7 +146,9 @@ def test_admin_sets_a_calendar_override(url):
     at = login(app(), "admin")
     at.switch_page("pages/admin_settings.py").run()
     assert not at.exception
-    assert any(len(t.value) == 11 for t in at.table)  # the permission matrix
+    from lib.access import ACTIONS
+
+    assert any(len(t.value) == len(ACTIONS) for t in at.table)  # the permission matrix
     from datetime import date
 
     at.date_input[0].set_value(date(2026, 12, 1))

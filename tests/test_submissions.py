@@ -339,3 +339,26 @@ def test_demo_submissions_have_a_realistic_mix(demo_engine):
         open_red = [e for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=datetime.now(TZ))
                     if e.startswith("QF") and lt == "red"]
         assert open_red  # some never answered
+
+
+def test_privacy_key_sources(tmp_path, monkeypatch):
+    import stat
+
+    from lib import privacy
+
+    monkeypatch.setattr(privacy, "KEY_FILE", tmp_path / "privacy_key")
+    monkeypatch.delenv("PRIVACY_KEY", raising=False)
+    monkeypatch.delenv("APP_ENV", raising=False)
+    privacy.configure(None)
+    token = privacy.encrypt("王小明")
+    assert token != "王小明" and privacy.decrypt(token) == "王小明"
+    assert stat.S_IMODE(os.stat(tmp_path / "privacy_key").st_mode) == 0o600
+    monkeypatch.setenv("APP_ENV", "production")
+    (tmp_path / "privacy_key").unlink()
+    with pytest.raises(privacy.PrivacyConfigError, match="加密密钥"):
+        privacy.check()
+    from cryptography.fernet import Fernet
+
+    other = Fernet.generate_key().decode()
+    monkeypatch.setenv("PRIVACY_KEY", other)
+    assert "无法解密" in privacy.decrypt(token)  # a changed key never shows garbage as a name
