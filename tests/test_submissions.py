@@ -218,13 +218,19 @@ def test_extension_before_the_deadline_only(engine):
         subs.request_extension(s, cgzf, sub_id, 3, "需要现场核查", now=late)
 
 
-def test_rework_after_an_unsatisfied_rating(engine):
+def answered(engine):
+    """A complaint the unit answered on time and the inspectors passed: ready to be rated."""
     sub_id, code = submit(engine)
     cgzf = staff(engine, "ZJ.CGZF")
     with db.session_scope(engine) as s:
         subs.acknowledge(s, cgzf, sub_id, now=T0)
         subs.reply(s, cgzf, sub_id, "已经处理了，请知悉。", now=T0 + timedelta(days=1))
         subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=1, hours=2))
+    return sub_id, code, cgzf
+
+
+def test_rework_after_an_unsatisfied_rating(engine):
+    sub_id, code, cgzf = answered(engine)
     with db.session_scope(engine) as s:
         for bad in (0, 6):
             with pytest.raises(subs.SubmissionError, match="1–5"):
@@ -245,12 +251,8 @@ def test_rework_after_an_unsatisfied_rating(engine):
 
 
 def test_a_satisfied_rating_cannot_be_sent_back(engine):
-    sub_id, code = submit(engine)
-    cgzf = staff(engine, "ZJ.CGZF")
+    sub_id, code, _ = answered(engine)
     with db.session_scope(engine) as s:
-        subs.acknowledge(s, cgzf, sub_id, now=T0)
-        subs.reply(s, cgzf, sub_id, "已经处理了，请知悉。", now=T0 + timedelta(days=1))
-        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=1, hours=2))
         subs.rate(s, code, 4, now=T0 + timedelta(days=2))
     with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="不满意"):
         subs.send_back_for_rework(s, INSPECTOR, sub_id, "请重新核查处理")
