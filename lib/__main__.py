@@ -130,6 +130,17 @@ def cmd_export_open311(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from lib import notices
+
+    started = time.perf_counter()
+    with db.session_scope() as s:
+        result = notices.sweep(s)
+    print(f"督办扫描完成：新发督办通知 {result.issued} 份，提级督办 {result.escalated} 份，"
+          f"用时 {time.perf_counter() - started:.2f} 秒")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib", description="电子监察综合平台命令行")
     sub = p.add_subparsers(dest="command", required=True)
@@ -161,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     au_sub = au.add_subparsers(dest="what", required=True)
     av = au_sub.add_parser("verify", help="逐条校验审计链，报告第一处断裂")
     av.set_defaults(func=cmd_audit_verify)
+
+    sw = sub.add_parser("sweep", help="督办扫描：为逾期未办结事项发出督办通知，并提级督办（可由 cron 每分钟运行）")
+    sw.set_defaults(func=cmd_sweep)
 
     ex = sub.add_parser("export", help="导出数据")
     ex_sub = ex.add_subparsers(dest="what", required=True)

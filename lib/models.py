@@ -400,3 +400,46 @@ class AppSetting(Base):
     __tablename__ = "app_settings"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class Notice(Base):
+    """A supervision notice (督办通知书) to the unit responsible for a red item.
+
+    One per item and crossing (the deadline it crossed): the unique constraint, not Python,
+    makes the sweep exactly-once however many processes run it."""
+
+    __tablename__ = "notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    crossing: Mapped[int] = mapped_column(BigInteger)  # the deadline crossed, epoch seconds
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # lead unit
+    assisting: Mapped[str | None] = mapped_column(String(200))  # assisting units
+    source: Mapped[str] = mapped_column(String(40))
+    matter: Mapped[str] = mapped_column(Text)
+    requirements: Mapped[str] = mapped_column(Text)
+    reply_due: Mapped[datetime] = mapped_column(UtcEpoch)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    issued_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    rectification: Mapped[str | None] = mapped_column(Text)
+    rectified_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+
+    __table_args__ = (
+        Index("ux_notice_item_crossing", "item_id", "crossing", unique=True),
+        CheckConstraint("level between 1 and 3", name="ck_notice_level"),
+    )
+
+
+class NoticeEvent(Base):
+    __tablename__ = "notice_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcEpoch)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
