@@ -6,7 +6,11 @@ filters) and never read session state.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import threading
+import time as time_module
 from datetime import date, datetime, time
 
 import pandas as pd
@@ -36,7 +40,32 @@ def _ready_engine(url: str):
 
 
 def engine():
-    return _ready_engine(config.database_url())
+    eng = _ready_engine(config.database_url())
+    _start_sweeper(config.database_url())
+    return eng
+
+
+@st.cache_resource(show_spinner=False)
+def _start_sweeper(url: str) -> threading.Thread | None:
+    """The app's own supervision sweep: a background thread that asks every minute; the
+    database decides which process runs it (lib.notices.run_if_due), so several app processes
+    and a cron job never issue a notice twice. ESUP_SWEEPER=0 turns it off (tests)."""
+    if os.environ.get("ESUP_SWEEPER", "1") == "0":
+        return None
+    from lib import notices
+
+    def loop() -> None:
+        while True:
+            try:
+                with db.session_scope(db.get_engine(url)) as s:
+                    notices.run_if_due(s)
+            except Exception:  # noqa: BLE001 - keep sweeping; the next minute retries
+                logging.getLogger(__name__).exception("supervision sweep failed")
+            time_module.sleep(60)
+
+    thread = threading.Thread(target=loop, name="esup-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 def url() -> str:

@@ -19,6 +19,8 @@ from lib.config import TZ
 
 # Cheap password hashing in tests; production keeps bcrypt's default cost.
 os.environ.setdefault("BCRYPT_ROUNDS", "4")
+# No background supervision sweep in the app under test (the sweep has its own tests).
+os.environ.setdefault("ESUP_SWEEPER", "0")
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(

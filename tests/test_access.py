@@ -44,8 +44,9 @@ def test_pages_per_role():
     assert keys("admin") == ["cockpit", "items", "complaints", "audit", "users", "settings",
                              "account"]
     assert keys("leader") == ["cockpit", "items", "complaints", "account"]
-    assert keys("inspector") == ["cockpit", "items", "complaints", "dispatch", "audit", "account"]
-    assert keys("staff") == ["cockpit", "items", "inbox", "account"]
+    assert keys("inspector") == ["cockpit", "items", "complaints", "dispatch", "supervision",
+                                 "audit", "account"]
+    assert keys("staff") == ["cockpit", "items", "inbox", "unit_notices", "account"]
     assert keys("reviewer") == ["cockpit", "items", "complaints", "account"]
     assert keys("nobody") == ["account"]
     assert [p.key for p in access.public_pages()] == ["submit", "track", "board", "hot"]

@@ -9,14 +9,16 @@ from tests.apptest_helpers import app, copy_sqlite, errors, login, page_links
 
 PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "网络投诉": "pages/complaints.py",
          "诉求分派与审核": "pages/dispatch.py", "本单位工单": "pages/inbox.py",
+         "督办通知": "pages/unit_notices.py", "督办中心": "pages/supervision.py",
          "审计日志": "pages/audit.py", "用户与单位": "pages/admin_users.py",
          "系统设置": "pages/admin_settings.py", "个人设置": "pages/account.py"}
 PUBLIC = ["我要反映", "办理进度查询", "答复公开", "热点与政策"]
 VISIBLE = {
     "admin": ["领导驾驶舱", "监察事项", "网络投诉", "审计日志", "用户与单位", "系统设置", "个人设置"],
     "leader": ["领导驾驶舱", "监察事项", "网络投诉", "个人设置"],
-    "inspector": ["领导驾驶舱", "监察事项", "网络投诉", "诉求分派与审核", "审计日志", "个人设置"],
-    "staff": ["领导驾驶舱", "监察事项", "本单位工单", "个人设置"],
+    "inspector": ["领导驾驶舱", "监察事项", "网络投诉", "诉求分派与审核", "督办中心", "审计日志",
+                  "个人设置"],
+    "staff": ["领导驾驶舱", "监察事项", "本单位工单", "督办通知", "个人设置"],
     "reviewer": ["领导驾驶舱", "监察事项", "网络投诉", "个人设置"],
 }
 
@@ -180,3 +182,55 @@ def test_change_password_form(url):
     next(b for b in at.button if b.label == "修改密码").click()
     at.run()
     assert any("不一致" in e for e in errors(at))
+
+
+def test_supervision_sweep_notice_and_rectification(url):
+    """Inspectors sweep; the staff's unit acknowledges and reports; inspectors close it."""
+    from lib import notices
+    from lib.models import Notice
+
+    engine = db.get_engine(url)
+    from lib.importer import import_items
+
+    with db.session_scope(engine) as s:  # an overdue item of the staff's unit
+        import_items(s, "external_id,subsystem,unit,received_at,time_limit,completed_at\n"
+                     "OVERDUE-1,FEES,440823.ZRZY,2026-10-08T09:00,48h,\n", actor="t")
+    inspector = login(app(), "inspector")
+    inspector.switch_page("pages/supervision.py").run()
+    assert not inspector.exception
+    next(b for b in inspector.button if b.label == "立即扫描").click()
+    inspector.run()
+    assert any("扫描完成" in x.value for x in inspector.success)
+    with db.session_scope(engine) as s:
+        staff_unit = s.scalar(select(Unit.id).where(Unit.code == "440823.ZRZY"))
+        nid = s.scalar(select(Notice.id).where(Notice.unit_id == staff_unit)
+                       .order_by(Notice.id.desc()).limit(1))
+        assert nid is not None
+    assert any(d.value.shape[0] > 0 for d in inspector.dataframe)
+    assert len(inspector.get("html")) == 1  # the printable notice's preview
+
+    staff = login(app(), "staff")
+    staff.switch_page("pages/unit_notices.py").run()
+    assert not staff.exception
+    staff.selectbox[0].set_value(nid).run()
+    next(b for b in staff.button if b.label == "签收").click()
+    staff.run()
+    staff.selectbox[0].set_value(nid).run()
+    staff.text_area[0].input("太短")
+    next(b for b in staff.button if b.label == "提交整改报告").click()
+    staff.run()
+    assert any("至少 10 个字" in e for e in errors(staff))
+    staff.text_area[0].input("逾期原因：材料补正耗时。措施：一次性告知。结果：已办结。")
+    next(b for b in staff.button if b.label == "提交整改报告").click()
+    staff.run()
+    assert not errors(staff)
+    with db.session_scope(engine) as s:
+        assert s.get(Notice, nid).status == "rectified"
+        html_doc = notices.printable_html(s, notices_user(), nid)
+    assert "督办通知书" in html_doc and "遂溪县自然资源局" in html_doc
+
+
+def notices_user():
+    from lib.access import CurrentUser
+
+    return CurrentUser(None, "jiancha", "监察", frozenset({"inspector"}))

@@ -1,0 +1,103 @@
+"""督办中心 (inspectors): the notice queue by age and level, bulk issue, printable notices,
+verification of rectifications, and a sweep on demand."""
+
+import pandas as pd
+import streamlit as st
+
+from lib import notices, ui
+from lib.access import PermissionDenied
+from lib.clock import now_utc
+from lib.lights import fmt_duration, fmt_time
+
+user = ui.require("supervision")
+cat = ui.catalog_frames(ui.url())
+units = dict(zip(cat["units"]["unit_id"], cat["units"]["unit"], strict=True))
+
+st.title("督办中心")
+st.caption("系统每分钟扫描一次：逾期未办结的事项自动发出督办通知（每个事项每次逾期只发一次）；"
+           "到期未签收的逐级提级：单位主要负责人 → 纪检监察机关。")
+if notice := st.session_state.pop("supervision_notice", None):
+    st.success(notice)
+
+now = now_utc()
+c1, c2 = st.columns([3, 1])
+status_names = {"open": "未办结", **notices.STATUS}
+chosen = c1.multiselect("状态", list(notices.STATUS), default=["issued", "acknowledged", "rectified",
+                                                              "returned"],
+                        format_func=notices.STATUS.get)
+if c2.button("立即扫描"):
+    with ui.session() as s:
+        result = notices.sweep(s)
+    ui.clear_data_caches()
+    st.session_state["supervision_notice"] = f"扫描完成：新发 {result.issued} 份，提级 {result.escalated} 份"
+    st.rerun()
+
+with ui.session() as s:
+    rows = [(n.id, n.issued_at, n.unit_id, n.level, n.status, n.reply_due, n.matter)
+            for n in notices.listing(s, user, statuses=tuple(chosen) or None)]
+if not rows:
+    st.info("没有符合条件的督办通知。")
+else:
+    frame = pd.DataFrame([{
+        "文号": notices.number(i, at), "责任单位": units.get(u, ""), "级别": notices.LEVELS[lvl],
+        "状态": notices.STATUS[status], "已发出": fmt_duration(int((now - at).total_seconds())),
+        "回复期限": fmt_time(due), "超期未复": "是" if status == "issued" and due < now else "",
+        "督办事项": matter,
+    } for i, at, u, lvl, status, due, matter in rows])
+    st.dataframe(frame, hide_index=True, width="stretch")
+    by_id = {r[0]: r for r in rows}
+    nid = st.selectbox("选择督办通知", list(by_id),
+                       format_func=lambda i: f"{notices.number(i, by_id[i][1])} · {units.get(by_id[i][2], '')}")
+    with ui.session() as s:
+        html_doc = notices.printable_html(s, user, nid)
+        steps = [(e.at, e.action, e.level, e.actor, e.note) for e in notices.events(s, user, nid)]
+        rect = s.get(notices.Notice, nid).rectification
+    st.download_button("下载打印版督办通知书（HTML，可直接打印或另存为 PDF）", html_doc.encode("utf-8"),
+                       file_name=f"督办通知书_{nid:05d}.html", mime="text/html")
+    with st.expander("预览督办通知书"):
+        st.html(html_doc)
+    st.dataframe(pd.DataFrame([{"时间": fmt_time(a), "环节": act, "级别": lvl, "操作人": who,
+                                "说明": note or ""} for a, act, lvl, who, note in steps]),
+                 hide_index=True, width="stretch")
+    if by_id[nid][4] == "rectified":
+        st.markdown("**整改报告**")
+        ui.plain(rect)
+        with st.form("verify"):
+            note = st.text_area("核查意见（退回时必填）", max_chars=500)
+            a, b = st.columns(2)
+            passed = a.form_submit_button("核查通过，办结", type="primary")
+            returned = b.form_submit_button("退回重新整改")
+            if passed or returned:
+                try:
+                    with ui.session() as s:
+                        notices.verify(s, user, nid, passed, note)
+                except (notices.NoticeError, PermissionDenied) as exc:
+                    st.error(f"未完成：{exc}")
+                else:
+                    st.session_state["supervision_notice"] = "已办结" if passed else "已退回重新整改"
+                    st.rerun()
+
+st.subheader("人工督办")
+with ui.session() as s:
+    candidates = [(item.id, item.external_id, item.title, item.unit_id, item.deadline)
+                  for item, _ in notices.overdue_without_notice(s, now, limit=200)]
+if not candidates:
+    st.caption("所有逾期未办结的事项均已发出督办通知。")
+else:
+    with st.form("bulk_issue"):
+        picked = st.multiselect(
+            "选择逾期未督办的事项（可多选）", [c[0] for c in candidates],
+            format_func=lambda i: next(f"{c[1]} · {units.get(c[3], '')} · 期限 {fmt_time(c[4])}"
+                                       for c in candidates if c[0] == i))
+        requirements = st.text_area("督办要求（留空用标准要求）", max_chars=1000)
+        assisting = st.text_input("协办单位（选填）", max_chars=200)
+        if st.form_submit_button("发出督办通知", type="primary"):
+            try:
+                with ui.session() as s:
+                    n = notices.issue_manual(s, user, [int(i) for i in picked],
+                                             requirements=requirements, assisting=assisting)
+            except (notices.NoticeError, PermissionDenied) as exc:
+                st.error(f"未发出：{exc}")
+            else:
+                st.session_state["supervision_notice"] = f"已发出 {n} 份督办通知"
+                st.rerun()
