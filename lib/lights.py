@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, case, literal, or_, type_coerce
+from sqlalchemy import BigInteger, and_, case, false, literal, or_, true, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from lib.config import TZ
@@ -40,6 +40,7 @@ RULE_COMPLETED_ON_TIME = "completed_on_time"
 RULE_OVERDUE = "open_overdue"
 RULE_NEAR = "open_near_deadline"
 RULE_ON_TRACK = "open_on_track"
+RULE_CANCELLED = "card_cancelled"
 
 
 def badge(light: str) -> str:
@@ -95,8 +96,19 @@ def light_for(
     completed_at: datetime | None,
     as_of: datetime,
     yellow_pct: int = DEFAULT_YELLOW_PCT,
+    card_cancelled: bool = False,
 ) -> Light | None:
-    """The item's light as of `as_of`, or None when it was not yet received then."""
+    """The item's light as of `as_of`, or None when it was not yet received then.
+
+    A red card cancelled on appeal shows green, with the original reason kept in its why."""
+    light = _light_for(received_at, deadline, completed_at, as_of, yellow_pct)
+    if light is not None and light.light == RED and card_cancelled:
+        return Light(GREEN, RULE_CANCELLED, f"红牌经申诉撤销（原：{light.reason}）",
+                     light.inputs | {"original_rule": light.rule})
+    return light
+
+
+def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light | None:
     asof = epoch(as_of)
     inputs = {
         "as_of": fmt_time(as_of),
@@ -152,7 +164,8 @@ def light_for(
     )
 
 
-def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime) -> dict:
+def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,
+                    cancelled=None) -> dict:
     """The rule's conditions as SQL booleans, for rows received by T. The light is the first that
     holds of: grey, late (red), closed (green), overdue (red), near (yellow); else green.
 
@@ -164,19 +177,22 @@ def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime) 
     done = type_coerce(completed, BigInteger)
     known = and_(recv.is_not(None), due.is_not(None))
     is_open = or_(done.is_(None), done > t)
+    # A card cancelled on appeal is never red (it falls through to green).
+    standing = true() if cancelled is None else cancelled == false()
     return {
         "grey": or_(recv.is_(None), due.is_(None)),
-        "late": and_(known, done <= t, done > due),
+        "late": and_(known, done <= t, done > due, standing),
         "closed": and_(known, done <= t),
-        "overdue": and_(known, is_open, t > due),
+        "overdue": and_(known, is_open, t > due, standing),
         "near": and_(known, is_open, t <= due, (due - t) * 100 < yellow_pct * (due - recv)),
         "open": is_open,
     }
 
 
-def light_sql(received, deadline, completed, yellow_pct, as_of: datetime) -> ColumnElement:
+def light_sql(received, deadline, completed, yellow_pct, as_of: datetime,
+              cancelled=None) -> ColumnElement:
     """The same rule as `light_for`, as a SQL CASE over epoch-second columns (rows received ≤ T)."""
-    f = light_flags_sql(received, deadline, completed, yellow_pct, as_of)
+    f = light_flags_sql(received, deadline, completed, yellow_pct, as_of, cancelled)
     return case(
         (f["grey"], GREY),
         (f["late"], RED),

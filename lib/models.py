@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -144,6 +145,8 @@ class Item(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
     state: Mapped[str] = mapped_column(String(12), default="open")
     updated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    # A red card cancelled on appeal (申诉撤销): it leaves the unit's score and the cockpit.
+    card_cancelled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     subsystem: Mapped[Subsystem] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -234,6 +237,7 @@ class AccountabilityRecord(Base):
     decided_on: Mapped[date] = mapped_column(Date)
     measure: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
 
     __table_args__ = (
         CheckConstraint("kind in ('criticism','accountability')", name="ck_accountability_kind"),
@@ -443,3 +447,20 @@ class NoticeEvent(Base):
     action: Mapped[str] = mapped_column(String(16))
     level: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Appeal(Base):
+    """A unit's appeal (申诉) against a red card; an inspector upholds or cancels the card."""
+
+    __tablename__ = "appeals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # pending / upheld / cancelled
+    filed_by: Mapped[str] = mapped_column(String(64))
+    filed_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    decision_note: Mapped[str | None] = mapped_column(Text)

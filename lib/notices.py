@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, cast, literal, or_, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, cast, false, literal, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -98,6 +98,7 @@ def overdue_without_notice(session: Session, now: datetime, limit: int | None = 
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
             .outerjoin(Notice, and_(Notice.item_id == Item.id, Notice.crossing == due))
             .where(Notice.id.is_(None), due.is_not(None), due < t,
+                   Item.card_cancelled == false(),
                    or_(done.is_(None), done > t),
                    type_coerce(Item.received_at, BigInteger) <= t)
             .order_by(Item.deadline, Item.id))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, and_, false, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lib import config
@@ -104,7 +104,7 @@ def light_counts(
     require(user, "view_items")
     unit_id = scoped_unit(user, unit_id)
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
-                        as_of)
+                        as_of, Item.card_cancelled)
 
     def n(cond):  # COUNT(*) FILTER (WHERE …): the cheapest conditional count in both databases
         return func.count().filter(cond)
@@ -227,7 +227,8 @@ class ItemRow:
 def _item_stmt():
     return (
         select(Item.id, Item.external_id, Item.title, Unit.name, Subsystem.name, Domain.name,
-               Region.name, Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct)
+               Region.name, Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+               Item.card_cancelled)
         .join(Unit, Unit.id == Item.unit_id)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(Domain, Domain.id == Subsystem.domain_id)
@@ -236,8 +237,9 @@ def _item_stmt():
 
 
 def _explain(row, as_of: datetime) -> ItemRow | None:
-    (iid, ext, title, unit, sub, dom, region, recv, due, done, ypct) = row
-    lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of, yellow_pct=ypct)
+    (iid, ext, title, unit, sub, dom, region, recv, due, done, ypct, cancelled) = row
+    lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of, yellow_pct=ypct,
+                   card_cancelled=bool(cancelled))
     if lt is None:
         return None
     red_since = None
@@ -258,7 +260,7 @@ def latest_red(
     unit_id = scoped_unit(user, unit_id)
     t = literal(epoch(as_of), BigInteger)
     recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
-    scope = [recv <= t]
+    scope = [recv <= t, Item.card_cancelled == false()]
     if region_id is not None:
         scope.append(Item.region_id == region_id)
     if unit_id is not None:
@@ -284,7 +286,8 @@ def list_items(
     Staff see only their own unit."""
     require(user, "view_items")
     unit_id = scoped_unit(user, unit_id)
-    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
+    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of,
+                   Item.card_cancelled)
     stmt = _item_stmt().where(_in_view(as_of, window_days))
     if light:
         stmt = stmt.where(lt == light)
@@ -307,7 +310,8 @@ def item_lights(session: Session, *, user: CurrentUser,
     """(external_id, deadline, light) of every item existing at T, in SQL: the CLI's `lights`."""
     require(user, "view_items")
     unit_id = scoped_unit(user, None)
-    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of)
+    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of,
+                   Item.card_cancelled)
     stmt = (select(Item.external_id, Item.deadline, lt)
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
             .where(exists_sql(Item.received_at, as_of)).order_by(Item.external_id))

@@ -617,13 +617,15 @@ def rows_with_lights(session: Session, orders: list[Submission], as_of: datetime
     from lib.lights import light_for
 
     ids = [o.item_id for o in orders]
-    items = {i: (recv, due, done, pct) for i, recv, due, done, pct in session.execute(
-        select(Item.id, Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct)
+    items = {i: rest for i, *rest in session.execute(
+        select(Item.id, Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+               Item.card_cancelled)
         .join(Subsystem, Subsystem.id == Item.subsystem_id).where(Item.id.in_(ids)))} if ids else {}
     out = []
     for o in orders:
-        recv, due, done, pct = items[o.item_id]
-        lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of, yellow_pct=pct)
+        recv, due, done, pct, cancelled = items[o.item_id]
+        lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of,
+                       yellow_pct=pct, card_cancelled=bool(cancelled))
         out.append({"id": o.id, "version": o.version, "code": o.code, "status": o.status,
                     "kind": KINDS[o.kind][0], "subject": o.subject, "body": o.body,
                     "unit_id": o.unit_id, "deadline": due, "ack_deadline": o.ack_deadline,

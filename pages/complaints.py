@@ -110,7 +110,8 @@ if code.strip():
             item = items.get_item(s, user, sub.item_id)
             lt = light_for(received_at=item.received_at, deadline=item.deadline,
                            completed_at=item.completed_at, as_of=now,
-                           yellow_pct=item.subsystem.yellow_pct)
+                           yellow_pct=item.subsystem.yellow_pct,
+                           card_cancelled=item.card_cancelled)
             evts = [(e.at, subs.ACTIONS.get(e.action, e.action), e.actor, e.note)
                     for e in subs.events(s, user, sub.id)]
             detail = (sub.kind, sub.subject, sub.body, sub.status, sub.unit_id, sub.reply,

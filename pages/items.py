@@ -94,7 +94,8 @@ except (PermissionDenied, items.ItemError) as exc:
     st.stop()
 
 lt = light_for(received_at=item.received_at, deadline=item.deadline,
-               completed_at=item.completed_at, as_of=as_of, yellow_pct=sub.yellow_pct)
+               completed_at=item.completed_at, as_of=as_of, yellow_pct=sub.yellow_pct,
+               card_cancelled=item.card_cancelled)
 left, right = st.columns([3, 2])
 with left:
     st.markdown(f"#### {item.title or item.external_id}")

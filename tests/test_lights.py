@@ -88,11 +88,12 @@ def test_reason_carries_rule_inputs_and_thresholds():
 def _lights_by_python(session, as_of):
     rows = session.execute(
         select(Item.external_id, Item.received_at, Item.deadline, Item.completed_at,
-               Subsystem.yellow_pct).join(Subsystem, Subsystem.id == Item.subsystem_id)).all()
+               Subsystem.yellow_pct, Item.card_cancelled)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)).all()
     out = {}
-    for ext, recv, due, done, pct in rows:
+    for ext, recv, due, done, pct, cancelled in rows:
         lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of,
-                       yellow_pct=pct)
+                       yellow_pct=pct, card_cancelled=cancelled)
         if lt is not None:
             out[ext] = lt.light
     return out

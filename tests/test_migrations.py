@@ -30,12 +30,15 @@ def test_upgrade_keeps_data_written_under_the_first_revision(backend, tmp_path_f
         c.execute(text("insert into items (id, external_id, subsystem_id, unit_id, received_at, "
                        "deadline, state) values (1, 'X-1', 1, 1, 1780000000, 1781000000, 'open')"))
         c.execute(text("insert into item_events (item_id, at, kind, actor) values (1, 1780000000, 'created', 't')"))
+        # Rows in tables that reference items: a table copy must not cascade into them.
+        c.execute(text("insert into item_events (item_id, at, kind, actor) values (1, 1780000100, 'updated', 't')"))
     db.migrate(engine)
     assert db.current_revision(engine) == db.head_revision()
     with engine.begin() as c:
         assert c.execute(text("select external_id, received_at, deadline, state from items")).all() == [
             ("X-1", 1780000000, 1781000000, "open")]
-        assert c.execute(text("select count(*) from item_events")).scalar() == 1
+        assert c.execute(text("select count(*) from item_events")).scalar() == 2
+        assert c.execute(text("select card_cancelled from items")).scalar() in (False, 0)
         assert c.execute(text("select name from units")).scalar() == "湛江市发展和改革局"
         # The new tables work beside the old rows.
         c.execute(text("insert into accountability_records (kind, unit_id, item_id, decided_on, "
@@ -47,3 +50,26 @@ def test_migrate_is_idempotent(empty_engine):
     db.migrate(empty_engine)
     db.migrate(empty_engine)
     assert db.current_revision(empty_engine) == db.head_revision()
+
+
+def test_table_copies_lose_nothing(sqlite_demo_url, tmp_path):
+    """0007 copies accountability_records (SQLite cannot add a foreign key in place): every
+    row of the demo, and of the tables around it, survives the upgrade from 0006."""
+    from tests.apptest_helpers import copy_sqlite
+
+    url = copy_sqlite(sqlite_demo_url, tmp_path / "old.db")
+    engine = db.make_engine(url)
+    tables = ("items", "item_events", "accountability_records", "submissions", "audit_log",
+              "users", "project_nodes")
+    with engine.begin() as c:
+        before = {t: c.execute(text(f"select count(*) from {t}")).scalar() for t in tables}
+    from alembic import command
+
+    command.downgrade(db.alembic_config(engine), "0006")  # a database still on 0006
+    assert db.current_revision(engine) == "0006"
+    db.migrate(engine)
+    assert db.current_revision(engine) == db.head_revision()
+    with engine.begin() as c:
+        after = {t: c.execute(text(f"select count(*) from {t}")).scalar() for t in tables}
+    assert after == before and before["accountability_records"] == 16
+    engine.dispose()
