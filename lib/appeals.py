@@ -162,3 +162,11 @@ def accountability_rows(session: Session, user: CurrentUser) -> list[dict]:
              "措施": r.measure, "决定日期": r.decided_on.isoformat(), "事项": ext or "",
              "督办通知": r.notice_id or "", "事由": r.reason}
             for r, unit, name, rank, ext in rows]
+
+
+def people_of_units(session: Session, user: CurrentUser) -> list[tuple[int, str, int, str]]:
+    """(id, name, unit id, rank) of the cadres (处级、科级) who may be held accountable."""
+    require(user, "dispatch_submissions")
+    return [tuple(r) for r in session.execute(
+        select(Person.id, Person.name, Person.unit_id, Person.rank)
+        .where(Person.rank.in_(("处级", "科级"))).order_by(Person.unit_id, Person.id))]

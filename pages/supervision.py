@@ -4,7 +4,7 @@ verification of rectifications, and a sweep on demand."""
 import pandas as pd
 import streamlit as st
 
-from lib import notices, ui
+from lib import appeals, notices, ui
 from lib.access import PermissionDenied
 from lib.clock import now_utc
 from lib.lights import fmt_duration, fmt_time
@@ -101,3 +101,60 @@ else:
             else:
                 st.session_state["supervision_notice"] = f"已发出 {n} 份督办通知"
                 st.rerun()
+
+st.subheader("申诉审理")
+with ui.session() as s:
+    pending = [(a.id, ext, title, a.unit_id, a.reason, a.evidence, a.filed_at)
+               for a, ext, title in appeals.listing(s, user, ("pending",))]
+if not pending:
+    st.caption("没有待审理的申诉。")
+for aid, ext, title, unit_id, reason, evidence, filed in pending:
+    with st.form(f"appeal_{aid}"):
+        st.markdown(f"**{ext}**《{ui.esc(title or '')}》· {units.get(unit_id, '')} · {fmt_time(filed)}")
+        ui.plain(reason)
+        if evidence:
+            st.caption("证据材料：")
+            ui.plain(evidence)
+        note = st.text_input("审理意见", max_chars=1000, key=f"appeal_note_{aid}")
+        a, b = st.columns(2)
+        cancel = a.form_submit_button("撤销红牌")
+        uphold = b.form_submit_button("维持红牌")
+        if cancel or uphold:
+            try:
+                with ui.session() as s:
+                    appeals.decide(s, user, aid, cancel, note)
+            except (appeals.AppealError, PermissionDenied) as exc:
+                st.error(f"未审理：{exc}")
+            else:
+                ui.clear_data_caches()
+                st.session_state["supervision_notice"] = f"{ext}：{'已撤销红牌' if cancel else '维持红牌'}"
+                st.rerun()
+
+st.subheader("通报批评与问责")
+with ui.session() as s:
+    records = appeals.accountability_rows(s, user)
+    people = appeals.people_of_units(s, user)
+st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
+with st.form("accountability"):
+    c1, c2 = st.columns(2)
+    kind = c1.radio("类别", ["criticism", "accountability"], horizontal=True,
+                    format_func={"criticism": "通报批评（单位）", "accountability": "问责（干部）"}.get)
+    unit_id = c2.selectbox("单位", list(units), format_func=units.get, key="acc_unit")
+    person = st.selectbox("干部（问责时必选）", [None] + [p[0] for p in people],
+                          format_func=lambda i: "—" if i is None else next(
+                              f"{p[1]}（{units.get(p[2], '')}，{p[3]}）" for p in people if p[0] == i))
+    measure = st.selectbox("处理措施", appeals.MEASURES)
+    notice_ref = st.number_input("关联督办通知序号（选填，0 表示无）", min_value=0, step=1)
+    reason = st.text_area("事由", max_chars=1000)
+    if st.form_submit_button("记录", type="primary"):
+        try:
+            with ui.session() as s:
+                appeals.record_accountability(
+                    s, user, kind=kind, unit_id=int(unit_id), person_id=person, item_id=None,
+                    notice_id=int(notice_ref) or None, measure=measure, reason=reason)
+        except (appeals.AppealError, PermissionDenied) as exc:
+            st.error(f"未记录：{exc}")
+        else:
+            ui.clear_data_caches()
+            st.session_state["supervision_notice"] = "已记录"
+            st.rerun()

@@ -234,3 +234,44 @@ def notices_user():
     from lib.access import CurrentUser
 
     return CurrentUser(None, "jiancha", "监察", frozenset({"inspector"}))
+
+
+def test_appeal_through_the_pages(url):
+    """Staff appeal a red card; the inspector cancels it; it leaves the lights."""
+    from lib import queries
+    from lib.access import SYSTEM
+    from lib.clock import now_utc
+    from lib.importer import import_items
+    from lib.models import Appeal
+
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:
+        import_items(s, "external_id,subsystem,unit,received_at,time_limit,completed_at\n"
+                     "APPEAL-1,FEES,440823.ZRZY,2026-10-08T09:00,48h,\n", actor="t")
+        item_id = s.scalar(select(Item.id).where(Item.external_id == "APPEAL-1"))
+    staff = login(app(), "staff")
+    staff.switch_page("pages/unit_notices.py").run()
+    assert not staff.exception
+    box = next(sb for sb in staff.selectbox if sb.label == "红牌事项")
+    box.set_value(item_id)
+    reason = next(t for t in staff.text_area if t.label == "申诉理由")
+    reason.input("短")
+    next(b for b in staff.button if b.label == "提出申诉").click()
+    staff.run()
+    assert any("至少 10 个字" in e for e in errors(staff))
+    next(sb for sb in staff.selectbox if sb.label == "红牌事项").set_value(item_id)
+    next(t for t in staff.text_area if t.label == "申诉理由").input("系统故障停机三天，附停机通知。")
+    next(b for b in staff.button if b.label == "提出申诉").click()
+    staff.run()
+    assert not errors(staff)
+    with db.session_scope(engine) as s:
+        aid = s.scalar(select(Appeal.id).where(Appeal.item_id == item_id))
+    inspector = login(app(), "inspector")
+    inspector.switch_page("pages/supervision.py").run()
+    inspector.text_input(key=f"appeal_note_{aid}").input("停机属实，撤销")
+    next(b for b in inspector.button if b.label == "撤销红牌").click()
+    inspector.run()
+    assert not errors(inspector)
+    with db.session_scope(engine) as s:
+        lights = {e: lt for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=now_utc())}
+    assert lights["APPEAL-1"] == "green"
