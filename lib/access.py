@@ -66,6 +66,7 @@ PAGES = [
     # Material icons: they render without an emoji font on the workstation.
     PageSpec("cockpit", "Home.py", "领导驾驶舱", ":material/dashboard:", "view_cockpit"),
     PageSpec("items", "pages/items.py", "监察事项", ":material/list_alt:", "view_items"),
+    PageSpec("key_work", "pages/key_work.py", "重点工作与项目", ":material/flag:", "view_items"),
     PageSpec("complaints", "pages/complaints.py", "网络投诉", ":material/forum:",
              "view_complaints"),
     PageSpec("dispatch", "pages/dispatch.py", "诉求分派与审核", ":material/assignment_ind:",

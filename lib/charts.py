@@ -114,3 +114,26 @@ def ranking_bar(df: pd.DataFrame, *, title: str, color: str) -> dict:
     rows = [{"单位": r["unit"], "按时办结率": round(float(r["on_time_rate"]) * 100, 1),
              "名次": str(r["rank"]), "红牌": int(r["red"])} for _, r in df.iterrows()]
     return _with_data(_ranking_template(title, color, len(rows)), "ranking", rows)
+
+
+@lru_cache(maxsize=4)
+def _timeline_template(rows: int) -> dict:
+    base = alt.Chart(alt.Data(name="nodes"))
+    bars = base.mark_bar(height=14).encode(
+        y=alt.Y("节点:N", sort=None, title=None),
+        x=alt.X("计划开始:T", title=None, axis=alt.Axis(format="%Y-%m")),
+        x2="计划完成:T",
+        color=alt.Color("灯色:N", scale=light_scale(), legend=alt.Legend(orient="bottom")),
+        tooltip=["节点:N", "计划开始:T", "计划完成:T", "完成进度:Q", "灯色:N", "原因:N"],
+    )
+    today = base.mark_rule(color="#1f2d3d", strokeDash=[4, 3]).encode(x="今天:T")
+    return (bars + today).properties(height=34 * max(1, rows)).to_dict(validate=False)
+
+
+def project_timeline(nodes: list[dict], today) -> dict:
+    """A Gantt of a project's nodes: planned windows coloured by light, today as a dashed rule."""
+    rows = [{"节点": f"{n['seq']}. {n['node']}", "计划开始": n["planned_start"].isoformat(),
+             "计划完成": n["planned_end"].isoformat(), "完成进度": n["percent_done"],
+             "灯色": LABELS[n["light"]], "原因": n["reason"], "今天": today.isoformat()}
+            for n in nodes]
+    return _with_data(_timeline_template(len(rows)), "nodes", rows)

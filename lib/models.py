@@ -464,3 +464,19 @@ class Appeal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
     decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class NodeUpdate(Base):
+    """A key-project node's progress report, with the light it earned then (for the rule
+    'two yellows in a row are red')."""
+
+    __tablename__ = "node_updates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("project_nodes.item_id", ondelete="CASCADE"),
+                                         index=True)
+    at: Mapped[datetime] = mapped_column(UtcEpoch)
+    actor: Mapped[str] = mapped_column(String(64))
+    percent_done: Mapped[int] = mapped_column(Integer)
+    behind_pp: Mapped[int] = mapped_column(Integer)  # percentage points behind plan
+    light: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)

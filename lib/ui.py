@@ -328,6 +328,14 @@ def chart(chart, **kwargs):
     return st.vega_lite_chart(spec, theme=None, width="stretch", **kwargs)
 
 
+@st.cache_data(ttl=300, show_spinner=False)
+def project_thresholds(url: str) -> tuple[int, int]:
+    from lib import projects
+
+    with session() as s:
+        return projects.thresholds(s)
+
+
 def items_frame(rows: list[queries.ItemRow]) -> pd.DataFrame:
     """Items as a table: the light in words with its symbol, and the reason."""
     return pd.DataFrame([{

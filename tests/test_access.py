@@ -41,13 +41,13 @@ def test_pages_per_role():
     def keys(role):
         return [p.key for p in access.visible_pages(CurrentUser(None, "x", "x", frozenset({role})))]
 
-    assert keys("admin") == ["cockpit", "items", "complaints", "audit", "users", "settings",
-                             "account"]
-    assert keys("leader") == ["cockpit", "items", "complaints", "account"]
-    assert keys("inspector") == ["cockpit", "items", "complaints", "dispatch", "supervision",
-                                 "audit", "account"]
-    assert keys("staff") == ["cockpit", "items", "inbox", "unit_notices", "account"]
-    assert keys("reviewer") == ["cockpit", "items", "complaints", "account"]
+    assert keys("admin") == ["cockpit", "items", "key_work", "complaints", "audit", "users",
+                             "settings", "account"]
+    assert keys("leader") == ["cockpit", "items", "key_work", "complaints", "account"]
+    assert keys("inspector") == ["cockpit", "items", "key_work", "complaints", "dispatch",
+                                 "supervision", "audit", "account"]
+    assert keys("staff") == ["cockpit", "items", "key_work", "inbox", "unit_notices", "account"]
+    assert keys("reviewer") == ["cockpit", "items", "key_work", "complaints", "account"]
     assert keys("nobody") == ["account"]
     assert [p.key for p in access.public_pages()] == ["submit", "track", "board", "hot"]
 

@@ -7,19 +7,21 @@ from lib import db
 from lib.models import AuditLog, CalendarOverride, Item, Unit, User
 from tests.apptest_helpers import app, copy_sqlite, errors, login, page_links
 
-PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "网络投诉": "pages/complaints.py",
+PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "重点工作与项目": "pages/key_work.py",
+         "网络投诉": "pages/complaints.py",
          "诉求分派与审核": "pages/dispatch.py", "本单位工单": "pages/inbox.py",
          "督办通知": "pages/unit_notices.py", "督办中心": "pages/supervision.py",
          "审计日志": "pages/audit.py", "用户与单位": "pages/admin_users.py",
          "系统设置": "pages/admin_settings.py", "个人设置": "pages/account.py"}
 PUBLIC = ["我要反映", "办理进度查询", "答复公开", "热点与政策"]
 VISIBLE = {
-    "admin": ["领导驾驶舱", "监察事项", "网络投诉", "审计日志", "用户与单位", "系统设置", "个人设置"],
-    "leader": ["领导驾驶舱", "监察事项", "网络投诉", "个人设置"],
-    "inspector": ["领导驾驶舱", "监察事项", "网络投诉", "诉求分派与审核", "督办中心", "审计日志",
-                  "个人设置"],
-    "staff": ["领导驾驶舱", "监察事项", "本单位工单", "督办通知", "个人设置"],
-    "reviewer": ["领导驾驶舱", "监察事项", "网络投诉", "个人设置"],
+    "admin": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "审计日志", "用户与单位",
+              "系统设置", "个人设置"],
+    "leader": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "个人设置"],
+    "inspector": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "诉求分派与审核", "督办中心",
+                  "审计日志", "个人设置"],
+    "staff": ["领导驾驶舱", "监察事项", "重点工作与项目", "本单位工单", "督办通知", "个人设置"],
+    "reviewer": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "个人设置"],
 }
 
 
@@ -275,3 +277,36 @@ def test_appeal_through_the_pages(url):
     with db.session_scope(engine) as s:
         lights = {e: lt for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=now_utc())}
     assert lights["APPEAL-1"] == "green"
+
+
+def test_key_work_page_and_a_node_report(url):
+    """A leader sees every project; a staff member of the project's unit reports progress."""
+    from lib.models import KeyProject, ProjectNode
+
+    leader = login(app(), "leader")
+    leader.switch_page("pages/key_work.py").run()
+    assert not leader.exception and not errors(leader)
+    assert {m.label for m in leader.metric} >= {"重点工作督办完成", "节点按时完成率"}
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:  # give the demo staff's unit a project
+        unit = s.scalar(select(Unit.id).where(Unit.code == "440823.ZRZY"))
+        project = s.scalar(select(KeyProject).where(KeyProject.completed_on.is_(None)))
+        project.unit_id = unit
+        current = None
+        for node in s.scalars(select(ProjectNode).where(ProjectNode.project_id == project.id)
+                              .order_by(ProjectNode.seq)):
+            item = s.get(Item, node.item_id)
+            item.unit_id = unit
+            if current is None and item.state == "open":
+                current = node.item_id  # the node in progress
+        pid = project.id
+    staff = login(app(), "staff")
+    staff.switch_page("pages/key_work.py").run()
+    assert not staff.exception
+    staff.selectbox[0].set_value(pid).run()
+    staff.selectbox[1].set_value(current).run()
+    assert any(b.label == "提交" for b in staff.button)
+    staff.slider[0].set_value(100)
+    next(b for b in staff.button if b.label == "提交").click()
+    staff.run()
+    assert not staff.exception and not errors(staff)

@@ -1,0 +1,80 @@
+"""重点工作与项目: key tasks under supervision, and key projects node by node — progress,
+lights by the published rules, a timeline, the notices and history; staff report progress."""
+
+import pandas as pd
+import streamlit as st
+
+from lib import charts, items, projects, ui
+from lib.access import PermissionDenied, can
+from lib.config import TZ
+from lib.lights import RED, badge, fmt_time
+
+user = ui.require("key_work")
+url = ui.url()
+as_of = ui.as_of_for(ui.today_local())
+
+st.title("重点工作与重点项目")
+fig = ui.source_figures(url, as_of)
+c = st.columns(4)
+c[0].metric("重点工作督办完成", f"{fig.key_tasks_completed:,} 项")
+c[1].metric("按时办结率", f"{fig.key_task_on_time_rate:.0%}" if fig.key_task_on_time_rate else "—")
+c[2].metric("重点项目", f"{fig.projects} 个", help=f"已完成 {fig.projects_completed} 个")
+c[3].metric("节点按时完成率", f"{fig.node_on_time_rate:.0%}" if fig.node_on_time_rate else "—")
+
+tab_tasks, tab_projects = st.tabs(["重点工作", "重点项目"])
+with tab_tasks:
+    reds = ui.list_items(url, user, as_of, 365, None, "EFFICIENCY", "KEYWORK", None, None, None, 300)
+    open_tasks = [r for r in reds if r.completed_at is None]
+    st.caption(f"在办重点工作 {len(open_tasks)} 项（近一年内在办或办结的，按期限排列）")
+    if open_tasks:
+        st.dataframe(ui.items_frame(open_tasks), hide_index=True, width="stretch")
+    else:
+        st.info("没有在办的重点工作。")
+
+with tab_projects:
+    yellow_pp, red_pp = ui.project_thresholds(url)
+    st.caption(f"节点灯色：落后计划 {yellow_pp}–{red_pp} 个百分点黄灯，超过 {red_pp} 个百分点红灯；资金拨付逾期红灯；"
+               "连续两次黄灯转红灯。项目滞后：开工日 +（计划完工日 − 开工日）× 完成进度 < 今天。")
+    with ui.session() as s:
+        rows = projects.projects(s, user, as_of)
+    if not rows:
+        st.info("没有可查看的重点项目。")
+        st.stop()
+    st.dataframe(pd.DataFrame([{
+        "灯色": badge(r["light"]), "编号": r["code"], "项目": r["name"], "责任单位": r["unit"],
+        "区县": r["region"], "完成进度": f"{r['progress']}%", "节点": f"{r['nodes_done']}/{r['nodes']}",
+        "状态": "已完成" if r["completed"] else ("滞后" if r["behind"] else "在建"),
+        "计划完工": r["due"].isoformat(),
+    } for r in rows]), hide_index=True, width="stretch")
+    by_id = {r["id"]: r for r in rows}
+    pid = st.selectbox("查看项目", list(by_id), format_func=lambda i: f"{by_id[i]['code']} · {by_id[i]['name']}")
+    with ui.session() as s:
+        ns = projects.nodes(s, user, pid, as_of)
+    ui.chart(charts.project_timeline(ns, as_of.astimezone(TZ).date()))
+    st.dataframe(pd.DataFrame([{
+        "灯色": badge(n["light"]), "节点": n["node"], "计划": f"{n['planned_start']} 至 {n['planned_end']}",
+        "完成进度": f"{n['percent_done']}%", "完成时间": fmt_time(n["completed_at"]),
+        "原因": n["reason"], "督办通知": f"#{n['notice_id']}" if n["notice_id"] else "",
+    } for n in ns]), hide_index=True, width="stretch")
+    node_ids = {n["item_id"]: n for n in ns}
+    nid = st.selectbox("节点记录", list(node_ids), format_func=lambda i: f"{node_ids[i]['seq']}. {node_ids[i]['node']}")
+    with ui.session() as s:
+        history = [(e.at, e.kind, e.actor, e.note) for e in items.history(s, user, nid)]
+    st.dataframe(pd.DataFrame([{"时间": fmt_time(a), "环节": k, "操作人": who, "说明": note or ""}
+                               for a, k, who, note in history]), hide_index=True, width="stretch")
+    node = node_ids[nid]
+    if can(user, "update_items") and node["completed_at"] is None:
+        with st.form("node_update"):
+            st.markdown(f"**报告“{node['node']}”进度**")
+            percent = st.slider("完成进度（%）", 0, 100, int(node["percent_done"]), step=5)
+            note = st.text_input("说明（进度下降时必填）", max_chars=500)
+            if st.form_submit_button("提交", type="primary"):
+                try:
+                    with ui.session() as s:
+                        update = projects.update_node(s, user, nid, int(percent), note)
+                        light = update.light
+                except (projects.ProjectError, PermissionDenied) as exc:
+                    st.error(f"未提交：{exc}")
+                else:
+                    ui.clear_data_caches()
+                    (st.warning if light == RED else st.success)(f"已提交：{percent}%，{badge(light)}")
