@@ -26,6 +26,8 @@ from lib.models import (
     Item,
     ItemEvent,
     KeyProject,
+    Notice,
+    NoticeEvent,
     Person,
     Post,
     ProjectNode,
@@ -430,16 +432,50 @@ class _Loader:
                 project.completed_on = last_completion.astimezone(TZ).date()
         self.s.flush()
 
+    def _notice_behind(self, item_id: int) -> tuple[int, date]:
+        """The supervision notice a late key task received while it was overdue (closed since),
+        and the day it was issued."""
+        item = self.s.get(Item, item_id)
+        late = item.completed_at - item.deadline
+        issued = item.deadline + min(timedelta(days=1), late / 2)
+        notice = Notice(item_id=item.id, crossing=int(item.deadline.timestamp()),
+                        unit_id=item.unit_id, source="系统自动督办（红牌）",
+                        matter=f"重点工作督查督办事项 {item.external_id}《{item.title}》逾期未办结，亮红牌。",
+                        requirements="请立即组织办理，并在回复期限前报告整改落实情况。",
+                        reply_due=issued + timedelta(days=2), status="closed", level=1,
+                        issued_at=issued, issued_by="系统（自动督办）",
+                        acknowledged_at=issued + timedelta(hours=5),
+                        rectification="已于逾期后完成任务，相关责任人已作检讨，建立提前预警台账。",
+                        rectified_at=item.completed_at + timedelta(days=2),
+                        closed_at=item.completed_at + timedelta(days=4))
+        self.s.add(notice)
+        self.s.flush()
+        for at, action, actor in ((issued, "issued", "系统（自动督办）"),
+                                  (notice.acknowledged_at, "acknowledged", "演示经办人"),
+                                  (notice.rectified_at, "rectified", "演示经办人"),
+                                  (notice.closed_at, "closed", "演示纪检监察员")):
+            self.s.add(NoticeEvent(notice_id=notice.id, at=at, actor=actor, action=action, level=1))
+        return notice.id, notice.closed_at.astimezone(TZ).date()
+
     def accountability(self, late_by_unit: dict[int, list[int]]) -> None:
-        """7 units criticized and 9 officials held accountable, each tied to a late key task."""
+        """7 units criticized and 9 officials held accountable, each tied to a late key task and
+        the supervision notice it received."""
         today = self.anchor.astimezone(TZ).date()
         units = sorted(late_by_unit, key=lambda u: -len(late_by_unit[u]))
-        criticized = units[:UNITS_CRITICIZED]
-        for uid in criticized:
+        noticed: dict[int, tuple[int, date]] = {}
+
+        def behind(item_id: int) -> tuple[int, date]:
+            if item_id not in noticed:
+                noticed[item_id] = self._notice_behind(item_id)
+            return noticed[item_id]
+
+        for uid in units[:UNITS_CRITICIZED]:
+            item_id = late_by_unit[uid][0]
+            notice_id, closed = behind(item_id)
             self.s.add(AccountabilityRecord(
-                kind="criticism", unit_id=uid, item_id=late_by_unit[uid][0],
-                decided_on=today - timedelta(days=self.rng.randint(20, 400)), measure="通报批评",
-                reason="重点工作推进不力、未按期落实，经督办仍未整改到位"))
+                kind="criticism", unit_id=uid, item_id=item_id, notice_id=notice_id,
+                decided_on=min(today, closed + timedelta(days=self.rng.randint(5, 40))),
+                measure="通报批评", reason="重点工作推进不力、未按期落实，经督办后方整改到位"))
         measures = ["诫勉谈话", "责令书面检查", "通报批评", "警告处分", "调整工作岗位"]
         chosen: list[tuple[int, int, int]] = []
         for uid in units:
@@ -448,9 +484,11 @@ class _Loader:
                     chosen.append((uid, person_id, self.rng.choice(late_by_unit[uid])))
                     break
         for uid, person_id, item_id in chosen:
+            notice_id, closed = behind(item_id)
             self.s.add(AccountabilityRecord(
                 kind="accountability", unit_id=uid, person_id=person_id, item_id=item_id,
-                decided_on=today - timedelta(days=self.rng.randint(10, 380)),
+                notice_id=notice_id,
+                decided_on=min(today, closed + timedelta(days=self.rng.randint(5, 40))),
                 measure=self.rng.choice(measures), reason="超时限完成重点工作任务"))
         self.s.flush()
 

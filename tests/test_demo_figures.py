@@ -76,3 +76,18 @@ def test_demo_refuses_a_database_with_items(demo_engine):
     with db.session_scope(demo_engine) as s:
         with pytest.raises(ValueError, match="空库"):
             demo.load_demo(s, anchor=ANCHOR)
+
+
+def test_the_7_and_9_rest_on_notices_and_items(demo_engine):
+    from lib.models import AccountabilityRecord, Item, Notice
+
+    with db.session_scope(demo_engine) as s:
+        rows = s.execute(select(AccountabilityRecord, Notice, Item)
+                         .join(Notice, Notice.id == AccountabilityRecord.notice_id)
+                         .join(Item, Item.id == AccountabilityRecord.item_id)).all()
+    assert len(rows) == 16
+    for record, notice, item in rows:
+        assert notice.item_id == item.id and notice.unit_id == record.unit_id
+        assert item.completed_at > item.deadline  # the task was late
+        assert notice.issued_at < item.completed_at  # the notice came while it was overdue
+        assert notice.closed_at.astimezone(ANCHOR.tzinfo).date() <= record.decided_on
