@@ -86,7 +86,10 @@ def empty_engine(backend, tmp_path_factory):
     db.migrate(engine)
     with db.session_scope(engine) as s:
         catalog.seed_catalog(s)
-    return engine
+    yield engine
+    # Give the connections back: PostgreSQL allows only so many clients at once.
+    engine.dispose()
+    db._engines.pop(url, None)
 
 
 _demo_cache: dict[str, str] = {}

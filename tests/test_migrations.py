@@ -17,7 +17,7 @@ def test_migrated_schema_matches_the_models(empty_engine):
 
 
 def test_upgrade_keeps_data_written_under_the_first_revision(backend, tmp_path_factory):
-    engine = db.get_engine(new_database_url(backend, tmp_path_factory))
+    engine = db.make_engine(new_database_url(backend, tmp_path_factory))
     db.migrate(engine, "0001")
     assert db.current_revision(engine) == "0001"
     with engine.begin() as c:
@@ -44,6 +44,7 @@ def test_upgrade_keeps_data_written_under_the_first_revision(backend, tmp_path_f
         c.execute(text("insert into accountability_records (kind, unit_id, item_id, decided_on, "
                        "measure, reason) values ('criticism', 1, 1, '2026-11-01', '通报批评', 'x')"))
         assert c.execute(text("select count(*) from accountability_records")).scalar() == 1
+    engine.dispose()
 
 
 def test_migrate_is_idempotent(empty_engine):

@@ -11,6 +11,10 @@ pytestmark = pytest.mark.browser
 def test_sweep_and_print_a_notice(page, app_url):
     login(page, app_url, "inspector", PASSWORDS["inspector"])
     page.locator('[data-testid="stSidebar"]').get_by_role("link", name="督办中心").click()
+    page.get_by_role("heading", name="督办中心").wait_for(timeout=60_000)
+    page.get_by_text("通报批评与问责").first.wait_for(timeout=60_000)  # the whole page ran
+    wait_idle(page)
+    page.wait_for_timeout(1000)
     page.get_by_role("button", name="立即扫描").click()
     page.get_by_text("扫描完成").wait_for(timeout=90_000)
     wait_idle(page)
