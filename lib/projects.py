@@ -162,7 +162,9 @@ def projects(session: Session, user: CurrentUser, as_of: datetime) -> list[dict]
                     "progress": progress, "completed": completed,
                     "behind": (not completed) and behind_schedule(project.start_date,
                                                                   project.due_date, progress, today),
-                    "light": worst if not completed else GREEN})
+                    "light": worst})
+    # Leaders look at red first.
+    out.sort(key=lambda r: (order.index(r["light"]), r["completed"], r["code"]))
     return out
 
 
