@@ -216,3 +216,20 @@ def update_node(session: Session, user: CurrentUser, item_id: int, percent_done:
                  entity_id=item.external_id, before=before,
                  after=snapshot(item) | {"percent_done": percent_done, "light": nl.light})
     return update
+
+
+def set_thresholds(session: Session, user: CurrentUser, yellow_pp: int, red_pp: int) -> None:
+    """Administrators set the behind-plan bands (percentage points) of the node lights."""
+    require(user, "manage_settings")
+    if not (isinstance(yellow_pp, int) and isinstance(red_pp, int) and 0 < yellow_pp < red_pp <= 100):
+        raise ProjectError("须满足 0 < 黄灯起点 < 红灯起点 ≤ 100（百分点）")
+    before = dict(zip(DEFAULTS, thresholds(session), strict=True))
+    for key, value in (("proj_yellow_pp", yellow_pp), ("proj_red_pp", red_pp)):
+        row = session.get(AppSetting, key)
+        if row is None:
+            session.add(AppSetting(key=key, value=str(value)))
+        else:
+            row.value = str(value)
+    audit.record(session, actor=user.username, action="setting.update", entity="setting",
+                 entity_id="project_thresholds", before=before,
+                 after={"proj_yellow_pp": yellow_pp, "proj_red_pp": red_pp})

@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from lib import access, settings, submissions, ui
+from lib import access, projects, settings, submissions, ui
 from lib.access import PermissionDenied
 from lib.workdays import statutory_is_workday
 
@@ -124,6 +124,22 @@ with tab_public:
             except (submissions.SubmissionError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
+                st.success("已保存")
+    st.markdown("**重点项目节点灯色**（落后计划的百分点）")
+    with ui.session() as s:
+        yellow_pp, red_pp = projects.thresholds(s)
+    with st.form("project_thresholds"):
+        c1, c2 = st.columns(2)
+        new_yellow = c1.number_input("黄灯起点", min_value=1, max_value=99, value=yellow_pp, step=1)
+        new_red = c2.number_input("红灯：超过", min_value=2, max_value=100, value=red_pp, step=1)
+        if st.form_submit_button("保存节点灯色"):
+            try:
+                with ui.session() as s:
+                    projects.set_thresholds(s, user, int(new_yellow), int(new_red))
+            except (projects.ProjectError, PermissionDenied) as exc:
+                st.error(f"未保存：{exc}")
+            else:
+                ui.clear_data_caches()
                 st.success("已保存")
 
 with tab_content:

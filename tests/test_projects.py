@@ -92,3 +92,17 @@ def test_progress_reports_are_checked(sqlite_demo_url, tmp_path):
         assert update.light in (GREEN, RED)
     with db.session_scope(engine) as s, pytest.raises(projects.ProjectError, match="已完成"):
         projects.update_node(s, staff, node_id, 100, "")
+
+
+def test_thresholds_are_configurable(empty_engine):
+    admin = CurrentUser(None, "admin", "管理员", frozenset({"admin"}))
+    with db.session_scope(empty_engine) as s:
+        assert projects.thresholds(s) == (10, 30)
+        for bad in ((30, 10), (0, 30), (10, 101)):
+            with pytest.raises(projects.ProjectError, match="红灯起点"):
+                projects.set_thresholds(s, admin, *bad)
+        with pytest.raises(PermissionDenied):
+            projects.set_thresholds(s, CurrentUser(None, "l", "l", frozenset({"leader"})), 5, 20)
+        projects.set_thresholds(s, admin, 5, 20)
+    with db.session_scope(empty_engine) as s:
+        assert projects.thresholds(s) == (5, 20)
