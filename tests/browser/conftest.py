@@ -106,7 +106,7 @@ def wait_idle(pg, timeout: float = 60_000) -> None:
 
 def login(pg, base: str, username: str, password: str) -> None:
     pg.goto(base)
-    pg.get_by_label("用户名").wait_for(timeout=90_000)
+    pg.get_by_label("用户名").first.wait_for(timeout=90_000)
     pg.get_by_label("用户名").fill(username)
     pg.get_by_label("密码").fill(password)
     pg.get_by_role("button", name="登录").click()

@@ -26,10 +26,10 @@ def test_login_survives_a_reload_and_logout_survives_one_too(page, app_url):
     page.get_by_text("最新红牌").first.wait_for(timeout=60_000)  # still signed in
     assert page.get_by_label("密码").count() == 0
     page.get_by_role("button", name="退出登录").click()
-    page.get_by_label("用户名").wait_for(timeout=30_000)
+    page.get_by_label("用户名").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)  # the cookie is deleted by a component in that run
     page.reload()
-    page.get_by_label("用户名").wait_for(timeout=60_000)  # still signed out
+    page.get_by_label("用户名").first.wait_for(timeout=60_000)  # still signed out
     page.wait_for_timeout(2000)
     assert page.get_by_text("最新红牌").count() == 0
     assert "esup_auth" not in [c["name"] for c in page.context.cookies()]
@@ -37,7 +37,7 @@ def test_login_survives_a_reload_and_logout_survives_one_too(page, app_url):
 
 def test_a_wrong_password_says_so(page, app_url):
     page.goto(app_url)
-    page.get_by_label("用户名").wait_for(timeout=90_000)
+    page.get_by_label("用户名").first.wait_for(timeout=90_000)
     page.get_by_label("用户名").fill("reviewer")
     page.get_by_label("密码").fill("not-the-password")
     page.get_by_role("button", name="登录").click()
