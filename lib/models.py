@@ -164,7 +164,7 @@ class Item(Base):
         Index("ix_items_completed", "completed_at"),
         # Covers the cockpit's scan, in its GROUP BY order (see lib.queries.light_counts).
         Index("ix_items_view", "unit_id", "subsystem_id", "region_id", "completed_at",
-              "received_at", "deadline"),
+              "received_at", "deadline", "card_cancelled"),
     )
 
 
