@@ -9,6 +9,7 @@ from lib import ui
 from lib.access import PermissionDenied
 from lib.clock import now_utc
 from lib.lights import badge, fmt_time
+from lib.workdays import parse_limit
 
 user = ui.require("dispatch")
 cat = ui.catalog_frames(ui.url())
@@ -64,6 +65,8 @@ with ui.session() as s:
     extensions = [(e.id, e.submission_id, e.days, e.reason, e.requested_by, e.requested_at)
                   for e in subs.pending_extensions(s, user)]
     answered = subs.rows_with_lights(s, subs.queue(s, user, ("answered", "closed")), now)
+    # The configured limit (系统设置), in words: "3个工作日".
+    revision_limit = parse_limit(subs.get_setting(s, "revision_limit")).label()
 
 tabs = st.tabs([f"待分派（{len(queued)}）", f"待审核答复（{len(replied)}）",
                 f"延期申请（{len(extensions)}）", f"不满意（{len(unhappy)}）", "公开答复",
@@ -97,7 +100,7 @@ with tabs[1]:
                 run(subs.review, r["id"], True, note, version=r["version"], ok=f"{r['code']} 审核通过")
             if c2.form_submit_button("退回重新答复"):
                 run(subs.review, r["id"], False, note, version=r["version"],
-                    ok=f"{r['code']} 已退回，单位须在 {subs.DEFAULT_SETTINGS['revision_limit']} 内重新答复")
+                    ok=f"{r['code']} 已退回，单位须在 {revision_limit} 内重新答复")
 
 with tabs[2]:
     if not extensions:
