@@ -141,6 +141,84 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _rank_line(r: dict, level: str) -> list:
+    score = "" if r["score"] is None or not r["ranked"] else f"{r['score']:.2f}"
+    if r["ranked"]:
+        rank, note = str(r["rank"]), ("并列" if r.get("tie") else "")
+    else:
+        rank, note = "不参与排名", r["reason"]
+    line = [r["code"], r["name"]]
+    if level != "unit":
+        line.append(r["unit"])
+    return line + [score, rank, r["grade"] or "", note]
+
+
+def cmd_rank(args) -> int:
+    from lib import scoring
+
+    try:
+        period = scoring.Period.parse(args.period)
+        as_of = parse_time(args.as_of) if args.as_of else None
+    except ValueError as exc:  # ScoringError is a ValueError
+        msg = str(exc) if isinstance(exc, scoring.ScoringError) else \
+            f"--as-of 时间无效：“{args.as_of}”（示例：2026-11-01T12:00）"
+        print(f"错误：{msg}", file=sys.stderr)
+        return 2
+    with db.session_scope() as s:
+        if args.published:
+            snap = scoring.get_snapshot(s, period, args.level)
+            if snap is None:
+                print(f"错误：{period.label}{scoring.LEVELS[args.level]}排名尚未公布"
+                      f"（公布：python -m lib publish --period {period.code}）", file=sys.stderr)
+                return 2
+            if not scoring.verify_snapshot(snap):
+                print("错误：快照内容与公布时的哈希不符，可能已被篡改", file=sys.stderr)
+                return 1
+            rows = scoring.snapshot_rows(snap)
+            header = (f"# {period.label}{scoring.LEVELS[args.level]}排名（已公布 "
+                      f"{fmt_time(snap.published_at)}，哈希 {snap.hash}）")
+        else:
+            try:
+                ranking = scoring.compute(s, period, args.level, as_of=as_of)
+            except scoring.ScoringError as exc:
+                print(f"错误：{exc}", file=sys.stderr)
+                return 2
+            rows = ranking.rows()
+            header = (f"# {period.label}{scoring.LEVELS[args.level]}排名（实时计算，截至 "
+                      f"{fmt_time(ranking.as_of)}，未公布）")
+    names = ["单位代码", "单位名称"] if args.level == "unit" else ["代码", "名称", "所属单位"]
+    names += ["得分", "名次", "等次", "说明"]
+    if args.format == "table":
+        print(header)
+        print("\t".join(names))
+        for r in rows:
+            print("\t".join(str(x) for x in _rank_line(r, args.level)))
+        return 0
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(names)
+    for r in rows:
+        w.writerow(_rank_line(r, args.level))
+    print(header, file=sys.stderr)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from lib import scoring
+
+    try:
+        with db.session_scope() as s:
+            snap = scoring.publish(s, SYSTEM, args.period, args.level)
+            ranked = sum(1 for r in scoring.snapshot_rows(snap) if r["ranked"])
+            label = scoring.Period.parse(snap.period).label
+            digest = snap.hash
+    except scoring.ScoringError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(f"已公布 {label}{scoring.LEVELS[args.level]}排名：{ranked} 个参与排名；"
+          f"哈希 {digest}（公布后不可更改）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib", description="电子监察综合平台命令行")
     sub = p.add_subparsers(dest="command", required=True)
@@ -185,6 +263,20 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--as-of", default=None, help="时刻（ISO 8601，无时区按北京时间），默认现在")
     lt.add_argument("--format", choices=["csv"], default="csv")
     lt.set_defaults(func=cmd_lights)
+
+    levels = ["unit", "post", "person"]
+    rk = sub.add_parser("rank", help="行政效能排名（实时计算，或 --published 读取已公布的快照）")
+    rk.add_argument("--period", required=True, help="考核期：月度 2026-11、季度 2026-Q3、年度 2026")
+    rk.add_argument("--level", choices=levels, default="unit", help="单位、岗位或个人")
+    rk.add_argument("--format", choices=["csv", "table"], default="csv")
+    rk.add_argument("--published", action="store_true", help="输出已公布的排名快照")
+    rk.add_argument("--as-of", default=None, help="实时计算的时刻（ISO 8601），默认现在")
+    rk.set_defaults(func=cmd_rank)
+
+    pb = sub.add_parser("publish", help="公布一个已结束考核期的排名（冻结为不可更改的快照）")
+    pb.add_argument("--period", required=True, help="考核期：月度 2026-10、季度 2026-Q3、年度 2025")
+    pb.add_argument("--level", choices=levels, default="unit")
+    pb.set_defaults(func=cmd_publish)
     return p
 
 

@@ -30,6 +30,7 @@ ACTIONS = {
     "handle_submissions": "办理本单位的群众诉求工单（签收、答复、转办、退单、延期）",
     "dispatch_submissions": "分派、审核群众诉求，审批延期，发回重办，公开答复",
     "view_complaints": "查看网络投诉统计",
+    "publish_rankings": "公布行政效能排名（公布后不可更改）",
     "manage_content": "编辑热点问题与政策",
     "manage_users": "管理用户",
     "manage_units": "管理单位",
@@ -40,12 +41,12 @@ ACTIONS = {
 MATRIX: dict[str, set[str]] = {
     "admin": {"view_cockpit", "view_items", "view_all_units", "import_items", "view_staff_names",
               "view_audit", "manage_users", "manage_units", "manage_settings", "view_complaints",
-              "manage_content"},
+              "manage_content", "publish_rankings"},
     "leader": {"view_cockpit", "view_items", "view_all_units", "view_staff_names",
                "view_complaints"},
     "inspector": {"view_cockpit", "view_items", "view_all_units", "import_items",
                   "view_staff_names", "view_reporter_identity", "view_audit",
-                  "dispatch_submissions", "view_complaints"},
+                  "dispatch_submissions", "view_complaints", "publish_rankings"},
     "staff": {"view_cockpit", "view_items", "update_items", "view_staff_names",
               "handle_submissions"},
     "reviewer": {"view_cockpit", "view_items", "view_all_units", "view_complaints"},
@@ -76,6 +77,8 @@ PAGES = [
              "handle_submissions"),
     PageSpec("supervision", "pages/supervision.py", "督办中心", ":material/gavel:",
              "dispatch_submissions"),
+    PageSpec("efficiency", "pages/efficiency.py", "行政效能", ":material/leaderboard:",
+             "view_cockpit"),
     PageSpec("audit", "pages/audit.py", "审计日志", ":material/policy:", "view_audit"),
     PageSpec("users", "pages/admin_users.py", "用户与单位", ":material/group:", "manage_users"),
     PageSpec("settings", "pages/admin_settings.py", "系统设置", ":material/settings:",
@@ -86,6 +89,8 @@ PAGES = [
     PageSpec("track", "pages/public_track.py", "办理进度查询", ":material/search:", None, True),
     PageSpec("board", "pages/public_board.py", "答复公开", ":material/campaign:", None, True),
     PageSpec("hot", "pages/public_hot.py", "热点与政策", ":material/newspaper:", None, True),
+    PageSpec("rankings", "pages/public_rankings.py", "效能排名与网上测评", ":material/military_tech:",
+             None, True),
 ]
 PAGE_BY_KEY = {p.key: p for p in PAGES}
 

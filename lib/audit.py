@@ -30,6 +30,8 @@ ACTION_LABELS = {
     "item.create": "新增事项", "item.update": "修改事项", "item.complete": "办结登记",
     "subsystem.update": "修改灯色阈值/默认时限", "calendar.set": "调整工作日历",
     "calendar.remove": "撤销日历调整", "personal.read": "查看个人信息", "demo.load": "载入演示数据",
+    "scoring.scheme": "修改考核办法", "ranking.publish": "公布效能排名",
+    "evaluation.submit": "网上测评",
 }
 
 

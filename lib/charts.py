@@ -137,3 +137,49 @@ def project_timeline(nodes: list[dict], today) -> dict:
              "灯色": LABELS[n["light"]], "原因": n["reason"], "今天": today.isoformat()}
             for n in nodes]
     return _with_data(_timeline_template(len(rows)), "nodes", rows)
+
+
+@lru_cache(maxsize=16)
+def _score_bar_template(title: str, color: str, rows: int) -> dict:
+    bars = alt.Chart(alt.Data(name="scores")).mark_bar(color=color).encode(
+        y=alt.Y("名称:N", sort=None, title=None),
+        x=alt.X("得分:Q", title="综合得分", scale=alt.Scale(domain=[0, 100])),
+        tooltip=["名次:N", "名称:N", alt.Tooltip("得分:Q", format=".2f"), "等次:N"],
+    )
+    text = bars.mark_text(align="left", dx=3).encode(text=alt.Text("得分:Q", format=".2f"))
+    return (bars + text).properties(title=title, height=28 * max(1, rows)).to_dict(validate=False)
+
+
+def score_bar(rows: list[dict], *, title: str, color: str) -> dict:
+    """Horizontal bars of scores (rows from lib.scoring: name, score, rank, tie, grade)."""
+    data = [{"名称": r["name"], "得分": r["score"],
+             "名次": f"{r['rank']}（并列）" if r.get("tie") else str(r["rank"]),
+             "等次": r["grade"]} for r in rows]
+    return _with_data(_score_bar_template(title, color, len(data)), "scores", data)
+
+
+@lru_cache(maxsize=4)
+def _score_map_template(height: int) -> dict:
+    base = alt.Chart(alt.Data(name="counties")).project(type="mercator")
+    valid = "isValid(datum.properties.avg)"
+    shapes = base.mark_geoshape(stroke="white", strokeWidth=1.2).encode(
+        color=alt.condition(
+            valid,
+            alt.Color("properties.avg:Q", title="平均得分",
+                      scale=alt.Scale(scheme="redyellowgreen", domain=[50, 100], clamp=True),
+                      legend=alt.Legend(orient="bottom-right")),
+            alt.value("#d9d9d9")),
+        tooltip=[alt.Tooltip("properties.name:N", title="区县"),
+                 alt.Tooltip("properties.avg_text:N", title="平均得分"),
+                 alt.Tooltip("properties.units:Q", title="参与排名单位")],
+    )
+    labels = base.mark_text(fontSize=12, fontWeight="bold", color="#111").encode(
+        longitude="properties.label_lon:Q", latitude="properties.label_lat:Q",
+        text="properties.map_label:N")
+    return (shapes + labels).properties(height=height).to_dict(validate=False)
+
+
+def county_score_map(features: list[dict], height: int = 420) -> dict:
+    """The nine county-level units coloured by the mean score of their ranked units (grey: no
+    ranked unit). Properties: name, avg (or None), avg_text, units, map_label, label_lon/lat."""
+    return _with_data(_score_map_template(height), "counties", features)

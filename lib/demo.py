@@ -258,8 +258,8 @@ class _Loader:
             return None  # stuck: never finished
         if r < late_p:
             return deadline + timedelta(seconds=allowed * self.rng.uniform(0.02, 0.6))
-        # Half the work is finished in the last fifth of the time allowed, as in real offices.
-        if self.rng.random() < 0.5:
+        # A little of the work is finished in the last fifth of the time allowed (it lit yellow).
+        if self.rng.random() < 0.04:
             share = self.rng.uniform(0.8, 0.995)
         else:
             share = self.rng.betavariate(2.0, 2.0) * 0.8
@@ -530,6 +530,61 @@ class _Loader:
             self.s.execute(insert(VillageDisclosure), rows)
 
 
+# Service users rate finished cases of these subsystems (办事结果满意度, 好差评).
+RATED_SUBSYSTEMS = ("APPROVAL", "FEES", "SOCSEC", "HOUSING", "GOVINFO", "RELIEF", "FARMSUB")
+
+
+def _assessment(session: Session, rng: random.Random, anchor: datetime, days: int) -> None:
+    """Ratings of finished cases, the public's online evaluations of units, and the periods
+    the inspectors have already published (efficiency assessment, 行政效能)."""
+    from sqlalchemy import BigInteger, bindparam, type_coerce, update
+
+    from lib import scoring
+    from lib.access import SYSTEM
+    from lib.models import Evaluation
+
+    units = [u for u in session.scalars(select(Unit).order_by(Unit.id))
+             if u.code != catalog.INSPECTORS_UNIT]
+    quality = {u.id: rng.uniform(-0.8, 0.8) for u in units}  # each unit's service manner
+    done = type_coerce(Item.completed_at, BigInteger)
+    due = type_coerce(Item.deadline, BigInteger)
+    rows = session.execute(
+        select(Item.id, Item.unit_id, done > due)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .where(Subsystem.code.in_(RATED_SUBSYSTEMS), Item.completed_at.is_not(None),
+               Item.rating.is_(None))
+        .order_by(Item.id)).all()
+    updates = []
+    for item_id, unit_id, late in rows:
+        if rng.random() >= 0.35:
+            continue
+        base = 4.3 + quality.get(unit_id, 0) - (1.6 if late else 0)
+        updates.append({"iid": item_id, "r": max(1, min(5, round(rng.gauss(base, 0.9))))})
+    if updates:
+        items = Item.__table__
+        session.execute(update(items).where(items.c.id == bindparam("iid"))
+                        .values(rating=bindparam("r")), updates)
+    start = anchor - timedelta(days=days)
+    evals = []
+    for u in units:
+        n = int(days / 30 * rng.uniform(3, 10))
+        for _ in range(n):
+            at = start + timedelta(seconds=rng.randrange(int((anchor - start).total_seconds())))
+            r = max(1, min(5, round(rng.gauss(4.0 + quality[u.id], 1.0))))
+            evals.append({"unit_id": u.id, "at": _ts(at), "rating": r})
+    session.execute(insert(Evaluation.__table__), evals)
+    session.flush()
+    # What the inspectors have published so far: the quarters and the last two months that
+    # have ended within the demo's span.
+    first = start + timedelta(days=31)
+    periods = [p for p in scoring.recent_periods(anchor, "quarter", 8)[::-1]
+               if p.start >= first and p.end <= anchor]
+    periods += [p for p in scoring.recent_periods(anchor, "month", 3)[::-1] if p.end <= anchor]
+    for p in periods:
+        scoring.publish(session, SYSTEM, p, "unit", now=p.end + timedelta(days=5)
+                        if p.end + timedelta(days=5) <= anchor else anchor)
+
+
 def load_demo(
     session: Session,
     *,
@@ -564,6 +619,7 @@ def load_demo(
 
     demo_submissions.load(session, random.Random(seed + 1), anchor)
     session.flush()
+    _assessment(session, random.Random(seed + 2), anchor, days)
     total = session.scalar(select(func.count()).select_from(Item))
     audit.record(session, actor=ACTOR, action="demo.load", entity="database",
                  after={"items": total, "seed": seed, "anchor": anchor,

@@ -147,6 +147,9 @@ class Item(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
     # A red card cancelled on appeal (申诉撤销): it leaves the unit's score and the cockpit.
     card_cancelled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The service user's rating of the result (办事结果满意度, 1–5): a case's 好差评, or the
+    # citizen's rating of the reply a submission's round produced.
+    rating: Mapped[int | None] = mapped_column(Integer)
 
     subsystem: Mapped[Subsystem] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -480,3 +483,42 @@ class NodeUpdate(Base):
     behind_pp: Mapped[int] = mapped_column(Integer)  # percentage points behind plan
     light: Mapped[str] = mapped_column(String(8))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Evaluation(Base):
+    """An online evaluation (网上测评) of a unit's service by a member of the public (1–5)."""
+
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    at: Mapped[datetime] = mapped_column(UtcEpoch)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    __table_args__ = (
+        CheckConstraint("rating between 1 and 5", name="ck_evaluations_rating"),
+        Index("ix_evaluations_unit_at", "unit_id", "at"),
+    )
+
+
+class RankingSnapshot(Base):
+    """A published ranking (定期公布): frozen rows, the scheme used, and the hash over both.
+
+    Database triggers refuse UPDATE and DELETE: once published, a period's ranking never changes."""
+
+    __tablename__ = "ranking_snapshots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(8))  # 2026-11 / 2026-Q3 / 2026
+    level: Mapped[str] = mapped_column(String(8))  # unit / post / person
+    as_of: Mapped[datetime] = mapped_column(UtcEpoch)
+    published_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    published_by: Mapped[str] = mapped_column(String(64))
+    scheme: Mapped[str] = mapped_column(Text)  # JSON
+    rows: Mapped[str] = mapped_column(Text)  # JSON
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (
+        Index("ux_ranking_period_level", "period", "level", unique=True),
+        CheckConstraint("level in ('unit','post','person')", name="ck_ranking_level"),
+    )

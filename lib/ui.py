@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time as time_module
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -373,3 +373,34 @@ def explain(row: queries.ItemRow) -> None:
 
 def today_local() -> date:
     return now_utc().astimezone(config.TZ).date()
+
+
+# -- efficiency assessment (lib.scoring) ---------------------------------------------------------
+
+def scoring_as_of(period) -> datetime:
+    """Now (to the minute), or the period's last second when it is over: a finished period's
+    ranking is computed once and shared by everyone from the cache."""
+    return min(now_utc().replace(second=0), period.end - timedelta(seconds=1))
+
+
+@st.cache_data(ttl=300, show_spinner="正在计算考核得分…")
+def ranking(url: str, period_code: str, level: str, as_of: datetime):
+    from lib import scoring
+
+    with session() as s:
+        return scoring.compute(s, period_code, level, as_of=as_of)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def published_snapshots(url: str, level: str | None = "unit") -> list[dict]:
+    """Published snapshots (metadata, rows and scheme) as plain dicts, newest first."""
+    import json
+
+    from lib import scoring
+
+    with session() as s:
+        return [{"period": x.period, "level": x.level, "as_of": x.as_of,
+                 "published_at": x.published_at, "published_by": x.published_by,
+                 "hash": x.hash, "valid": scoring.verify_snapshot(x),
+                 "rows": json.loads(x.rows), "scheme": json.loads(x.scheme)}
+                for x in scoring.published(s, level)]

@@ -1,18 +1,19 @@
-"""系统设置: the permission matrix, light thresholds and default limits, calendar overrides."""
+"""系统设置: the permission matrix, light thresholds and default limits, calendar overrides,
+work-order limits, portal content and the efficiency assessment's scheme (考核办法)."""
 
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from lib import access, projects, settings, submissions, ui
+from lib import access, projects, scoring, settings, submissions, ui
 from lib.access import PermissionDenied
 from lib.workdays import statutory_is_workday
 
 user = ui.require("settings")
 st.title("系统设置")
-tab_matrix, tab_lights, tab_calendar, tab_public, tab_content = st.tabs(
-    ["权限矩阵", "灯色阈值与默认时限", "工作日历", "群众诉求时限", "热点与政策"])
+tab_matrix, tab_lights, tab_calendar, tab_public, tab_content, tab_scoring = st.tabs(
+    ["权限矩阵", "灯色阈值与默认时限", "工作日历", "群众诉求时限", "热点与政策", "考核办法"])
 
 with tab_matrix:
     st.caption("角色 × 操作。页面和数据的访问由服务器按此矩阵逐项校验，不只是隐藏菜单。")
@@ -166,3 +167,51 @@ with tab_content:
                 st.error(f"未保存：{exc}")
             else:
                 st.success("已保存")
+
+with tab_scoring:
+    st.caption("行政效能考核的权重（六项合计 100）、亮牌扣分、参与排名的最少事项数和等次分数线。"
+               "修改只影响实时计算的排名；已公布的排名连同当时的考核办法冻结，不受影响。")
+    with ui.session() as s:
+        current = scoring.load_scheme(s)
+    defaults = scoring.Scheme()
+    with st.form("scoring_scheme"):
+        cols = st.columns(3)
+        weights = {}
+        for n, ind in enumerate(scoring.INDICATORS):
+            weights[ind.code] = cols[n % 3].number_input(
+                f"{ind.label}权重", min_value=0, max_value=100, step=1,
+                value=current.weights[ind.code], help=f"{ind.how}（默认 {ind.default_weight}）")
+        c1, c2, c3 = st.columns(3)
+        yellow = c1.number_input("黄牌每张扣分", min_value=0.0, max_value=100.0, step=0.5,
+                                 value=float(current.yellow_deduction), help="默认 5 分")
+        red = c2.number_input("红牌每张扣分", min_value=0.0, max_value=100.0, step=0.5,
+                              value=float(current.red_deduction), help="默认 10 分")
+        per = c3.number_input("扣分按每多少件事项计", min_value=1, max_value=10000, step=1,
+                              value=current.per_items,
+                              help="默认每 100 件：规模不同的单位按同一比例扣分")
+        c4, c5, c6, c7 = st.columns(4)
+        floor = c4.number_input("参与排名的最少事项数（每月）", min_value=1, max_value=1000, step=1,
+                                value=current.min_cases, help="默认 5 件")
+        excellent = c5.number_input("优秀 ≥", min_value=1, max_value=100, step=1,
+                                    value=current.excellent)
+        good = c6.number_input("良好 ≥", min_value=1, max_value=100, step=1, value=current.good)
+        passing = c7.number_input("合格 ≥", min_value=1, max_value=100, step=1,
+                                  value=current.passing)
+        st.caption(f"当前权重合计：{sum(current.weights.values())}。默认："
+                   + "、".join(f"{i.label} {i.default_weight}" for i in scoring.INDICATORS)
+                   + f"；黄牌 {defaults.yellow_deduction:g}、红牌 {defaults.red_deduction:g} 分"
+                   f"/每 {defaults.per_items} 件；最少 {defaults.min_cases} 件；"
+                   f"等次 {defaults.excellent}/{defaults.good}/{defaults.passing}。")
+        if st.form_submit_button("保存考核办法", type="primary"):
+            new = scoring.Scheme(weights={k: int(v) for k, v in weights.items()},
+                                 yellow_deduction=float(yellow), red_deduction=float(red),
+                                 per_items=int(per), min_cases=int(floor),
+                                 excellent=int(excellent), good=int(good), passing=int(passing))
+            try:
+                with ui.session() as s:
+                    changed = scoring.save_scheme(s, user, new)
+            except (scoring.ScoringError, PermissionDenied) as exc:
+                st.error(f"未保存：{exc}")
+            else:
+                ui.clear_data_caches()
+                st.success("已保存，实时排名按新办法计算。" if changed else "考核办法没有变化。")

@@ -41,15 +41,24 @@ def test_pages_per_role():
     def keys(role):
         return [p.key for p in access.visible_pages(CurrentUser(None, "x", "x", frozenset({role})))]
 
-    assert keys("admin") == ["cockpit", "items", "key_work", "complaints", "audit", "users",
-                             "settings", "account"]
-    assert keys("leader") == ["cockpit", "items", "key_work", "complaints", "account"]
+    assert keys("admin") == ["cockpit", "items", "key_work", "complaints", "efficiency", "audit",
+                             "users", "settings", "account"]
+    assert keys("leader") == ["cockpit", "items", "key_work", "complaints", "efficiency",
+                              "account"]
     assert keys("inspector") == ["cockpit", "items", "key_work", "complaints", "dispatch",
-                                 "supervision", "audit", "account"]
-    assert keys("staff") == ["cockpit", "items", "key_work", "inbox", "unit_notices", "account"]
-    assert keys("reviewer") == ["cockpit", "items", "key_work", "complaints", "account"]
+                                 "supervision", "efficiency", "audit", "account"]
+    assert keys("staff") == ["cockpit", "items", "key_work", "inbox", "unit_notices",
+                             "efficiency", "account"]
+    assert keys("reviewer") == ["cockpit", "items", "key_work", "complaints", "efficiency",
+                                "account"]
     assert keys("nobody") == ["account"]
-    assert [p.key for p in access.public_pages()] == ["submit", "track", "board", "hot"]
+    assert [p.key for p in access.public_pages()] == ["submit", "track", "board", "hot",
+                                                      "rankings"]
+
+
+def test_only_inspectors_and_administrators_publish_rankings():
+    who = {r for r, a in access.MATRIX.items() if "publish_rankings" in a}
+    assert who == {"inspector", "admin"}
 
 
 def test_staff_without_a_unit_is_refused():

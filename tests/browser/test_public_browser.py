@@ -28,7 +28,8 @@ def test_submit_and_track_without_login(page, app_url):
     screenshot(page, "public-track")
 
 
-@pytest.mark.parametrize("path,marker", [("/public_board", "答复公开"), ("/public_hot", "热点与政策")])
+@pytest.mark.parametrize("path,marker", [("/public_board", "答复公开"), ("/public_hot", "热点与政策"),
+                                         ("/public_rankings", "行政效能排名公布")])
 def test_portal_pages(page, app_url, path, marker):
     page.goto(app_url + path)
     page.get_by_role("heading", name=marker).wait_for(timeout=90_000)

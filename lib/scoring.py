@@ -1,0 +1,868 @@
+"""Efficiency assessment (行政效能 / 电子考核): scores, ranks and published rankings.
+
+Every unit, post (岗位) and person is scored from the one table of supervised items, month by
+month; a quarter's or a year's score is the mean of its months (the months in which the entity
+had enough cases to be scored). The rules, all documented on screen:
+
+- **Which items count.** An item is assessed in the month its deadline falls in (local time),
+  judged as it stood at the end of that month (or now, for the month under way). So every item
+  is judged exactly once, and a finished period never changes however late the work is done.
+- **Cases** are the month's items already finished or past their deadline. An entity with fewer
+  than `min_cases` cases (default 5) is not scored that month; with no scored month it is not
+  ranked, and the reason says so.
+- **Indicators**, each 0–100 so that units of very different size compare fairly:
+  - 工作量 workload: the percentile of items per staff member among the month's scored
+    entities (the busiest 100; robust to one very busy office);
+  - 按时办结率 on-time completion: cases finished by their deadline ÷ cases (a red card cancelled
+    on appeal counts as on time);
+  - 办结效率 efficiency: per finished item, 100 × (1 − time used ÷ time allowed ÷ 2), floored at 0:
+    finishing at once earns 100, using the whole limit 50, twice the limit or more 0;
+  - 办事结果满意度 satisfaction with the result: the mean rating (1–5) of the items, (mean − 1) ÷ 4;
+  - 网上测评满意度 online evaluation: the mean of the public's evaluations of the unit that month,
+    the same scale (units only: posts and persons are not evaluated online);
+  - 亮牌情况 cards: 100 minus the deductions (default 5 per yellow card, 10 per red) per 100
+    items, floored at 0. A red card is an item finished late or overdue (not cancelled on appeal);
+    a yellow card an item that lit yellow before it was finished (less than the subsystem's
+    yellow share of its time left), without going red.
+- **Score** = Σ weight × indicator ÷ 100 with the administrators' weights (summing to 100). An
+  indicator without data (nobody rated anything) is left out and its weight shared among the
+  others in proportion, shown as the effective weight.
+- **Ties** share a rank (competition ranking 1, 2, 2, 4) and are marked 并列; scores are compared
+  rounded to two decimals, the precision they are published with.
+- **Grades**: 优秀 ≥ 90, 良好 ≥ 80, 合格 ≥ 60, else 不合格 (configurable).
+
+Publishing a period freezes its ranking as a snapshot: rows, the scheme used and a SHA-256 over
+both. Triggers refuse any UPDATE or DELETE of a snapshot; `verify_snapshot` recomputes the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from calendar import monthrange
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import BigInteger, func, or_, select, type_coerce
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lib import audit
+from lib.access import CurrentUser, can, mask_name, require, unit_scope
+from lib.clock import now_utc
+from lib.config import TZ
+from lib.models import (
+    AppSetting,
+    Evaluation,
+    Item,
+    Person,
+    Post,
+    RankingSnapshot,
+    Region,
+    Subsystem,
+    Unit,
+)
+
+
+class ScoringError(ValueError):
+    """A refused request (bad period, weights, publication); the message is for the user."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    label: str
+    default_weight: int
+    how: str
+
+
+INDICATORS = (
+    Indicator("workload", "工作量", 10,
+              "人均事项数在本月参评对象中的百分位：最多者 100 分，并列取平均名次"),
+    Indicator("on_time", "按时办结率", 30,
+              "按期限办结（含申诉撤销红牌）的事项 ÷ 已办结或已到期的事项"),
+    Indicator("efficiency", "办结效率", 15,
+              "每件办结事项 100 ×（1 − 用时 ÷ 时限 ÷ 2），最低 0 分：立即办结 100，用满时限 50"),
+    Indicator("satisfaction", "办事结果满意度", 20,
+              "服务对象对办理结果的评价（1–5 分）平均值，换算为百分制：(平均分 − 1) ÷ 4"),
+    Indicator("evaluation", "网上测评满意度", 10,
+              "群众在门户网站对单位的网上测评（1–5 分）平均值，换算为百分制；仅单位参评"),
+    Indicator("cards", "亮牌情况", 15,
+              "100 − 每百件事项的扣分（黄牌、红牌各按设定分值扣），最低 0 分"),
+)
+INDICATOR_BY_CODE = {i.code: i for i in INDICATORS}
+CODES = tuple(i.code for i in INDICATORS)
+DEFAULT_WEIGHTS = {i.code: i.default_weight for i in INDICATORS}
+
+LEVELS = {"unit": "单位", "post": "岗位", "person": "个人"}
+GRADES = ("优秀", "良好", "合格", "不合格")
+CN_QUARTER = {1: "一", 2: "二", 3: "三", 4: "四"}
+_SETTING = "scoring."  # prefix of the scheme's keys in app_settings
+
+
+# -- the scheme: weights, deductions, floor, grades ------------------------------------------
+
+@dataclass(frozen=True)
+class Scheme:
+    weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    yellow_deduction: float = 5.0  # points per yellow card, per `per_items` items
+    red_deduction: float = 10.0
+    per_items: int = 100
+    min_cases: int = 5
+    excellent: int = 90
+    good: int = 80
+    passing: int = 60
+
+    def __hash__(self) -> int:  # for caches: the weights dict is the only unhashable part
+        return hash((tuple(sorted(self.weights.items())), self.yellow_deduction,
+                     self.red_deduction, self.per_items, self.min_cases, self.excellent,
+                     self.good, self.passing))
+
+    def validate(self) -> Scheme:
+        """Raise ScoringError, in Chinese, unless the scheme is usable; return it."""
+        if set(self.weights) != set(CODES):
+            raise ScoringError("权重须覆盖全部六项指标")
+        for code, w in self.weights.items():
+            if not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= 100:
+                raise ScoringError(f"{INDICATOR_BY_CODE[code].label}的权重须为 0–100 的整数")
+        total = sum(self.weights.values())
+        if total != 100:
+            raise ScoringError(f"各项权重之和须为 100，现为 {total}")
+        for name, v in (("黄牌扣分", self.yellow_deduction), ("红牌扣分", self.red_deduction)):
+            if not isinstance(v, (int, float)) or math.isnan(v) or not 0 <= v <= 100:
+                raise ScoringError(f"{name}须为 0–100 之间的数")
+        if not isinstance(self.per_items, int) or not 1 <= self.per_items <= 10_000:
+            raise ScoringError("扣分基数须为 1–10000 件之间的整数")
+        if not isinstance(self.min_cases, int) or not 1 <= self.min_cases <= 1000:
+            raise ScoringError("参与排名的最少事项数须为 1–1000 之间的整数")
+        if not (100 >= self.excellent > self.good > self.passing > 0):
+            raise ScoringError("等次分数线须满足 100 ≥ 优秀 > 良好 > 合格 > 0")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["weights"] = {c: self.weights[c] for c in CODES}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scheme:
+        return cls(**d)
+
+    def grade(self, score: float | None) -> str:
+        if score is None or (isinstance(score, float) and math.isnan(score)):
+            return ""
+        if score >= self.excellent:
+            return "优秀"
+        if score >= self.good:
+            return "良好"
+        if score >= self.passing:
+            return "合格"
+        return "不合格"
+
+    def describe(self) -> list[str]:
+        """The scheme in words, for the screen, the printed report and the snapshot."""
+        w = "、".join(f"{i.label} {self.weights[i.code]}" for i in INDICATORS)
+        return [
+            f"权重（合计 100）：{w}",
+            f"亮牌扣分：每 {self.per_items} 件事项中，黄牌每张扣 {self.yellow_deduction:g} 分，"
+            f"红牌每张扣 {self.red_deduction:g} 分（亮牌情况指标最低 0 分）",
+            f"参与排名：每月已办结或已到期的事项不少于 {self.min_cases} 件",
+            f"等次：优秀 ≥ {self.excellent}，良好 ≥ {self.good}，合格 ≥ {self.passing}，"
+            f"低于 {self.passing} 为不合格",
+        ]
+
+
+def load_scheme(session: Session) -> Scheme:
+    """The scheme in force: administrators' settings over the documented defaults."""
+    stored = {r.key[len(_SETTING):]: r.value for r in session.scalars(
+        select(AppSetting).where(AppSetting.key.like(_SETTING + "%")))}
+    if not stored:
+        return Scheme()
+    d = Scheme().to_dict()
+    for code in CODES:
+        if f"w.{code}" in stored:
+            d["weights"][code] = int(stored[f"w.{code}"])
+    for key in ("yellow_deduction", "red_deduction"):
+        if key in stored:
+            d[key] = float(stored[key])
+    for key in ("per_items", "min_cases", "excellent", "good", "passing"):
+        if key in stored:
+            d[key] = int(stored[key])
+    return Scheme.from_dict(d)
+
+
+def save_scheme(session: Session, actor: CurrentUser, scheme: Scheme) -> bool:
+    """Validate and store the scheme (audited); the caller commits. False when nothing changed."""
+    require(actor, "manage_settings")
+    scheme.validate()
+    before = load_scheme(session)
+    if before.to_dict() == scheme.to_dict():
+        return False
+    values = {f"w.{c}": str(scheme.weights[c]) for c in CODES}
+    values |= {k: f"{getattr(scheme, k):g}" for k in ("yellow_deduction", "red_deduction")}
+    values |= {k: str(getattr(scheme, k))
+               for k in ("per_items", "min_cases", "excellent", "good", "passing")}
+    for key, value in values.items():
+        row = session.get(AppSetting, _SETTING + key)
+        if row is None:
+            session.add(AppSetting(key=_SETTING + key, value=value))
+        else:
+            row.value = value
+    audit.record(session, actor=actor.username, action="scoring.scheme", entity="setting",
+                 entity_id="scoring", before=before.to_dict(), after=scheme.to_dict())
+    return True
+
+
+# -- periods ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A month (2026-11), a quarter (2026-Q3) or a year (2026)."""
+
+    year: int
+    kind: str  # month / quarter / year
+    index: int = 0  # month 1–12, quarter 1–4, 0 for a year
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        t = (text or "").strip().upper()
+        try:
+            if len(t) == 4 and t.isdigit():
+                p = cls(int(t), "year")
+            elif len(t) == 7 and t[4:6] == "-Q" and t[:4].isdigit() and t[6] in "1234":
+                p = cls(int(t[:4]), "quarter", int(t[6]))
+            elif len(t) == 7 and t[4] == "-" and t[:4].isdigit() and t[5:].isdigit() \
+                    and 1 <= int(t[5:]) <= 12:
+                p = cls(int(t[:4]), "month", int(t[5:]))
+            else:
+                raise ValueError
+        except ValueError:
+            raise ScoringError(f"考核期“{text}”格式不正确：月度如 2026-11，季度如 2026-Q3，"
+                               "年度如 2026") from None
+        if not 2000 <= p.year <= 2100:
+            raise ScoringError("考核期年份须在 2000–2100 之间")
+        return p
+
+    @property
+    def code(self) -> str:
+        if self.kind == "year":
+            return f"{self.year}"
+        if self.kind == "quarter":
+            return f"{self.year}-Q{self.index}"
+        return f"{self.year}-{self.index:02d}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "year":
+            return f"{self.year}年度"
+        if self.kind == "quarter":
+            return f"{self.year}年第{CN_QUARTER[self.index]}季度"
+        return f"{self.year}年{self.index}月"
+
+    @property
+    def months(self) -> list[tuple[int, int]]:
+        if self.kind == "year":
+            return [(self.year, m) for m in range(1, 13)]
+        if self.kind == "quarter":
+            return [(self.year, m) for m in range(3 * self.index - 2, 3 * self.index + 1)]
+        return [(self.year, self.index)]
+
+    @property
+    def start(self) -> datetime:
+        y, m = self.months[0]
+        return datetime(y, m, 1, tzinfo=TZ)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the period (exclusive)."""
+        return month_end(*self.months[-1])
+
+    def previous(self) -> Period:
+        if self.kind == "year":
+            return Period(self.year - 1, "year")
+        if self.kind == "quarter":
+            return Period(self.year, "quarter", self.index - 1) if self.index > 1 else \
+                Period(self.year - 1, "quarter", 4)
+        return Period(self.year, "month", self.index - 1) if self.index > 1 else \
+            Period(self.year - 1, "month", 12)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def month_end(year: int, month: int) -> datetime:
+    return datetime(year, month, monthrange(year, month)[1], tzinfo=TZ) + timedelta(days=1)
+
+
+def recent_periods(today: datetime, kind: str, n: int = 8) -> list[Period]:
+    """The latest `n` periods of a kind up to the one containing `today`, newest first."""
+    local = today.astimezone(TZ)
+    if kind == "year":
+        p = Period(local.year, "year")
+    elif kind == "quarter":
+        p = Period(local.year, "quarter", (local.month - 1) // 3 + 1)
+    else:
+        p = Period(local.year, "month", local.month)
+    out = []
+    for _ in range(n):
+        out.append(p)
+        p = p.previous()
+    return out
+
+
+# -- computing a ranking ---------------------------------------------------------------------
+
+@dataclass
+class Ranking:
+    """A ranking of one level for one period, as of a moment.
+
+    `table`: one row per entity (columns: code, name, unit, unit_code, region, adcode, staff,
+    items, cases, on_time, red, yellow, rated, evaluations, months, months_scored, score, rank,
+    tie, grade, ranked, reason, v_<indicator>, w_<indicator>, c_<indicator>).
+    `monthly`: the same per month (key `month`), the months' scores behind a quarter or a year."""
+
+    period: Period
+    level: str
+    as_of: datetime
+    scheme: Scheme
+    table: pd.DataFrame
+    monthly: pd.DataFrame
+
+    def rows(self) -> list[dict]:
+        return table_rows(self.table)
+
+
+def _epoch(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def _entities(session: Session, level: str) -> pd.DataFrame:
+    """Everything that can be ranked at a level, with its staff count."""
+    people = pd.DataFrame(session.execute(select(Person.id, Person.unit_id, Person.post_id)).all(),
+                          columns=["person_id", "unit_id", "post_id"])
+    units = pd.DataFrame(session.execute(
+        select(Unit.id, Unit.code, Unit.name, Region.name, Region.code, Region.level)
+        .join(Region, Region.id == Unit.region_id)).all(),
+        columns=["unit_id", "unit_code", "unit", "region", "adcode", "region_level"])
+    units.loc[units["region_level"] != "county", ["region", "adcode"]] = ["市直", ""]
+    units = units.drop(columns="region_level")
+    if level == "unit":
+        staff = people.groupby("unit_id").size().rename("staff")
+        out = units.merge(staff, on="unit_id", how="left")
+        out = out.assign(key=out["unit_id"], code=out["unit_code"], name=out["unit"])
+    elif level == "post":
+        posts = pd.DataFrame(session.execute(select(Post.id, Post.unit_id, Post.name)).all(),
+                             columns=["post_id", "unit_id", "post"])
+        staff = people.groupby("post_id").size().rename("staff")
+        out = posts.merge(units, on="unit_id").merge(staff, on="post_id", how="left")
+        out = out.assign(key=out["post_id"],
+                         code=out["unit_code"] + ".P" + out["post_id"].astype(str),
+                         name=out["post"])
+    elif level == "person":
+        ppl = pd.DataFrame(session.execute(
+            select(Person.id, Person.unit_id, Person.name, Post.name)
+            .outerjoin(Post, Post.id == Person.post_id)).all(),
+            columns=["person_id", "unit_id", "name", "post"])
+        out = ppl.merge(units, on="unit_id").assign(staff=1)
+        out = out.assign(key=out["person_id"],
+                         code=out["unit_code"] + ".R" + out["person_id"].astype(str))
+    else:
+        raise ScoringError(f"排名层级须为 {'、'.join(LEVELS)} 之一")
+    out["staff"] = out["staff"].fillna(0).astype(int)
+    cols = ["key", "code", "name", "unit", "unit_code", "unit_id", "region", "adcode", "staff"]
+    if "post" in out:
+        cols.append("post")
+    return out[cols].sort_values("code").reset_index(drop=True)
+
+
+ITEM_COLUMNS = ["id", "unit_id", "handler_id", "post_id", "received", "deadline", "completed",
+                "cancelled", "yellow_pct", "rating"]
+
+
+def _load_items(session: Session, start: datetime, end: datetime, as_of: datetime,
+                unit_id: int | None = None, extra: tuple = ()) -> pd.DataFrame:
+    """Items whose deadline falls in [start, end) and that exist at `as_of`, as plain numbers."""
+    recv = type_coerce(Item.received_at, BigInteger)
+    due = type_coerce(Item.deadline, BigInteger)
+    done = type_coerce(Item.completed_at, BigInteger)
+    stmt = (select(Item.id, Item.unit_id, Item.handler_id, Person.post_id, recv, due, done,
+                   Item.card_cancelled, Subsystem.yellow_pct, Item.rating, *extra)
+            .join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .outerjoin(Person, Person.id == Item.handler_id)
+            .where(due >= _epoch(start), due < _epoch(end),
+                   or_(recv.is_(None), recv <= _epoch(as_of))))
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
+    cols = ITEM_COLUMNS + [f"x{i}" for i in range(len(extra))]
+    df = pd.DataFrame(session.execute(stmt).all(), columns=cols)
+    for c in ("received", "deadline", "completed", "rating", "post_id", "handler_id"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    df["cancelled"] = df["cancelled"].astype(bool)
+    return df
+
+
+def _month_keys(deadlines: pd.Series) -> pd.Series:
+    local = pd.to_datetime(deadlines, unit="s", utc=True).dt.tz_convert(TZ)
+    return local.dt.year * 100 + local.dt.month
+
+
+def judge(items: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
+    """Each item judged at the end of its deadline's month, or at `as_of` if sooner.
+
+    Adds: month, t (the judging moment), done, judged, late, red, on_time, yellow, eff_points."""
+    df = items.copy()
+    df["month"] = _month_keys(df["deadline"])
+    ends = {m: _epoch(month_end(m // 100, m % 100)) - 1 for m in df["month"].unique()}
+    t = np.minimum(df["month"].map(ends).astype("float64"), float(_epoch(as_of)))
+    df["t"] = t
+    due, done_at, recv = df["deadline"], df["completed"], df["received"]
+    df["done"] = done_at.notna() & (done_at <= t)
+    df["judged"] = df["done"] | (due <= t)
+    df["late"] = df["judged"] & ~(df["done"] & (done_at <= due))
+    df["red"] = df["late"] & ~df["cancelled"]
+    df["on_time"] = df["judged"] & ~df["red"]
+    end = done_at.where(df["done"], t)
+    allowed = due - recv
+    known = recv.notna() & (allowed > 0)
+    # Lit yellow before it finished: less than yellow_pct % of its time was left (the engine's
+    # rule, evaluated at the moment it was finished or judged).
+    df["yellow"] = ~df["late"] & known & ((due - end) * 100 < df["yellow_pct"] * allowed)
+    used = (done_at - recv) / allowed
+    eff = (100 * (1 - used / 2)).clip(lower=0, upper=100)
+    df["eff_points"] = eff.where(df["done"] & known)
+    return df
+
+
+def _entity_key(level: str) -> str:
+    return {"unit": "unit_id", "post": "post_id", "person": "handler_id"}[level]
+
+
+def _aggregate(judged: pd.DataFrame, evals: pd.DataFrame, level: str) -> pd.DataFrame:
+    key = _entity_key(level)
+    df = judged[judged[key].notna()].assign(key=lambda d: d[key].astype(int))
+    g = df.groupby(["month", "key"])
+    agg = pd.DataFrame({
+        "items": g.size(),
+        "cases": g["judged"].sum(),
+        "on_time": g["on_time"].sum(),
+        "red": g["red"].sum(),
+        "yellow": g["yellow"].sum(),
+        "eff_n": g["eff_points"].count(),
+        "eff_sum": g["eff_points"].sum(),
+        "rated": g["rating"].count(),
+        "rating_sum": g["rating"].sum(),
+    })
+    if level == "unit" and not evals.empty:
+        e = evals.assign(key=evals["unit_id"]).groupby(["month", "key"])["rating"]
+        agg = agg.join(pd.DataFrame({"evaluations": e.count(), "eval_sum": e.sum()}), how="outer")
+    else:
+        agg = agg.assign(evaluations=0, eval_sum=0.0)
+    agg = agg.fillna(0)
+    for c in ("items", "cases", "on_time", "red", "yellow", "eff_n", "rated", "evaluations"):
+        agg[c] = agg[c].astype(int)
+    return agg.reset_index()
+
+
+def _indicators(agg: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
+    """Per month and entity: the six indicators (NaN without data), effective weights,
+    contributions and the month's score (entities with enough cases only)."""
+    m = agg.merge(ent[["key", "staff"]], on="key", how="left")
+    m["scored"] = m["cases"] >= scheme.min_cases
+    # Workload: the percentile of items per staff member among the month's scored entities
+    # (robust to one very busy office; the busiest scores 100, ties share the mean rank).
+    m["per_staff"] = m["items"] / m["staff"].clip(lower=1)
+    pct = m["per_staff"].where(m["scored"]).groupby(m["month"]).rank(method="average", pct=True)
+    m["v_workload"] = 100 * pct
+    m["v_on_time"] = (100 * m["on_time"] / m["cases"]).where(m["cases"] > 0)
+    m["v_efficiency"] = (m["eff_sum"] / m["eff_n"]).where(m["eff_n"] > 0)
+    m["v_satisfaction"] = ((m["rating_sum"] / m["rated"] - 1) / 4 * 100).where(m["rated"] > 0)
+    m["v_evaluation"] = ((m["eval_sum"] / m["evaluations"] - 1) / 4 * 100).where(
+        m["evaluations"] > 0)
+    deduction = (scheme.yellow_deduction * m["yellow"] + scheme.red_deduction * m["red"]) \
+        * scheme.per_items / m["items"]
+    m["v_cards"] = (100 - deduction).clip(lower=0).where(m["items"] > 0)
+    avail = sum(m[f"v_{c}"].notna() * scheme.weights[c] for c in CODES)
+    for c in CODES:
+        w = (100 * scheme.weights[c] / avail).where(m[f"v_{c}"].notna() & (avail > 0), 0.0)
+        m[f"w_{c}"] = w
+        m[f"c_{c}"] = (w * m[f"v_{c}"].fillna(0) / 100)
+    m["score"] = sum(m[f"c_{c}"] for c in CODES).where(m["scored"] & (avail > 0))
+    m.loc[m["score"].isna(), [f"c_{c}" for c in CODES]] = np.nan
+    return m
+
+
+def _rank(table: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
+    """Competition ranking on scores rounded to two decimals; equal scores share a rank."""
+    t = table.copy()
+    t["score"] = t["score"].round(2)
+    t["ranked"] = t["score"].notna()
+    t = t.sort_values(["ranked", "score", "code"], ascending=[False, False, True])
+    ranks, prev, count = [], None, 0
+    for s, ok in zip(t["score"], t["ranked"], strict=True):
+        count += 1
+        if not ok:
+            ranks.append(pd.NA)
+            continue
+        ranks.append(ranks[-1] if s == prev else count)
+        prev = s
+    t["rank"] = pd.array(ranks, dtype="Int64")
+    shared = t[t["ranked"]].groupby("rank")["code"].transform("size")
+    t["tie"] = False
+    t.loc[shared.index, "tie"] = shared > 1
+    t["grade"] = [scheme.grade(s) if ok else "" for s, ok in zip(t["score"], t["ranked"],
+                                                               strict=True)]
+    return t.reset_index(drop=True)
+
+
+def compute(session: Session, period: Period | str, level: str = "unit", *,
+            as_of: datetime | None = None, scheme: Scheme | None = None) -> Ranking:
+    """The live ranking of every entity of a level (no access filter: see `visible`)."""
+    period = Period.parse(period) if isinstance(period, str) else period
+    if level not in LEVELS:
+        raise ScoringError(f"排名层级须为 {'、'.join(LEVELS)} 之一")
+    scheme = (scheme or load_scheme(session)).validate()
+    as_of = min(as_of or now_utc(), period.end - timedelta(seconds=1))
+    if as_of < period.start:
+        raise ScoringError(f"{period.label}尚未开始，没有可考核的事项")
+    ent = _entities(session, level)
+    items = _load_items(session, period.start, period.end, as_of)
+    judged = judge(items, as_of)
+    evals = pd.DataFrame(session.execute(
+        select(Evaluation.unit_id, type_coerce(Evaluation.at, BigInteger), Evaluation.rating)
+        .where(type_coerce(Evaluation.at, BigInteger) >= _epoch(period.start),
+               type_coerce(Evaluation.at, BigInteger) <= _epoch(as_of))).all(),
+        columns=["unit_id", "at", "rating"])
+    evals["month"] = _month_keys(evals["at"]) if not evals.empty else pd.Series(dtype="int64")
+    monthly = _indicators(_aggregate(judged, evals, level), ent, scheme)
+    n_months = sum(1 for y, m in period.months if datetime(y, m, 1, tzinfo=TZ) <= as_of)
+    table = _summarize(monthly, ent, scheme, period, n_months)
+    return Ranking(period, level, as_of, scheme, _rank(table, scheme),
+                   monthly.merge(ent[["key", "code", "name"]], on="key"))
+
+
+def _summarize(monthly: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme, period: Period,
+               n_months: int) -> pd.DataFrame:
+    """The period's row per entity: counts summed over its months, the score and indicators
+    the mean over the months in which it was scored."""
+    counts = ["items", "cases", "on_time", "red", "yellow", "rated", "evaluations"]
+    sums = monthly.groupby("key")[counts].sum()
+    scored = monthly[monthly["score"].notna()]
+    g = scored.groupby("key")
+    means = g[["score"] + [f"{p}_{c}" for c in CODES for p in ("v", "w", "c")]].mean()
+    means["months_scored"] = g.size()
+    table = ent.merge(sums, left_on="key", right_index=True, how="left")
+    table = table.merge(means, left_on="key", right_index=True, how="left")
+    for c in counts + ["months_scored"]:
+        table[c] = table[c].fillna(0).astype(int)
+    table["months"] = n_months
+    floor = scheme.min_cases
+    reasons = []
+    for cases, n_scored in zip(table["cases"], table["months_scored"], strict=True):
+        if n_scored:
+            reasons.append("")
+        elif cases == 0:
+            reasons.append("本期没有已办结或已到期的考核事项，不参与排名")
+        elif period.kind == "month":
+            reasons.append(f"本期考核事项 {cases} 件，少于 {floor} 件，不参与排名")
+        else:
+            reasons.append(f"各月考核事项均少于 {floor} 件（本期合计 {cases} 件），不参与排名")
+    table["reason"] = reasons
+    return table
+
+
+# -- reading a ranking -----------------------------------------------------------------------
+
+ROW_FIELDS = ["code", "name", "unit", "unit_code", "region", "adcode", "staff", "items", "cases",
+              "on_time", "red", "yellow", "rated", "evaluations", "months", "months_scored",
+              "score", "rank", "tie", "grade", "ranked", "reason"]
+
+
+def _plain(v):
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, (float, np.floating)):
+        return None if math.isnan(v) else round(float(v), 4)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def table_rows(table: pd.DataFrame) -> list[dict]:
+    """A ranking table as plain rows (what a snapshot stores and the pages display)."""
+    out = []
+    for rec in table.to_dict("records"):
+        row = {k: _plain(rec.get(k)) for k in ROW_FIELDS}
+        if "post" in rec:
+            row["post"] = _plain(rec["post"])
+        for p in ("v", "w", "c"):
+            row[p] = {c: _plain(rec.get(f"{p}_{c}")) for c in CODES}
+        out.append(row)
+    return out
+
+
+def visible(session: Session, rows: list[dict], user: CurrentUser, level: str) -> list[dict]:
+    """What this user may see of a ranking: staff their own unit's rows only; staff names
+    masked for users who may not read them."""
+    scope = unit_scope(user)
+    if scope is not None:
+        own = session.scalar(select(Unit.code).where(Unit.id == scope))
+        rows = [r for r in rows if r["unit_code"] == own]
+    if level == "person" and not can(user, "view_staff_names"):
+        rows = [r | {"name": mask_name(r["name"])} for r in rows]
+    return rows
+
+
+def compare(rows: list[dict], previous: list[dict] | None) -> list[dict]:
+    """Each row with the previous period's rank and score, and the move (+ up, − down)."""
+    prev = {r["code"]: r for r in (previous or [])}
+    out = []
+    for r in rows:
+        p = prev.get(r["code"])
+        move = None
+        if p and p.get("rank") and r.get("rank"):
+            move = int(p["rank"]) - int(r["rank"])
+        out.append(r | {"prev_rank": p.get("rank") if p else None,
+                        "prev_score": p.get("score") if p else None, "move": move})
+    return out
+
+
+def move_text(row: dict) -> str:
+    """'▲3', '▼1', '—' (same rank), '新' (not ranked before), '' (not ranked now)."""
+    if not row.get("rank"):
+        return ""
+    if row.get("prev_rank") is None:
+        return "新"
+    m = row.get("move") or 0
+    return f"▲{m}" if m > 0 else (f"▼{-m}" if m < 0 else "—")
+
+
+def rank_text(row: dict) -> str:
+    if not row.get("rank"):
+        return "不参与排名"
+    return f"{row['rank']}（并列）" if row.get("tie") else str(row["rank"])
+
+
+def explain(row: dict, scheme: Scheme) -> pd.DataFrame:
+    """'Why this score': every indicator's value, effective weight and contribution."""
+    lines = []
+    for i in INDICATORS:
+        v, w, c = row["v"].get(i.code), row["w"].get(i.code), row["c"].get(i.code)
+        lines.append({
+            "指标": i.label, "计算方法": i.how,
+            "指标值": "无数据" if v is None else f"{v:.2f}",
+            "设定权重": scheme.weights[i.code],
+            "实际权重": "—" if w is None else f"{w:.2f}",
+            "得分贡献": "—" if c is None else f"{c:.2f}",
+        })
+    return pd.DataFrame(lines)
+
+
+def basis(row: dict, scheme: Scheme) -> list[str]:
+    """The counts behind the indicators, in words."""
+    cases = row["cases"]
+    out = [f"到期考核事项 {row['items']} 件，其中已办结或已到期 {cases} 件，按时 {row['on_time']} 件；"
+           f"红牌 {row['red']} 张、黄牌 {row['yellow']} 张；评价 {row['rated']} 件"
+           + (f"；网上测评 {row['evaluations']} 次" if row.get("evaluations") else "")]
+    if row.get("months", 1) > 1:
+        out.append(f"得分为计分月份（{row['months_scored']}/{row['months']} 个月，"
+                   f"每月事项不少于 {scheme.min_cases} 件）得分的平均值")
+    if row.get("staff") is not None:
+        out.append(f"在册人员 {row['staff']} 人" + ("（未登记人员，按 1 人计算人均工作量）"
+                                              if not row["staff"] else ""))
+    missing = [INDICATOR_BY_CODE[c].label for c in CODES if row["v"].get(c) is None]
+    if missing and row.get("ranked"):
+        out.append(f"{'、'.join(missing)}无数据，其权重按比例分配给其他指标")
+    return out
+
+
+def items_behind(session: Session, user: CurrentUser, period: Period | str, level: str,
+                 code: str, as_of: datetime | None = None) -> pd.DataFrame:
+    """The items behind an entity's score: each with its month, result, card, efficiency points
+    and rating. Staff may open only their own unit's."""
+    period = Period.parse(period) if isinstance(period, str) else period
+    as_of = min(as_of or now_utc(), period.end - timedelta(seconds=1))
+    ent = _entities(session, level)
+    match = ent[ent["code"] == code]
+    if match.empty:
+        raise ScoringError(f"没有代码为 {code} 的{LEVELS.get(level, '')}")
+    e = match.iloc[0]
+    scope = unit_scope(user)
+    if scope is not None and int(e["unit_id"]) != scope:
+        from lib.access import PermissionDenied
+
+        raise PermissionDenied("无权查看其他单位的考核明细")
+    items = _load_items(session, period.start, period.end, as_of, unit_id=int(e["unit_id"]),
+                        extra=(Item.external_id, Item.title, Subsystem.name))
+    df = judge(items, as_of)
+    key = _entity_key(level)
+    df = df[df[key] == float(e["key"])]
+
+    def when(x):
+        return "—" if pd.isna(x) else datetime.fromtimestamp(int(x), TZ).strftime("%Y-%m-%d %H:%M")
+
+    def result(r):
+        if not r["judged"]:
+            return "在办（未到期）"
+        if r["late"] and r["cancelled"]:
+            return "超期（红牌经申诉撤销，计为按时）"
+        if r["late"]:
+            return "超期办结" if r["done"] else "逾期未办结"
+        return "按时办结"
+
+    out = pd.DataFrame({
+        "月份": [f"{m // 100}-{m % 100:02d}" for m in df["month"]],
+        "事项编号": df["x0"], "事项": df["x1"].fillna(""), "子系统": df["x2"],
+        "受理时间": df["received"].map(when), "办理期限": df["deadline"].map(when),
+        "办结时间": df["completed"].where(df["done"]).map(when),
+        "结果": [result(r) for r in df.to_dict("records")],
+        "亮牌": ["■ 红牌" if r else ("▲ 黄牌" if y else "") for r, y in zip(df["red"], df["yellow"],
+                                                                      strict=True)],
+        "效率得分": df["eff_points"].round(1),
+        "评价": df["rating"].map(lambda x: "" if pd.isna(x) else f"{int(x)} 分"),
+    })
+    return out.sort_values(["月份", "事项编号"]).reset_index(drop=True)
+
+
+# -- publication -----------------------------------------------------------------------------
+
+def _canonical(payload) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def snapshot_hash(period: str, level: str, as_of: int, scheme: dict, rows: list[dict]) -> str:
+    return hashlib.sha256(_canonical({"period": period, "level": level, "as_of": as_of,
+                                      "scheme": scheme, "rows": rows}).encode()).hexdigest()
+
+
+def published(session: Session, level: str | None = "unit") -> list[RankingSnapshot]:
+    """Published snapshots, newest period first."""
+    stmt = select(RankingSnapshot).order_by(RankingSnapshot.published_at.desc())
+    if level:
+        stmt = stmt.where(RankingSnapshot.level == level)
+    snaps = list(session.scalars(stmt))
+    snaps.sort(key=lambda s: (Period.parse(s.period).end, Period.parse(s.period).kind != "year",
+                              Period.parse(s.period).kind != "quarter"), reverse=True)
+    return snaps
+
+
+def get_snapshot(session: Session, period: Period | str, level: str = "unit") -> RankingSnapshot | None:
+    code = period.code if isinstance(period, Period) else Period.parse(period).code
+    return session.scalar(select(RankingSnapshot).where(RankingSnapshot.period == code,
+                                                        RankingSnapshot.level == level))
+
+
+def snapshot_rows(snap: RankingSnapshot) -> list[dict]:
+    return json.loads(snap.rows)
+
+
+def snapshot_scheme(snap: RankingSnapshot) -> Scheme:
+    return Scheme.from_dict(json.loads(snap.scheme))
+
+
+def verify_snapshot(snap: RankingSnapshot) -> bool:
+    """True when the stored rows and scheme still hash to the published hash."""
+    return snapshot_hash(snap.period, snap.level, _epoch(snap.as_of), json.loads(snap.scheme),
+                         json.loads(snap.rows)) == snap.hash
+
+
+def publish(session: Session, actor: CurrentUser, period: Period | str, level: str = "unit",
+            *, now: datetime | None = None) -> RankingSnapshot:
+    """Freeze a finished period's ranking (judged at the period's end) as an immutable snapshot.
+    The caller commits."""
+    require(actor, "publish_rankings")
+    period = Period.parse(period) if isinstance(period, str) else period
+    if level not in LEVELS:
+        raise ScoringError(f"排名层级须为 {'、'.join(LEVELS)} 之一")
+    now = now or now_utc()
+    if now < period.end:
+        raise ScoringError(f"{period.label}尚未结束（{period.end.astimezone(TZ):%Y-%m-%d} 起方可公布）")
+    existing = get_snapshot(session, period, level)
+    if existing is not None:
+        raise ScoringError(f"{period.label}{LEVELS[level]}排名已于 "
+                           f"{existing.published_at.astimezone(TZ):%Y-%m-%d %H:%M} 公布，"
+                           "公布后不可更改")
+    ranking = compute(session, period, level, as_of=period.end - timedelta(seconds=1))
+    if not ranking.table["ranked"].any():
+        raise ScoringError(f"{period.label}没有参与排名的{LEVELS[level]}，无需公布")
+    rows = ranking.rows()
+    scheme = ranking.scheme.to_dict()
+    as_of = _epoch(ranking.as_of)
+    digest = snapshot_hash(period.code, level, as_of, scheme, rows)
+    snap = RankingSnapshot(period=period.code, level=level, as_of=ranking.as_of,
+                           published_at=now, published_by=actor.username,
+                           scheme=_canonical(scheme), rows=_canonical(rows), hash=digest)
+    try:
+        with session.begin_nested():
+            session.add(snap)
+    except IntegrityError:  # published by someone else a moment ago
+        raise ScoringError(f"{period.label}{LEVELS[level]}排名刚刚已由他人公布") from None
+    ranked = sum(1 for r in rows if r["ranked"])
+    audit.record(session, actor=actor.username, action="ranking.publish", entity="ranking",
+                 entity_id=f"{period.code}/{level}",
+                 after={"hash": digest, "ranked": ranked, "entities": len(rows), "scheme": scheme})
+    return snap
+
+
+def year_summary(session: Session, year: int) -> pd.DataFrame:
+    """Units' published scores in a year, one column per published period, and the year's
+    published score if the year itself is published: the basis of the annual assessment."""
+    snaps = [s for s in published(session, "unit") if Period.parse(s.period).year == year]
+    if not snaps:
+        return pd.DataFrame()
+    snaps.sort(key=lambda s: (Period.parse(s.period).kind == "year", Period.parse(s.period)))
+    table: dict[str, dict] = {}
+    for s in snaps:
+        label = Period.parse(s.period).label
+        for r in snapshot_rows(s):
+            row = table.setdefault(r["code"], {"单位代码": r["code"], "单位": r["name"]})
+            row[label] = r["score"] if r["ranked"] else None
+            if Period.parse(s.period).kind == "year":
+                row["年度名次"] = rank_text(r)
+                row["年度等次"] = r["grade"] or "—"
+    df = pd.DataFrame(list(table.values()))
+    return df.sort_values("单位代码").reset_index(drop=True)
+
+
+def frame(rows: list[dict], level: str, *, with_move: bool = False) -> pd.DataFrame:
+    """Rows as the table people read (Chinese headers)."""
+    out = []
+    for r in rows:
+        d = {"名次": rank_text(r)}
+        if with_move:
+            d["较上期"] = move_text(r)
+        d["代码" if level != "unit" else "单位代码"] = r["code"]
+        if level == "unit":
+            d["单位"] = r["name"]
+            d["区县"] = r["region"]
+        else:
+            d["姓名" if level == "person" else "岗位"] = r["name"]
+            d["所属单位"] = r["unit"]
+        d["得分"] = r["score"]
+        d["等次"] = r["grade"] or "—"
+        for i in INDICATORS:
+            v = r["v"].get(i.code)
+            d[i.label] = None if v is None else round(v, 1)
+        d["考核事项"] = r["cases"]
+        d["红牌"] = r["red"]
+        d["黄牌"] = r["yellow"]
+        d["说明"] = r["reason"] or ("并列" if r.get("tie") else "")
+        out.append(d)
+    return pd.DataFrame(out)
+
+
+def county_averages(rows: list[dict]) -> dict[str, dict]:
+    """Mean score of the ranked units of each county (for the map), keyed by adcode."""
+    acc: dict[str, list[float]] = {}
+    for r in rows:
+        if r["ranked"] and r.get("adcode"):
+            acc.setdefault(r["adcode"], []).append(r["score"])
+    return {a: {"avg": round(sum(v) / len(v), 2), "units": len(v)} for a, v in acc.items()}
+
+
+def count_snapshots(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(RankingSnapshot)) or 0

@@ -1,0 +1,288 @@
+"""The efficiency assessment: scores computed by hand on a small fixture, the case floor, ties,
+weights validation, quarters as the mean of months, and published snapshots that never change."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from lib import db, scoring
+from lib.access import SYSTEM, CurrentUser, PermissionDenied
+from lib.config import TZ
+from lib.items import upsert_item
+from lib.models import Evaluation, Item, Person, Subsystem, Unit
+from lib.scoring import Period, Scheme, ScoringError
+from lib.workdays import WorkCalendar, parse_limit
+
+CAL = WorkCalendar()
+AFTER = datetime(2026, 8, 1, 9, 0, tzinfo=TZ)  # June and May are over: judged at their ends
+A, B, C = "440823.ZRZY", "440825.ZRZY", "440881.CZ"
+
+
+def add(s, ext, unit_code, received, hours, done_after=None, *, rating=None, cancelled=False,
+        handler=None):
+    sub = s.scalar(select(Subsystem).where(Subsystem.code == "FEES"))
+    unit = s.scalar(select(Unit).where(Unit.code == unit_code))
+    done = received + timedelta(hours=done_after) if done_after is not None else None
+    upsert_item(s, CAL, external_id=ext, subsystem=sub, unit_id=unit.id, received_at=received,
+                limit=parse_limit(f"{hours}h"), completed_at=done, actor="t")
+    s.flush()
+    s.execute(update(Item).where(Item.external_id == ext)
+              .values(rating=rating, card_cancelled=cancelled, handler_id=handler))
+
+
+def person(s, unit_code, name):
+    unit = s.scalar(select(Unit).where(Unit.code == unit_code))
+    p = Person(name=name, unit_id=unit.id, rank="科员")
+    s.add(p)
+    s.flush()
+    return p.id
+
+
+def fixture(engine, *, may=True):
+    """June 2026 (yellow line: 20 % of the time left, the FEES default).
+
+    Unit A, 2 staff, 10 items received 6-10 08:00 with 100 h each (due 6-14 12:00):
+      6 done at 50 h (efficiency 75), 2 at 90 h (55; lit yellow), 1 at 150 h (late: red, 25),
+      1 never done (red at the month's end). Ratings 5 and 3; evaluations 5, 5, 4.
+    Unit B, 1 staff, 6 items received 6-20 08:00 with 40 h: 5 done at 10 h (87.5), 1 at 50 h
+      (late, card cancelled on appeal: on time, 37.5). No ratings, no evaluations.
+    Unit C: 2 items, below the floor of 5.
+    May (for the quarter): unit A, 5 items with 100 h, all done at 50 h."""
+    with db.session_scope(engine) as s:
+        p1 = person(s, A, "陈一")
+        person(s, A, "李二")
+        person(s, B, "黄三")
+        ja = datetime(2026, 6, 10, 8, 0, tzinfo=TZ)
+        for i in range(6):
+            add(s, f"A-{i}", A, ja, 100, 50, rating=5 if i == 0 else None, handler=p1)
+        add(s, "A-6", A, ja, 100, 90, rating=3, handler=p1)
+        add(s, "A-7", A, ja, 100, 90, handler=p1)
+        add(s, "A-late", A, ja, 100, 150, handler=p1)
+        add(s, "A-open", A, ja, 100, None, handler=p1)
+        jb = datetime(2026, 6, 20, 8, 0, tzinfo=TZ)
+        for i in range(5):
+            add(s, f"B-{i}", B, jb, 40, 10)
+        add(s, "B-late", B, jb, 40, 50, cancelled=True)
+        for i in range(2):
+            add(s, f"C-{i}", C, jb, 40, 10)
+        if may:
+            jm = datetime(2026, 5, 11, 8, 0, tzinfo=TZ)
+            for i in range(5):
+                add(s, f"A-may-{i}", A, jm, 100, 50)
+        a = s.scalar(select(Unit.id).where(Unit.code == A))
+        for r in (5, 5, 4):
+            s.add(Evaluation(unit_id=a, at=datetime(2026, 6, 15, 10, 0, tzinfo=TZ), rating=r))
+        # Outside June: never counted in June's score.
+        s.add(Evaluation(unit_id=a, at=datetime(2026, 7, 2, 10, 0, tzinfo=TZ), rating=1))
+
+
+def rows_by_code(ranking):
+    return {r["code"]: r for r in ranking.rows()}
+
+
+def test_scores_computed_by_hand(empty_engine):
+    fixture(empty_engine)
+    with db.session_scope(empty_engine) as s:
+        ranking = scoring.compute(s, "2026-06", as_of=AFTER)
+    rows = rows_by_code(ranking)
+    a, b, c = rows[A], rows[B], rows[C]
+
+    assert (a["items"], a["cases"], a["on_time"], a["red"], a["yellow"]) == (10, 10, 8, 2, 2)
+    assert (a["rated"], a["evaluations"], a["staff"]) == (2, 3, 2)
+    v = a["v"]
+    assert v["workload"] == pytest.approx(50)  # 5 per staff against B's 6: lower of two
+    assert v["on_time"] == pytest.approx(80)
+    assert v["efficiency"] == pytest.approx(585 / 9, abs=1e-3)  # (6×75 + 2×55 + 25) / 9
+    assert v["satisfaction"] == pytest.approx(75)  # mean 4 of 5
+    assert v["evaluation"] == pytest.approx(100 * (14 / 3 - 1) / 4, abs=1e-3)
+    assert v["cards"] == 0  # (2×5 + 2×10) per 100 items over 10 items = 300: floored at 0
+    # 50×.10 + 80×.30 + 65×.15 + 75×.20 + 91.667×.10 + 0 = 62.9167
+    assert a["score"] == 62.92 and a["grade"] == "合格"
+    assert sum(a["c"].values()) == pytest.approx(62.9167, abs=1e-3)
+
+    assert (b["on_time"], b["red"], b["yellow"]) == (6, 0, 0)  # the cancelled card is on time
+    assert b["v"]["satisfaction"] is None and b["v"]["evaluation"] is None
+    # Without ratings or evaluations their 30 points are shared by the other four (70).
+    assert b["w"]["on_time"] == pytest.approx(300 / 7, abs=1e-3)
+    assert b["score"] == pytest.approx(round(6687.5 / 70, 2))  # 95.54
+    assert b["grade"] == "优秀"
+
+    assert (b["rank"], a["rank"]) == (1, 2)
+    assert not c["ranked"] and c["rank"] is None
+    assert c["reason"] == "本期考核事项 2 件，少于 5 件，不参与排名"
+    # Everything not supervised this month is listed, not ranked, with its reason.
+    other = rows["ZJ.FG"]
+    assert not other["ranked"] and "没有已办结或已到期" in other["reason"]
+
+
+def test_quarter_is_the_mean_of_scored_months(empty_engine):
+    fixture(empty_engine)
+    with db.session_scope(empty_engine) as s:
+        q = scoring.compute(s, "2026-Q2", as_of=AFTER)
+        may = scoring.compute(s, "2026-05", as_of=AFTER)
+    rows, may_a = rows_by_code(q), rows_by_code(may)[A]
+    # May: A alone, all on time at half the limit: (10×100 + 30×100 + 15×75 + 15×100) / 70.
+    assert may_a["score"] == pytest.approx(round(6625 / 70, 2))
+    assert rows[A]["months_scored"] == 2 and rows[A]["months"] == 3
+    assert rows[A]["score"] == pytest.approx(round((6625 / 70 + 62.916667) / 2, 2))  # 78.78
+    assert rows[A]["cases"] == 15
+    assert rows[B]["months_scored"] == 1 and rows[B]["score"] == pytest.approx(95.54)
+    assert rows[C]["reason"] == "各月考核事项均少于 5 件（本期合计 2 件），不参与排名"
+
+
+def test_the_case_floor_is_configurable(empty_engine):
+    fixture(empty_engine, may=False)
+    with db.session_scope(empty_engine) as s:
+        low = scoring.compute(s, "2026-06", as_of=AFTER, scheme=Scheme(min_cases=2))
+        high = scoring.compute(s, "2026-06", as_of=AFTER, scheme=Scheme(min_cases=7))
+    assert rows_by_code(low)[C]["ranked"]
+    high_rows = rows_by_code(high)
+    assert high_rows[A]["ranked"] and not high_rows[B]["ranked"]
+    assert high_rows[B]["reason"] == "本期考核事项 6 件，少于 7 件，不参与排名"
+
+
+def test_equal_scores_share_a_rank(empty_engine):
+    j = datetime(2026, 6, 8, 8, 0, tzinfo=TZ)
+    with db.session_scope(empty_engine) as s:
+        for code, late in ((A, 0), (B, 0), (C, 1)):
+            for i in range(6):
+                add(s, f"{code}-{i}", code, j, 100, 150 if i < late else 50)
+    with db.session_scope(empty_engine) as s:
+        rows = rows_by_code(scoring.compute(s, "2026-06", as_of=AFTER))
+    assert rows[A]["score"] == rows[B]["score"]
+    assert (rows[A]["rank"], rows[B]["rank"], rows[C]["rank"]) == (1, 1, 3)
+    assert rows[A]["tie"] and rows[B]["tie"] and not rows[C]["tie"]
+    assert scoring.rank_text(rows[A]) == "1（并列）"
+
+
+def test_person_level_uses_the_handler(empty_engine):
+    fixture(empty_engine, may=False)
+    with db.session_scope(empty_engine) as s:
+        ranking = scoring.compute(s, "2026-06", "person", as_of=AFTER)
+    ranked = [r for r in ranking.rows() if r["ranked"]]
+    assert [(r["name"], r["items"], r["rank"]) for r in ranked] == [("陈一", 10, 1)]
+    assert ranked[0]["v"]["evaluation"] is None  # people are not evaluated online
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"weights": scoring.DEFAULT_WEIGHTS | {"cards": 14}}, "各项权重之和须为 100，现为 99"),
+    ({"weights": scoring.DEFAULT_WEIGHTS | {"cards": -5, "on_time": 50}}, "亮牌情况的权重须为 0–100"),
+    ({"weights": scoring.DEFAULT_WEIGHTS | {"cards": 15.5}}, "亮牌情况的权重须为 0–100"),
+    ({"weights": {"on_time": 100}}, "权重须覆盖全部六项指标"),
+    ({"red_deduction": -1}, "红牌扣分须为 0–100"),
+    ({"min_cases": 0}, "最少事项数"),
+    ({"excellent": 80, "good": 80}, "等次分数线"),
+])
+def test_bad_schemes_are_refused(change, message):
+    with pytest.raises(ScoringError, match=message):
+        Scheme(**change).validate()
+
+
+def test_scheme_is_stored_audited_and_validated(empty_engine):
+    admin = CurrentUser(1, "admin", "管理员", frozenset({"admin"}))
+    leader = CurrentUser(2, "leader", "领导", frozenset({"leader"}))
+    weights = scoring.DEFAULT_WEIGHTS | {"on_time": 40, "workload": 0}
+    with db.session_scope(empty_engine) as s:
+        assert scoring.load_scheme(s) == Scheme()
+        with pytest.raises(PermissionDenied):
+            scoring.save_scheme(s, leader, Scheme(weights=weights))
+        with pytest.raises(ScoringError):
+            scoring.save_scheme(s, admin, Scheme(weights=weights | {"cards": 0}))
+        assert scoring.save_scheme(s, admin, Scheme(weights=weights, red_deduction=8))
+        assert not scoring.save_scheme(s, admin, Scheme(weights=weights, red_deduction=8))
+    with db.session_scope(empty_engine) as s:
+        stored = scoring.load_scheme(s)
+        assert stored.weights == weights and stored.red_deduction == 8
+        n = s.execute(text("select count(*) from audit_log where action = 'scoring.scheme'")).scalar()
+        assert n == 1
+
+
+def test_periods_parse_and_step_back():
+    assert Period.parse("2026-q3").code == "2026-Q3"
+    assert Period.parse("2026-Q1").previous().code == "2025-Q4"
+    assert Period.parse("2026-01").previous().code == "2025-12"
+    assert Period.parse("2026").label == "2026年度"
+    assert Period.parse("2026-Q3").label == "2026年第三季度"
+    assert Period.parse("2026-Q3").start == datetime(2026, 7, 1, tzinfo=TZ)
+    assert Period.parse("2026-Q3").end == datetime(2026, 10, 1, tzinfo=TZ)
+    for bad in ("2026-13", "2026-Q5", "26-01", "", "2026/01"):
+        with pytest.raises(ScoringError, match="格式不正确"):
+            Period.parse(bad)
+
+
+def test_published_snapshot_never_changes(empty_engine):
+    fixture(empty_engine, may=False)
+    inspector = CurrentUser(3, "inspector", "监察员", frozenset({"inspector"}))
+    staff = CurrentUser(4, "staff", "经办人", frozenset({"staff"}), unit_id=1)
+    with db.session_scope(empty_engine) as s:
+        with pytest.raises(PermissionDenied):
+            scoring.publish(s, staff, "2026-06", now=AFTER)
+        with pytest.raises(ScoringError, match="尚未结束"):
+            scoring.publish(s, inspector, "2026-08", now=AFTER)
+        snap = scoring.publish(s, inspector, "2026-06", now=AFTER)
+        digest, rows = snap.hash, scoring.snapshot_rows(snap)
+    assert {r["code"]: r["score"] for r in rows if r["ranked"]} == {B: 95.54, A: 62.92}
+
+    # The data behind it changes: the open item is finished, ratings arrive, weights move.
+    with db.session_scope(empty_engine) as s:
+        s.execute(update(Item).where(Item.external_id == "A-open").values(
+            state="completed", completed_at=datetime(2026, 6, 12, 8, 0, tzinfo=TZ)))
+        s.execute(update(Item).where(Item.external_id.like("B-%")).values(rating=1))
+        admin = CurrentUser(1, "admin", "管理员", frozenset({"admin"}))
+        scoring.save_scheme(s, admin, Scheme(weights=scoring.DEFAULT_WEIGHTS | {
+            "on_time": 50, "workload": 0, "evaluation": 0}))
+    with db.session_scope(empty_engine) as s:
+        live = rows_by_code(scoring.compute(s, "2026-06", as_of=AFTER))
+        assert live[A]["score"] != 62.92 and live[B]["score"] != 95.54
+        snap = scoring.get_snapshot(s, "2026-06")
+        assert snap.hash == digest and scoring.snapshot_rows(snap) == rows
+        assert scoring.verify_snapshot(snap)
+        assert scoring.snapshot_scheme(snap) == Scheme()
+        with pytest.raises(ScoringError, match="公布后不可更改"):
+            scoring.publish(s, inspector, "2026-06", now=AFTER)
+    # The database itself refuses to alter or remove a published snapshot.
+    for stmt in ("update ranking_snapshots set rows = '[]'", "delete from ranking_snapshots"):
+        with pytest.raises(Exception, match="immutable"):
+            with empty_engine.begin() as conn:
+                conn.execute(text(stmt))
+    with db.session_scope(empty_engine) as s:
+        assert scoring.verify_snapshot(scoring.get_snapshot(s, "2026-06"))
+
+
+def test_tampered_snapshot_fails_verification(empty_engine):
+    fixture(empty_engine, may=False)
+    with db.session_scope(empty_engine) as s:
+        snap = scoring.publish(s, SYSTEM, "2026-06", now=AFTER)
+        s.expunge(snap)
+    snap.rows = snap.rows.replace("95.54", "99.99")
+    assert not scoring.verify_snapshot(snap)
+
+
+def test_items_behind_a_score(empty_engine):
+    fixture(empty_engine, may=False)
+    staff_b = None
+    with db.session_scope(empty_engine) as s:
+        items = scoring.items_behind(s, SYSTEM, "2026-06", "unit", A, as_of=AFTER)
+        b_id = s.scalar(select(Unit.id).where(Unit.code == B))
+        staff_b = CurrentUser(5, "sb", "经办人", frozenset({"staff"}), unit_id=b_id)
+        with pytest.raises(PermissionDenied):
+            scoring.items_behind(s, staff_b, "2026-06", "unit", A, as_of=AFTER)
+        own = scoring.items_behind(s, staff_b, "2026-06", "unit", B, as_of=AFTER)
+    assert len(items) == 10
+    by_id = items.set_index("事项编号")
+    assert by_id.loc["A-late", "结果"] == "超期办结" and by_id.loc["A-late", "亮牌"] == "■ 红牌"
+    assert by_id.loc["A-open", "结果"] == "逾期未办结"
+    assert by_id.loc["A-6", "亮牌"] == "▲ 黄牌" and by_id.loc["A-6", "评价"] == "3 分"
+    assert by_id.loc["A-0", "效率得分"] == 75
+    assert "申诉撤销" in own.set_index("事项编号").loc["B-late", "结果"]
+
+
+def test_open_items_of_the_month_under_way_are_not_yet_judged(empty_engine):
+    fixture(empty_engine, may=False)
+    mid = datetime(2026, 6, 13, 9, 0, tzinfo=TZ)  # six of A's done 6-12 10:00; due 6-14 12:00
+    with db.session_scope(empty_engine) as s:
+        rows = rows_by_code(scoring.compute(s, "2026-06", as_of=mid))
+    a = rows[A]
+    # Only the six finished by then are cases; the rest are still within their time.
+    assert a["items"] == 10 and a["cases"] == 6 and a["red"] == 0
