@@ -123,6 +123,7 @@ with right:
 
 # -- Ranking of units -----------------------------------------------------------------------
 st.subheader("单位排名（按时办结率）")
+st.caption("此处只按按时办结率排序；工作量、效率、满意度、网上测评、亮牌六项综合得分及定期公布的排名见“行政效能”。")
 ranking = unit_ranking(counts, cat)
 ranked = ranking[ranking["ranked"]]
 if own_unit is not None:

@@ -134,6 +134,15 @@ def main() -> int:
         "latest_red (10)": q(lambda s: queries.latest_red(s, user=SYSTEM, as_of=as_of)),
         "catalog_frames": q(lambda s: queries.catalog_frames(s)),
     }
+    from lib import scoring
+
+    quarter = next(p for p in scoring.recent_periods(as_of, "quarter") if p.end <= as_of)
+    year = scoring.Period(as_of.year - 1, "year")
+    checks |= {
+        f"scoring units {quarter.code}": q(lambda s: scoring.compute(s, quarter, "unit")),
+        f"scoring people {quarter.code}": q(lambda s: scoring.compute(s, quarter, "person")),
+        f"scoring units {year.code}": q(lambda s: scoring.compute(s, year, "unit")),
+    }
     print(f"\nqueries at as-of {as_of.isoformat()} (first run / median of next two, seconds)")
     for name, fn in checks.items():
         first, median = timed(fn)

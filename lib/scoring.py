@@ -814,7 +814,8 @@ def year_summary(session: Session, year: int) -> pd.DataFrame:
     snaps = [s for s in published(session, "unit") if Period.parse(s.period).year == year]
     if not snaps:
         return pd.DataFrame()
-    snaps.sort(key=lambda s: (Period.parse(s.period).kind == "year", Period.parse(s.period)))
+    order = {"quarter": 0, "month": 1, "year": 2}
+    snaps.sort(key=lambda s: (order[Period.parse(s.period).kind], Period.parse(s.period)))
     table: dict[str, dict] = {}
     for s in snaps:
         label = Period.parse(s.period).label
@@ -825,6 +826,9 @@ def year_summary(session: Session, year: int) -> pd.DataFrame:
                 row["年度名次"] = rank_text(r)
                 row["年度等次"] = r["grade"] or "—"
     df = pd.DataFrame(list(table.values()))
+    for s in snaps:
+        label = Period.parse(s.period).label
+        df[label] = pd.to_numeric(df[label], errors="coerce")
     return df.sort_values("单位代码").reset_index(drop=True)
 
 

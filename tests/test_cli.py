@@ -93,3 +93,34 @@ def test_module_entry_point_init_and_demo(tmp_path):
     assert again.returncode == 2 and "空库" in again.stderr
     engine = db.make_engine(env["DATABASE_URL"])
     assert db.current_revision(engine) == db.head_revision()
+
+
+def test_rank_publish_and_published(cli_db, capsys):
+    from tests.test_scoring import A, B, C, fixture
+
+    fixture(db.get_engine(cli_db), may=False)
+    code, out, err = run_cli(capsys, "rank", "--level", "unit", "--period", "2026-06",
+                             "--format", "csv", "--as-of", "2026-08-01T09:00")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["单位代码", "单位名称", "得分", "名次", "等次", "说明"]
+    by_code = {r[0]: r for r in rows[1:]}
+    assert by_code[B][1:5] == ["徐闻县自然资源局", "95.54", "1", "优秀"]
+    assert by_code[A][2:4] == ["62.92", "2"]
+    assert by_code[C][2:] == ["", "不参与排名", "", "本期考核事项 2 件，少于 5 件，不参与排名"]
+    assert "实时计算" in err
+
+    code, _, err = run_cli(capsys, "rank", "--period", "2026-06", "--published")
+    assert code == 2 and "尚未公布" in err
+    code, out, _ = run_cli(capsys, "publish", "--period", "2026-06")
+    assert code == 0 and "已公布 2026年6月单位排名：2 个参与排名" in out
+    code, _, err = run_cli(capsys, "publish", "--period", "2026-06")
+    assert code == 2 and "公布后不可更改" in err
+    code, published, err = run_cli(capsys, "rank", "--period", "2026-06", "--published")
+    assert code == 0 and "已公布" in err
+    assert {r[0]: r for r in csv.reader(io.StringIO(published))}[B][2] == "95.54"
+
+    code, _, err = run_cli(capsys, "rank", "--period", "2026-13")
+    assert code == 2 and "格式不正确" in err
+    code, _, err = run_cli(capsys, "publish", "--period", "2100-01")
+    assert code == 2 and "尚未结束" in err

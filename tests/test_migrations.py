@@ -74,3 +74,23 @@ def test_table_copies_lose_nothing(sqlite_demo_url, tmp_path):
         after = {t: c.execute(text(f"select count(*) from {t}")).scalar() for t in tables}
     assert after == before and before["accountability_records"] == 16
     engine.dispose()
+
+
+def test_0010_copies_submission_ratings_onto_their_items(sqlite_demo_url, tmp_path):
+    from alembic import command
+
+    from tests.apptest_helpers import copy_sqlite
+
+    engine = db.make_engine(copy_sqlite(sqlite_demo_url, tmp_path / "old.db"))
+    command.downgrade(db.alembic_config(engine), "0009")
+    with engine.begin() as c:
+        rated = c.execute(text("select item_id, rating from submissions "
+                               "where rating is not null order by item_id")).all()
+    assert len(rated) > 20
+    db.migrate(engine)
+    with engine.begin() as c:
+        for item_id, rating in rated:
+            assert c.execute(text("select rating from items where id = :i"),
+                             {"i": item_id}).scalar() == rating
+        assert c.execute(text("select count(*) from evaluations")).scalar() == 0
+    engine.dispose()

@@ -286,3 +286,37 @@ def test_open_items_of_the_month_under_way_are_not_yet_judged(empty_engine):
     a = rows[A]
     # Only the six finished by then are cases; the rest are still within their time.
     assert a["items"] == 10 and a["cases"] == 6 and a["red"] == 0
+
+
+def test_excel_and_printable_report(empty_engine):
+    import io
+
+    from openpyxl import load_workbook
+
+    from lib import scoring_export
+
+    fixture(empty_engine, may=False)
+    with db.session_scope(empty_engine) as s:
+        s.execute(update(Unit).where(Unit.code == B).values(name="<script>alert(1)</script>局"))
+    with db.session_scope(empty_engine) as s:
+        ranking = scoring.compute(s, "2026-06", as_of=AFTER)
+    rows = scoring.compare(ranking.rows(), None)
+    meta = scoring_export.ReportMeta("2026年6月", "unit", "实时计算，未公布", "2026-06-30 23:59")
+    wb = load_workbook(io.BytesIO(scoring_export.excel(rows, meta, Scheme(), with_move=True)))
+    ws = wb["排名"]
+    assert ws["A1"].value == "湛江市行政效能考核排名（2026年6月 · 单位）"
+    header = [c.value for c in ws[3]]
+    assert header[:5] == ["名次", "较上期", "单位代码", "单位", "区县"]
+    body = list(ws.iter_rows(min_row=4, values_only=True))
+    assert len(body) == len(rows)
+    first = dict(zip(header, body[0], strict=True))
+    assert (first["名次"], first["单位代码"], first["得分"], first["等次"]) == ("1", B, 95.54, "优秀")
+    assert ws.cell(4, header.index("等次") + 1).fill.fgColor.rgb.endswith("C6EFCE")
+    assert ws.cell(4, header.index("得分") + 1).number_format == "0.00"
+    assert ws.freeze_panes == "A4" and ws.page_setup.orientation == "landscape"
+    assert [r[0].value for r in wb["考核办法"].iter_rows(min_row=8, max_row=13)] == [
+        i.label for i in scoring.INDICATORS]
+
+    page = scoring_export.printable_html(rows, meta, Scheme())
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;局" in page
+    assert "@page { size: A4 landscape" in page and "95.54" in page and "不参与排名" in page
