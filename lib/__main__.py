@@ -141,15 +141,20 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def _cell(text: str) -> str:
+    """Text for a CSV that spreadsheets open: a leading = + - @ would start a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def _rank_line(r: dict, level: str) -> list:
     score = "" if r["score"] is None or not r["ranked"] else f"{r['score']:.2f}"
     if r["ranked"]:
         rank, note = str(r["rank"]), ("并列" if r.get("tie") else "")
     else:
         rank, note = "不参与排名", r["reason"]
-    line = [r["code"], r["name"]]
+    line = [_cell(r["code"]), _cell(r["name"])]
     if level != "unit":
-        line.append(r["unit"])
+        line.append(_cell(r["unit"]))
     return line + [score, rank, r["grade"] or "", note]
 
 

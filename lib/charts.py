@@ -152,7 +152,8 @@ def _score_bar_template(title: str, color: str, rows: int) -> dict:
 
 def score_bar(rows: list[dict], *, title: str, color: str) -> dict:
     """Horizontal bars of scores (rows from lib.scoring: name, score, rank, tie, grade)."""
-    data = [{"名称": r["name"], "得分": r["score"],
+    data = [{"名称": f"{r['rank']}. {r['name']}" + (f"（{r['unit']}）" if r["name"] != r["unit"]
+                                                     else ""), "得分": r["score"],
              "名次": f"{r['rank']}（并列）" if r.get("tie") else str(r["rank"]),
              "等次": r["grade"]} for r in rows]
     return _with_data(_score_bar_template(title, color, len(data)), "scores", data)

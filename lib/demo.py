@@ -549,21 +549,26 @@ def _assessment(session: Session, rng: random.Random, anchor: datetime, days: in
     done = type_coerce(Item.completed_at, BigInteger)
     due = type_coerce(Item.deadline, BigInteger)
     rows = session.execute(
-        select(Item.id, Item.unit_id, done > due)
+        select(Item.id, Item.unit_id, done > due, done)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .where(Subsystem.code.in_(RATED_SUBSYSTEMS), Item.completed_at.is_not(None),
                Item.rating.is_(None))
         .order_by(Item.id)).all()
     updates = []
-    for item_id, unit_id, late in rows:
+    last = _ts(anchor)
+    for item_id, unit_id, late, done_at in rows:
         if rng.random() >= 0.35:
             continue
         base = 4.3 + quality.get(unit_id, 0) - (1.6 if late else 0)
-        updates.append({"iid": item_id, "r": max(1, min(5, round(rng.gauss(base, 0.9))))})
+        rated = int(done_at) + rng.randint(1800, 5 * 86400)  # within days of the result
+        if rated > last:
+            continue
+        updates.append({"iid": item_id, "r": max(1, min(5, round(rng.gauss(base, 0.9)))),
+                        "t": rated})
     if updates:
         items = Item.__table__
         session.execute(update(items).where(items.c.id == bindparam("iid"))
-                        .values(rating=bindparam("r")), updates)
+                        .values(rating=bindparam("r"), rated_at=bindparam("t")), updates)
     start = anchor - timedelta(days=days)
     evals = []
     for u in units:

@@ -150,6 +150,7 @@ class Item(Base):
     # The service user's rating of the result (办事结果满意度, 1–5): a case's 好差评, or the
     # citizen's rating of the reply a submission's round produced.
     rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)  # the month it counts in
 
     subsystem: Mapped[Subsystem] = relationship()
     unit: Mapped[Unit] = relationship()

@@ -1,38 +1,43 @@
 """Efficiency assessment (行政效能 / 电子考核): scores, ranks and published rankings.
 
 Every unit, post (岗位) and person is scored from the one table of supervised items, month by
-month; a quarter's or a year's score is the mean of its months (the months in which the entity
-had enough cases to be scored). The rules, all documented on screen:
+month; a quarter's or a year's score is the mean of its months, weighted by their cases. The
+rules, all documented on screen:
 
-- **Which items count.** An item is assessed in the month its deadline falls in (local time),
-  judged as it stood at the end of that month (or now, for the month under way). So every item
-  is judged exactly once, and a finished period never changes however late the work is done.
-- **Cases** are the month's items already finished or past their deadline. An entity with fewer
-  than `min_cases` cases (default 5) is not scored that month; with no scored month it is not
-  ranked, and the reason says so.
+- **Which items count.** An item is assessed in the month its deadline falls in (local time; a
+  deadline of 24:00 on Sep 30 is September's), judged as it stood at the end of that month (or
+  now, for the month under way). So every item is judged exactly once, and work done after the
+  month ended does not change it. A rating counts in the month it was given, an online
+  evaluation likewise. An appeal that cancels a card later corrects the live ranking of the
+  card's month; a published ranking stays as published.
+- **Cases** are the items already finished or past their deadline. An entity with fewer than
+  `min_cases` cases in the period (default 5) is not ranked, and the reason says so.
 - **Indicators**, each 0–100 so that units of very different size compare fairly:
-  - 工作量 workload: the percentile of items per staff member among the month's scored
-    entities (the busiest 100; robust to one very busy office);
+  - 工作量 workload: the percentile of items per staff member among the month's entities with
+    cases (the busiest 100; robust to one very busy office; no staff registered: no figure);
   - 按时办结率 on-time completion: cases finished by their deadline ÷ cases (a red card cancelled
     on appeal counts as on time);
   - 办结效率 efficiency: per finished item, 100 × (1 − time used ÷ time allowed ÷ 2), floored at 0:
     finishing at once earns 100, using the whole limit 50, twice the limit or more 0;
-  - 办事结果满意度 satisfaction with the result: the mean rating (1–5) of the items, (mean − 1) ÷ 4;
-  - 网上测评满意度 online evaluation: the mean of the public's evaluations of the unit that month,
-    the same scale (units only: posts and persons are not evaluated online);
+  - 办事结果满意度 satisfaction with the result: the mean rating (1–5) given that month,
+    (mean − 1) ÷ 4, once there are `min_ratings` ratings (default 3);
+  - 网上测评满意度 online evaluation: the public's evaluations of the unit that month, the same
+    scale and floor (units only: posts and persons are not evaluated online);
   - 亮牌情况 cards: 100 minus the deductions (default 5 per yellow card, 10 per red) per 100
     items, floored at 0. A red card is an item finished late or overdue (not cancelled on appeal);
     a yellow card an item that lit yellow before it was finished (less than the subsystem's
     yellow share of its time left), without going red.
 - **Score** = Σ weight × indicator ÷ 100 with the administrators' weights (summing to 100). An
-  indicator without data (nobody rated anything) is left out and its weight shared among the
-  others in proportion, shown as the effective weight.
+  indicator without data (too few ratings) is left out and its weight shared among the others in
+  proportion, shown as the effective weight.
 - **Ties** share a rank (competition ranking 1, 2, 2, 4) and are marked 并列; scores are compared
   rounded to two decimals, the precision they are published with.
 - **Grades**: 优秀 ≥ 90, 良好 ≥ 80, 合格 ≥ 60, else 不合格 (configurable).
+- The inspectors' own office supervises and is not assessed.
 
-Publishing a period freezes its ranking as a snapshot: rows, the scheme used and a SHA-256 over
-both. Triggers refuse any UPDATE or DELETE of a snapshot; `verify_snapshot` recomputes the hash.
+Publishing a finished period freezes its ranking as a snapshot: rows, the scheme used and a
+SHA-256 over both. Triggers refuse any UPDATE or DELETE of a snapshot; `verify_snapshot`
+recomputes the hash.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from sqlalchemy import BigInteger, func, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lib import audit
+from lib import audit, catalog
 from lib.access import CurrentUser, can, mask_name, require, unit_scope
 from lib.clock import now_utc
 from lib.config import TZ
@@ -81,15 +86,15 @@ class Indicator:
 
 INDICATORS = (
     Indicator("workload", "工作量", 10,
-              "人均事项数在本月参评对象中的百分位：最多者 100 分，并列取平均名次"),
+              "人均事项数在当月有考核事项的对象中的百分位：最多者 100 分，并列取平均名次"),
     Indicator("on_time", "按时办结率", 30,
               "按期限办结（含申诉撤销红牌）的事项 ÷ 已办结或已到期的事项"),
     Indicator("efficiency", "办结效率", 15,
               "每件办结事项 100 ×（1 − 用时 ÷ 时限 ÷ 2），最低 0 分：立即办结 100，用满时限 50"),
     Indicator("satisfaction", "办事结果满意度", 20,
-              "服务对象对办理结果的评价（1–5 分）平均值，换算为百分制：(平均分 − 1) ÷ 4"),
+              "当月收到的服务对象评价（1–5 分）平均值，换算为百分制：(平均分 − 1) ÷ 4"),
     Indicator("evaluation", "网上测评满意度", 10,
-              "群众在门户网站对单位的网上测评（1–5 分）平均值，换算为百分制；仅单位参评"),
+              "当月群众在门户网站对单位的网上测评（1–5 分）平均值，换算同上；仅单位参评"),
     Indicator("cards", "亮牌情况", 15,
               "100 − 每百件事项的扣分（黄牌、红牌各按设定分值扣），最低 0 分"),
 )
@@ -112,13 +117,15 @@ class Scheme:
     red_deduction: float = 10.0
     per_items: int = 100
     min_cases: int = 5
+    min_ratings: int = 3  # ratings (or evaluations) a month needs before satisfaction counts
     excellent: int = 90
     good: int = 80
     passing: int = 60
 
     def __hash__(self) -> int:  # for caches: the weights dict is the only unhashable part
         return hash((tuple(sorted(self.weights.items())), self.yellow_deduction,
-                     self.red_deduction, self.per_items, self.min_cases, self.excellent,
+                     self.red_deduction, self.per_items, self.min_cases, self.min_ratings,
+                     self.excellent,
                      self.good, self.passing))
 
     def validate(self) -> Scheme:
@@ -138,6 +145,8 @@ class Scheme:
             raise ScoringError("扣分基数须为 1–10000 件之间的整数")
         if not isinstance(self.min_cases, int) or not 1 <= self.min_cases <= 1000:
             raise ScoringError("参与排名的最少事项数须为 1–1000 之间的整数")
+        if not isinstance(self.min_ratings, int) or not 1 <= self.min_ratings <= 1000:
+            raise ScoringError("满意度计分所需的最少评价数须为 1–1000 之间的整数")
         if not (100 >= self.excellent > self.good > self.passing > 0):
             raise ScoringError("等次分数线须满足 100 ≥ 优秀 > 良好 > 合格 > 0")
         return self
@@ -149,7 +158,7 @@ class Scheme:
 
     @classmethod
     def from_dict(cls, d: dict) -> Scheme:
-        return cls(**d)
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def grade(self, score: float | None) -> str:
         if score is None or (isinstance(score, float) and math.isnan(score)):
@@ -169,7 +178,8 @@ class Scheme:
             f"权重（合计 100）：{w}",
             f"亮牌扣分：每 {self.per_items} 件事项中，黄牌每张扣 {self.yellow_deduction:g} 分，"
             f"红牌每张扣 {self.red_deduction:g} 分（亮牌情况指标最低 0 分）",
-            f"参与排名：每月已办结或已到期的事项不少于 {self.min_cases} 件",
+            f"参与排名：考核期内已办结或已到期的事项不少于 {self.min_cases} 件",
+            f"满意度、网上测评：当月评价不少于 {self.min_ratings} 条方计分，否则该项不计、权重按比例分配",
             f"等次：优秀 ≥ {self.excellent}，良好 ≥ {self.good}，合格 ≥ {self.passing}，"
             f"低于 {self.passing} 为不合格",
         ]
@@ -188,7 +198,7 @@ def load_scheme(session: Session) -> Scheme:
     for key in ("yellow_deduction", "red_deduction"):
         if key in stored:
             d[key] = float(stored[key])
-    for key in ("per_items", "min_cases", "excellent", "good", "passing"):
+    for key in ("per_items", "min_cases", "min_ratings", "excellent", "good", "passing"):
         if key in stored:
             d[key] = int(stored[key])
     return Scheme.from_dict(d)
@@ -204,7 +214,7 @@ def save_scheme(session: Session, actor: CurrentUser, scheme: Scheme) -> bool:
     values = {f"w.{c}": str(scheme.weights[c]) for c in CODES}
     values |= {k: f"{getattr(scheme, k):g}" for k in ("yellow_deduction", "red_deduction")}
     values |= {k: str(getattr(scheme, k))
-               for k in ("per_items", "min_cases", "excellent", "good", "passing")}
+               for k in ("per_items", "min_cases", "min_ratings", "excellent", "good", "passing")}
     for key, value in values.items():
         row = session.get(AppSetting, _SETTING + key)
         if row is None:
@@ -340,12 +350,14 @@ def _epoch(dt: datetime) -> int:
 
 
 def _entities(session: Session, level: str) -> pd.DataFrame:
-    """Everything that can be ranked at a level, with its staff count."""
+    """Everything that can be ranked at a level, with its staff count. The inspectors' own
+    office supervises and is not assessed."""
     people = pd.DataFrame(session.execute(select(Person.id, Person.unit_id, Person.post_id)).all(),
                           columns=["person_id", "unit_id", "post_id"])
     units = pd.DataFrame(session.execute(
         select(Unit.id, Unit.code, Unit.name, Region.name, Region.code, Region.level)
-        .join(Region, Region.id == Unit.region_id)).all(),
+        .join(Region, Region.id == Unit.region_id)
+        .where(Unit.code != catalog.INSPECTORS_UNIT)).all(),
         columns=["unit_id", "unit_code", "unit", "region", "adcode", "region_level"])
     units.loc[units["region_level"] != "county", ["region", "adcode"]] = ["市直", ""]
     units = units.drop(columns="region_level")
@@ -379,43 +391,71 @@ def _entities(session: Session, level: str) -> pd.DataFrame:
 
 
 ITEM_COLUMNS = ["id", "unit_id", "handler_id", "post_id", "received", "deadline", "completed",
-                "cancelled", "yellow_pct", "rating"]
+                "cancelled", "yellow_pct", "rating", "rated_at"]
 
 
-def _load_items(session: Session, start: datetime, end: datetime, as_of: datetime,
-                unit_id: int | None = None, extra: tuple = ()) -> pd.DataFrame:
-    """Items whose deadline falls in [start, end) and that exist at `as_of`, as plain numbers."""
+def _numeric(df: pd.DataFrame, cols) -> pd.DataFrame:
+    for c in cols:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    return df
+
+
+def _item_stmt(extra: tuple = ()):
     recv = type_coerce(Item.received_at, BigInteger)
     due = type_coerce(Item.deadline, BigInteger)
     done = type_coerce(Item.completed_at, BigInteger)
+    rated = type_coerce(Item.rated_at, BigInteger)
     stmt = (select(Item.id, Item.unit_id, Item.handler_id, Person.post_id, recv, due, done,
-                   Item.card_cancelled, Subsystem.yellow_pct, Item.rating, *extra)
+                   Item.card_cancelled, Subsystem.yellow_pct, Item.rating, rated, *extra)
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
-            .outerjoin(Person, Person.id == Item.handler_id)
-            .where(due >= _epoch(start), due < _epoch(end),
-                   or_(recv.is_(None), recv <= _epoch(as_of))))
-    if unit_id is not None:
-        stmt = stmt.where(Item.unit_id == unit_id)
-    cols = ITEM_COLUMNS + [f"x{i}" for i in range(len(extra))]
-    df = pd.DataFrame(session.execute(stmt).all(), columns=cols)
-    for c in ("received", "deadline", "completed", "rating", "post_id", "handler_id"):
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+            .outerjoin(Person, Person.id == Item.handler_id))
+    return stmt, recv, due, rated
+
+
+def _frame(rows, extra: int) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=ITEM_COLUMNS + [f"x{i}" for i in range(extra)])
+    df = _numeric(df, ("received", "deadline", "completed", "rating", "rated_at", "post_id",
+                       "handler_id"))
     df["cancelled"] = df["cancelled"].astype(bool)
     return df
 
 
-def _month_keys(deadlines: pd.Series) -> pd.Series:
-    local = pd.to_datetime(deadlines, unit="s", utc=True).dt.tz_convert(TZ)
-    return local.dt.year * 100 + local.dt.month
+def _load_items(session: Session, start: datetime, end: datetime, as_of: datetime,
+                unit_id: int | None = None, extra: tuple = ()) -> pd.DataFrame:
+    """Items due in (start, end] — a deadline is stored as 24:00 of its last day, that is 00:00
+    of the next — that exist at `as_of`, as plain numbers."""
+    stmt, recv, due, _ = _item_stmt(extra)
+    stmt = stmt.where(due > _epoch(start), due <= _epoch(end),
+                      or_(recv.is_(None), recv <= _epoch(as_of)))
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
+    return _frame(session.execute(stmt).all(), len(extra))
+
+
+def _load_ratings(session: Session, start: datetime, end: datetime, as_of: datetime,
+                  unit_id: int | None = None, extra: tuple = ()) -> pd.DataFrame:
+    """Items rated in [start, end) and by `as_of`: a rating counts in the month it was given."""
+    stmt, _, _, rated = _item_stmt(extra)
+    stmt = stmt.where(Item.rating.is_not(None), rated >= _epoch(start), rated < _epoch(end),
+                      rated <= _epoch(as_of))
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
+    return _frame(session.execute(stmt).all(), len(extra))
+
+
+def _month_keys(epochs: pd.Series) -> pd.Series:
+    local = pd.to_datetime(epochs, unit="s", utc=True).dt.tz_convert(TZ)
+    return (local.dt.year * 100 + local.dt.month).astype("int64")
 
 
 def judge(items: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
-    """Each item judged at the end of its deadline's month, or at `as_of` if sooner.
+    """Each item judged at the end of its deadline's month (24:00 of its last day), or at
+    `as_of` if sooner.
 
     Adds: month, t (the judging moment), done, judged, late, red, on_time, yellow, eff_points."""
     df = items.copy()
-    df["month"] = _month_keys(df["deadline"])
-    ends = {m: _epoch(month_end(m // 100, m % 100)) - 1 for m in df["month"].unique()}
+    df["month"] = _month_keys(df["deadline"] - 1)  # 24:00 of Sep 30 is September's
+    ends = {m: _epoch(month_end(m // 100, m % 100)) for m in df["month"].unique()}
     t = np.minimum(df["month"].map(ends).astype("float64"), float(_epoch(as_of)))
     df["t"] = t
     due, done_at, recv = df["deadline"], df["completed"], df["received"]
@@ -440,9 +480,17 @@ def _entity_key(level: str) -> str:
     return {"unit": "unit_id", "post": "post_id", "person": "handler_id"}[level]
 
 
-def _aggregate(judged: pd.DataFrame, evals: pd.DataFrame, level: str) -> pd.DataFrame:
+def _by_month(df: pd.DataFrame, level: str, when: str) -> pd.DataFrame:
+    """Rows with an entity key and the month of `when`."""
     key = _entity_key(level)
-    df = judged[judged[key].notna()].assign(key=lambda d: d[key].astype(int))
+    df = df[df[key].notna()]
+    return df.assign(key=df[key].astype("int64"), month=_month_keys(df[when]))
+
+
+def _aggregate(judged: pd.DataFrame, ratings: pd.DataFrame, evals: pd.DataFrame,
+               level: str) -> pd.DataFrame:
+    key = _entity_key(level)
+    df = judged[judged[key].notna()].assign(key=lambda d: d[key].astype("int64"))
     g = df.groupby(["month", "key"])
     agg = pd.DataFrame({
         "items": g.size(),
@@ -452,12 +500,13 @@ def _aggregate(judged: pd.DataFrame, evals: pd.DataFrame, level: str) -> pd.Data
         "yellow": g["yellow"].sum(),
         "eff_n": g["eff_points"].count(),
         "eff_sum": g["eff_points"].sum(),
-        "rated": g["rating"].count(),
-        "rating_sum": g["rating"].sum(),
     })
+    r = _by_month(ratings, level, "rated_at").groupby(["month", "key"])["rating"]
+    agg = agg.join(pd.DataFrame({"rated": r.count(), "rating_sum": r.sum()}), how="outer")
     if level == "unit" and not evals.empty:
-        e = evals.assign(key=evals["unit_id"]).groupby(["month", "key"])["rating"]
-        agg = agg.join(pd.DataFrame({"evaluations": e.count(), "eval_sum": e.sum()}), how="outer")
+        e = evals.assign(key=evals["unit_id"].astype("int64")).groupby(["month", "key"])["rating"]
+        agg = agg.join(pd.DataFrame({"evaluations": e.count(), "eval_sum": e.sum()}),
+                       how="outer")
     else:
         agg = agg.assign(evaluations=0, eval_sum=0.0)
     agg = agg.fillna(0)
@@ -468,19 +517,21 @@ def _aggregate(judged: pd.DataFrame, evals: pd.DataFrame, level: str) -> pd.Data
 
 def _indicators(agg: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
     """Per month and entity: the six indicators (NaN without data), effective weights,
-    contributions and the month's score (entities with enough cases only)."""
-    m = agg.merge(ent[["key", "staff"]], on="key", how="left")
-    m["scored"] = m["cases"] >= scheme.min_cases
+    contributions and the month's score (months with at least one case)."""
+    m = agg.merge(ent[["key", "staff"]], on="key", how="inner")
+    m["scored"] = m["cases"] >= 1
     # Workload: the percentile of items per staff member among the month's scored entities
     # (robust to one very busy office; the busiest scores 100, ties share the mean rank).
-    m["per_staff"] = m["items"] / m["staff"].clip(lower=1)
+    # An entity without registered staff has no workload figure.
+    m["per_staff"] = (m["items"] / m["staff"]).where(m["staff"] > 0)
     pct = m["per_staff"].where(m["scored"]).groupby(m["month"]).rank(method="average", pct=True)
     m["v_workload"] = 100 * pct
     m["v_on_time"] = (100 * m["on_time"] / m["cases"]).where(m["cases"] > 0)
     m["v_efficiency"] = (m["eff_sum"] / m["eff_n"]).where(m["eff_n"] > 0)
-    m["v_satisfaction"] = ((m["rating_sum"] / m["rated"] - 1) / 4 * 100).where(m["rated"] > 0)
+    m["v_satisfaction"] = ((m["rating_sum"] / m["rated"] - 1) / 4 * 100).where(
+        m["rated"] >= scheme.min_ratings)
     m["v_evaluation"] = ((m["eval_sum"] / m["evaluations"] - 1) / 4 * 100).where(
-        m["evaluations"] > 0)
+        m["evaluations"] >= scheme.min_ratings)
     deduction = (scheme.yellow_deduction * m["yellow"] + scheme.red_deduction * m["red"]) \
         * scheme.per_items / m["items"]
     m["v_cards"] = (100 - deduction).clip(lower=0).where(m["items"] > 0)
@@ -490,30 +541,29 @@ def _indicators(agg: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme) -> pd.Data
         m[f"w_{c}"] = w
         m[f"c_{c}"] = (w * m[f"v_{c}"].fillna(0) / 100)
     m["score"] = sum(m[f"c_{c}"] for c in CODES).where(m["scored"] & (avail > 0))
-    m.loc[m["score"].isna(), [f"c_{c}" for c in CODES]] = np.nan
+    m.loc[m["score"].isna(), [f"c_{c}" for c in CODES] + [f"w_{c}" for c in CODES]] = np.nan
     return m
 
 
 def _rank(table: pd.DataFrame, scheme: Scheme) -> pd.DataFrame:
     """Competition ranking on scores rounded to two decimals; equal scores share a rank."""
     t = table.copy()
-    t["score"] = t["score"].round(2)
-    t["ranked"] = t["score"].notna()
+    t["score"] = t["score"].round(2).where(t["ranked"])
     t = t.sort_values(["ranked", "score", "code"], ascending=[False, False, True])
     ranks, prev, count = [], None, 0
-    for s, ok in zip(t["score"], t["ranked"], strict=True):
+    for sc, ok in zip(t["score"], t["ranked"], strict=True):
         count += 1
         if not ok:
             ranks.append(pd.NA)
             continue
-        ranks.append(ranks[-1] if s == prev else count)
-        prev = s
+        ranks.append(ranks[-1] if sc == prev else count)
+        prev = sc
     t["rank"] = pd.array(ranks, dtype="Int64")
     shared = t[t["ranked"]].groupby("rank")["code"].transform("size")
     t["tie"] = False
     t.loc[shared.index, "tie"] = shared > 1
-    t["grade"] = [scheme.grade(s) if ok else "" for s, ok in zip(t["score"], t["ranked"],
-                                                               strict=True)]
+    t["grade"] = [scheme.grade(sc) if ok else "" for sc, ok in zip(t["score"], t["ranked"],
+                                                                 strict=True)]
     return t.reset_index(drop=True)
 
 
@@ -524,51 +574,59 @@ def compute(session: Session, period: Period | str, level: str = "unit", *,
     if level not in LEVELS:
         raise ScoringError(f"排名层级须为 {'、'.join(LEVELS)} 之一")
     scheme = (scheme or load_scheme(session)).validate()
-    as_of = min(as_of or now_utc(), period.end - timedelta(seconds=1))
-    if as_of < period.start:
+    as_of = min(as_of or now_utc(), period.end)
+    if as_of <= period.start:
         raise ScoringError(f"{period.label}尚未开始，没有可考核的事项")
     ent = _entities(session, level)
-    items = _load_items(session, period.start, period.end, as_of)
-    judged = judge(items, as_of)
+    judged = judge(_load_items(session, period.start, period.end, as_of), as_of)
+    ratings = _load_ratings(session, period.start, period.end, as_of)
+    at = type_coerce(Evaluation.at, BigInteger)
     evals = pd.DataFrame(session.execute(
-        select(Evaluation.unit_id, type_coerce(Evaluation.at, BigInteger), Evaluation.rating)
-        .where(type_coerce(Evaluation.at, BigInteger) >= _epoch(period.start),
-               type_coerce(Evaluation.at, BigInteger) <= _epoch(as_of))).all(),
+        select(Evaluation.unit_id, at, Evaluation.rating)
+        .where(at >= _epoch(period.start), at < _epoch(period.end), at <= _epoch(as_of))).all(),
         columns=["unit_id", "at", "rating"])
     evals["month"] = _month_keys(evals["at"]) if not evals.empty else pd.Series(dtype="int64")
-    monthly = _indicators(_aggregate(judged, evals, level), ent, scheme)
-    n_months = sum(1 for y, m in period.months if datetime(y, m, 1, tzinfo=TZ) <= as_of)
-    table = _summarize(monthly, ent, scheme, period, n_months)
+    monthly = _indicators(_aggregate(judged, ratings, evals, level), ent, scheme)
+    n_months = sum(1 for y, m in period.months if datetime(y, m, 1, tzinfo=TZ) < as_of)
+    table = _summarize(monthly, ent, scheme, n_months)
     return Ranking(period, level, as_of, scheme, _rank(table, scheme),
                    monthly.merge(ent[["key", "code", "name"]], on="key"))
 
 
-def _summarize(monthly: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme, period: Period,
+def _summarize(monthly: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme,
                n_months: int) -> pd.DataFrame:
-    """The period's row per entity: counts summed over its months, the score and indicators
-    the mean over the months in which it was scored."""
+    """The period's row per entity: counts summed over its months; the score, indicators,
+    weights and contributions the means of its scored months weighted by their cases (so the
+    contributions still add up to the score). Ranked with at least `min_cases` cases."""
     counts = ["items", "cases", "on_time", "red", "yellow", "rated", "evaluations"]
     sums = monthly.groupby("key")[counts].sum()
     scored = monthly[monthly["score"].notna()]
-    g = scored.groupby("key")
-    means = g[["score"] + [f"{p}_{c}" for c in CODES for p in ("v", "w", "c")]].mean()
-    means["months_scored"] = g.size()
+    wt = scored["cases"].astype("float64")
+    means = {}
+    for col in ["score"] + [f"{p}_{c}" for c in CODES for p in ("v", "w", "c")]:
+        present = scored[col].notna()
+        num = (scored[col].fillna(0) * wt).groupby(scored["key"]).sum()
+        den = wt.where(present, 0.0).groupby(scored["key"]).sum()
+        means[col] = (num / den).where(den > 0)
+    means = pd.DataFrame(means)
+    means["months_scored"] = scored.groupby("key").size()
     table = ent.merge(sums, left_on="key", right_index=True, how="left")
     table = table.merge(means, left_on="key", right_index=True, how="left")
     for c in counts + ["months_scored"]:
         table[c] = table[c].fillna(0).astype(int)
     table["months"] = n_months
     floor = scheme.min_cases
+    table["ranked"] = (table["cases"] >= floor) & table["score"].notna()
     reasons = []
-    for cases, n_scored in zip(table["cases"], table["months_scored"], strict=True):
-        if n_scored:
+    for cases, ranked in zip(table["cases"], table["ranked"], strict=True):
+        if ranked:
             reasons.append("")
         elif cases == 0:
             reasons.append("本期没有已办结或已到期的考核事项，不参与排名")
-        elif period.kind == "month":
+        elif cases < floor:
             reasons.append(f"本期考核事项 {cases} 件，少于 {floor} 件，不参与排名")
         else:
-            reasons.append(f"各月考核事项均少于 {floor} 件（本期合计 {cases} 件），不参与排名")
+            reasons.append("没有可计分的指标（各项指标权重均为 0），不参与排名")
     table["reason"] = reasons
     return table
 
@@ -664,43 +722,50 @@ def explain(row: dict, scheme: Scheme) -> pd.DataFrame:
 
 def basis(row: dict, scheme: Scheme) -> list[str]:
     """The counts behind the indicators, in words."""
-    cases = row["cases"]
-    out = [f"到期考核事项 {row['items']} 件，其中已办结或已到期 {cases} 件，按时 {row['on_time']} 件；"
-           f"红牌 {row['red']} 张、黄牌 {row['yellow']} 张；评价 {row['rated']} 件"
-           + (f"；网上测评 {row['evaluations']} 次" if row.get("evaluations") else "")]
+    out = [f"期限在本期的事项 {row['items']} 件，其中已办结或已到期 {row['cases']} 件，按时 "
+           f"{row['on_time']} 件；红牌 {row['red']} 张、黄牌 {row['yellow']} 张；本期收到评价 "
+           f"{row['rated']} 条" + (f"；网上测评 {row['evaluations']} 次" if row.get("evaluations")
+                                 else "")]
     if row.get("months", 1) > 1:
-        out.append(f"得分为计分月份（{row['months_scored']}/{row['months']} 个月，"
-                   f"每月事项不少于 {scheme.min_cases} 件）得分的平均值")
+        out.append(f"得分为有考核事项的各月（{row['months_scored']}/{row['months']} 个月）得分按"
+                   "当月考核事项数加权的平均值；指标值、实际权重和得分贡献同样加权平均，"
+                   "得分贡献之和即综合得分")
     if row.get("staff") is not None:
-        out.append(f"在册人员 {row['staff']} 人" + ("（未登记人员，按 1 人计算人均工作量）"
+        out.append(f"在册人员 {row['staff']} 人" + ("（未登记人员，工作量指标不计）"
                                               if not row["staff"] else ""))
     missing = [INDICATOR_BY_CODE[c].label for c in CODES if row["v"].get(c) is None]
     if missing and row.get("ranked"):
-        out.append(f"{'、'.join(missing)}无数据，其权重按比例分配给其他指标")
+        out.append(f"{'、'.join(missing)}无数据（评价少于 {scheme.min_ratings} 条等），"
+                   "其权重按比例分配给其他指标")
     return out
 
 
 def items_behind(session: Session, user: CurrentUser, period: Period | str, level: str,
                  code: str, as_of: datetime | None = None) -> pd.DataFrame:
-    """The items behind an entity's score: each with its month, result, card, efficiency points
-    and rating. Staff may open only their own unit's."""
+    """The items behind an entity's score: those due in the period (month, result, card,
+    efficiency points) and those rated in it (the rating and the month it counts in). Staff may
+    open only their own unit's."""
     period = Period.parse(period) if isinstance(period, str) else period
-    as_of = min(as_of or now_utc(), period.end - timedelta(seconds=1))
+    as_of = min(as_of or now_utc(), period.end)
     ent = _entities(session, level)
     match = ent[ent["code"] == code]
     if match.empty:
-        raise ScoringError(f"没有代码为 {code} 的{LEVELS.get(level, '')}")
+        raise ScoringError(f"没有代码为 {code} 的{LEVELS.get(level, '')}（可能已被撤销或更名）")
     e = match.iloc[0]
     scope = unit_scope(user)
     if scope is not None and int(e["unit_id"]) != scope:
         from lib.access import PermissionDenied
 
         raise PermissionDenied("无权查看其他单位的考核明细")
-    items = _load_items(session, period.start, period.end, as_of, unit_id=int(e["unit_id"]),
-                        extra=(Item.external_id, Item.title, Subsystem.name))
-    df = judge(items, as_of)
-    key = _entity_key(level)
-    df = df[df[key] == float(e["key"])]
+    extra = (Item.external_id, Item.title, Subsystem.name)
+    key, value = _entity_key(level), float(e["key"])
+    df = judge(_load_items(session, period.start, period.end, as_of, int(e["unit_id"]), extra),
+               as_of)
+    df = df[df[key] == value]
+    rated = _load_ratings(session, period.start, period.end, as_of, int(e["unit_id"]), extra)
+    rated = rated[rated[key] == value]
+    rated_month = dict(zip(rated["id"], _month_keys(rated["rated_at"]), strict=True))
+    only_rated = rated[~rated["id"].isin(df["id"])]
 
     def when(x):
         return "—" if pd.isna(x) else datetime.fromtimestamp(int(x), TZ).strftime("%Y-%m-%d %H:%M")
@@ -714,8 +779,17 @@ def items_behind(session: Session, user: CurrentUser, period: Period | str, leve
             return "超期办结" if r["done"] else "逾期未办结"
         return "按时办结"
 
+    def rating(item_id, value) -> str:
+        m = rated_month.get(item_id)
+        if m is None or pd.isna(value):
+            return "" if pd.isna(value) else f"{int(value)} 分（评价不在本期）"
+        return f"{int(value)} 分（计入 {m // 100}-{m % 100:02d}）"
+
+    def month(m) -> str:
+        return f"{m // 100}-{m % 100:02d}"
+
     out = pd.DataFrame({
-        "月份": [f"{m // 100}-{m % 100:02d}" for m in df["month"]],
+        "月份": [month(m) for m in df["month"]],
         "事项编号": df["x0"], "事项": df["x1"].fillna(""), "子系统": df["x2"],
         "受理时间": df["received"].map(when), "办理期限": df["deadline"].map(when),
         "办结时间": df["completed"].where(df["done"]).map(when),
@@ -723,8 +797,20 @@ def items_behind(session: Session, user: CurrentUser, period: Period | str, leve
         "亮牌": ["■ 红牌" if r else ("▲ 黄牌" if y else "") for r, y in zip(df["red"], df["yellow"],
                                                                       strict=True)],
         "效率得分": df["eff_points"].round(1),
-        "评价": df["rating"].map(lambda x: "" if pd.isna(x) else f"{int(x)} 分"),
+        "评价": [rating(i, v) for i, v in zip(df["id"], df["rating"], strict=True)],
     })
+    extra_rows = pd.DataFrame({
+        "月份": [month(rated_month[i]) for i in only_rated["id"]],
+        "事项编号": only_rated["x0"], "事项": only_rated["x1"].fillna(""),
+        "子系统": only_rated["x2"],
+        "受理时间": only_rated["received"].map(when), "办理期限": only_rated["deadline"].map(when),
+        "办结时间": only_rated["completed"].map(when),
+        "结果": "期限不在本期（仅计评价）", "亮牌": "", "效率得分": np.nan,
+        "评价": [rating(i, v) for i, v in zip(only_rated["id"], only_rated["rating"],
+                                             strict=True)],
+    })
+    if not extra_rows.empty:
+        out = pd.concat([out, extra_rows], ignore_index=True)
     return out.sort_values(["月份", "事项编号"]).reset_index(drop=True)
 
 
@@ -786,7 +872,7 @@ def publish(session: Session, actor: CurrentUser, period: Period | str, level: s
         raise ScoringError(f"{period.label}{LEVELS[level]}排名已于 "
                            f"{existing.published_at.astimezone(TZ):%Y-%m-%d %H:%M} 公布，"
                            "公布后不可更改")
-    ranking = compute(session, period, level, as_of=period.end - timedelta(seconds=1))
+    ranking = compute(session, period, level, as_of=period.end)
     if not ranking.table["ranked"].any():
         raise ScoringError(f"{period.label}没有参与排名的{LEVELS[level]}，无需公布")
     rows = ranking.rows()
@@ -796,10 +882,11 @@ def publish(session: Session, actor: CurrentUser, period: Period | str, level: s
     snap = RankingSnapshot(period=period.code, level=level, as_of=ranking.as_of,
                            published_at=now, published_by=actor.username,
                            scheme=_canonical(scheme), rows=_canonical(rows), hash=digest)
+    session.add(snap)
     try:
-        with session.begin_nested():
-            session.add(snap)
+        session.flush()  # in the caller's transaction, with the audit row below
     except IntegrityError:  # published by someone else a moment ago
+        session.rollback()
         raise ScoringError(f"{period.label}{LEVELS[level]}排名刚刚已由他人公布") from None
     ranked = sum(1 for r in rows if r["ranked"])
     audit.record(session, actor=actor.username, action="ranking.publish", entity="ranking",

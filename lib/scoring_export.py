@@ -67,6 +67,8 @@ def excel(rows: list[dict], meta: ReportMeta, scheme: Scheme, *, with_move: bool
             if isinstance(value, float) and pd.isna(value):
                 value = None
             c = ws.cell(i, j, value)
+            if isinstance(value, str):
+                c.data_type = "s"  # text stays text: a name beginning with "=" is no formula
             c.border = border
             if col == "得分":
                 c.number_format = "0.00"

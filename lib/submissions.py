@@ -591,7 +591,8 @@ def rate(session: Session, code: str, rating: int, comment: str = "",
         raise SubmissionError(f"评价意见不能超过 {MAX_NOTE} 字")
     sub.rating, sub.rating_comment, sub.rated_at, sub.updated_at = rating, comment or None, now, now
     # The rating of this round's answer is the unit's result satisfaction (lib.scoring).
-    session.get(Item, sub.item_id).rating = rating
+    item = session.get(Item, sub.item_id)
+    item.rating, item.rated_at = rating, now
     _event(session, sub, PUBLIC, "rated", now, note=f"{rating} 分")
     if rating >= 3:
         sub.status = "closed"

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time as time_module
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import pandas as pd
 import streamlit as st
@@ -378,9 +378,9 @@ def today_local() -> date:
 # -- efficiency assessment (lib.scoring) ---------------------------------------------------------
 
 def scoring_as_of(period) -> datetime:
-    """Now (to the minute), or the period's last second when it is over: a finished period's
-    ranking is computed once and shared by everyone from the cache."""
-    return min(now_utc().replace(second=0), period.end - timedelta(seconds=1))
+    """Now (to the minute), or the period's end when it is over: a finished period's ranking is
+    computed once and shared by everyone from the cache."""
+    return min(now_utc().replace(second=0), period.end)
 
 
 @st.cache_data(ttl=300, show_spinner="正在计算考核得分…")

@@ -189,9 +189,12 @@ with tab_scoring:
         per = c3.number_input("扣分按每多少件事项计", min_value=1, max_value=10000, step=1,
                               value=current.per_items,
                               help="默认每 100 件：规模不同的单位按同一比例扣分")
-        c4, c5, c6, c7 = st.columns(4)
-        floor = c4.number_input("参与排名的最少事项数（每月）", min_value=1, max_value=1000, step=1,
-                                value=current.min_cases, help="默认 5 件")
+        c4, c8, c5, c6, c7 = st.columns(5)
+        floor = c4.number_input("参与排名的最少事项数", min_value=1, max_value=1000, step=1,
+                                value=current.min_cases, help="考核期内已办结或已到期的事项；默认 5 件")
+        min_ratings = c8.number_input("满意度计分的最少评价数（每月）", min_value=1, max_value=1000,
+                                      step=1, value=current.min_ratings,
+                                      help="评价或网上测评少于此数的月份，该项不计分；默认 3 条")
         excellent = c5.number_input("优秀 ≥", min_value=1, max_value=100, step=1,
                                     value=current.excellent)
         good = c6.number_input("良好 ≥", min_value=1, max_value=100, step=1, value=current.good)
@@ -201,11 +204,13 @@ with tab_scoring:
                    + "、".join(f"{i.label} {i.default_weight}" for i in scoring.INDICATORS)
                    + f"；黄牌 {defaults.yellow_deduction:g}、红牌 {defaults.red_deduction:g} 分"
                    f"/每 {defaults.per_items} 件；最少 {defaults.min_cases} 件；"
+                   f"评价最少 {defaults.min_ratings} 条；"
                    f"等次 {defaults.excellent}/{defaults.good}/{defaults.passing}。")
         if st.form_submit_button("保存考核办法", type="primary"):
             new = scoring.Scheme(weights={k: int(v) for k, v in weights.items()},
                                  yellow_deduction=float(yellow), red_deduction=float(red),
                                  per_items=int(per), min_cases=int(floor),
+                                 min_ratings=int(min_ratings),
                                  excellent=int(excellent), good=int(good), passing=int(passing))
             try:
                 with ui.session() as s:

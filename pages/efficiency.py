@@ -10,6 +10,11 @@ from lib.clock import now_utc
 from lib.lights import fmt_time
 
 user = ui.require("efficiency")
+try:
+    own_unit = unit_scope(user)  # staff: their unit only
+except PermissionDenied as exc:
+    st.error(str(exc))
+    st.stop()
 
 
 def _delta(row: dict) -> str | None:
@@ -19,7 +24,6 @@ def _delta(row: dict) -> str | None:
 
 
 url = ui.url()
-own_unit = unit_scope(user)
 KINDS = {"季度": "quarter", "月度": "month", "年度": "year"}
 LEVEL_NAMES = {v: k for k, v in scoring.LEVELS.items()}
 
@@ -162,16 +166,17 @@ with tab_why:
             st.warning(row["reason"])
         else:
             st.dataframe(scoring.explain(row, scheme), hide_index=True, width="stretch")
-            st.caption("得分贡献 = 指标值 × 实际权重 ÷ 100，各项之和即综合得分。")
+            st.caption("得分贡献 = 指标值 × 实际权重 ÷ 100，各项之和即综合得分。" if period.kind == "month"
+                       else "季度、年度的各列为各月按考核事项数加权的平均值，得分贡献之和即综合得分。")
         for line in scoring.basis(row, scheme):
             st.markdown(f"- {line}")
-        if live is not None and period.kind != "month" and row["ranked"]:
+        if live is not None and period.kind != "month" and row["months_scored"]:
             months = live.monthly[live.monthly["code"] == code].sort_values("month")
             st.markdown("**各月得分**（季度、年度得分为计分月份的平均值）")
             st.dataframe(pd.DataFrame({
                 "月份": [f"{x // 100}-{x % 100:02d}" for x in months["month"]],
                 "考核事项": months["cases"], "得分": months["score"].round(2),
-                "说明": ["" if pd.notna(x) else f"少于 {scheme.min_cases} 件，不计分"
+                "说明": ["" if pd.notna(x) else "当月没有已办结或已到期的事项，不计分"
                        for x in months["score"]],
             }), hide_index=True, width="stretch")
         with st.expander("计分事项明细" + ("（当前数据）" if use_snapshot else ""), expanded=False):
@@ -179,7 +184,7 @@ with tab_why:
                 with ui.session() as s:
                     items = scoring.items_behind(s, user, period, level, code,
                                                  as_of=ui.scoring_as_of(period))
-            except PermissionDenied as exc:
+            except (PermissionDenied, scoring.ScoringError) as exc:
                 st.error(str(exc))
             else:
                 if items.empty:

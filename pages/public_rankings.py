@@ -86,11 +86,20 @@ with tab_eval:
                           format_func=evaluations.LABELS.get, key="eval_rating")
         comment = st.text_area("意见建议（选填，不超过 200 字）", max_chars=evaluations.MAX_COMMENT)
         if st.form_submit_button("提交评价", type="primary"):
+            # Besides the per-address limits in lib.evaluations (no address behind some
+            # proxies): one evaluation per unit, and PER_DAY in all, per browser session.
+            done = st.session_state.setdefault("evaluated_units", set())
             try:
+                if unit_code in done:
+                    raise evaluations.EvaluationError(f"您已评价过{names[unit_code]}，感谢参与")
+                if len(done) >= evaluations.PER_DAY:
+                    raise evaluations.EvaluationError(
+                        f"每次访问最多评价 {evaluations.PER_DAY} 个单位，感谢参与")
                 with ui.session() as s:
                     evaluations.submit(s, ids.get(unit_code), rating, comment,
                                        source=ui.client_address())
             except evaluations.EvaluationError as exc:
                 st.error(str(exc))
             else:
+                done.add(unit_code)
                 st.success(f"评价已提交，感谢您对{names[unit_code]}工作的监督。")

@@ -84,13 +84,13 @@ def test_0010_copies_submission_ratings_onto_their_items(sqlite_demo_url, tmp_pa
     engine = db.make_engine(copy_sqlite(sqlite_demo_url, tmp_path / "old.db"))
     command.downgrade(db.alembic_config(engine), "0009")
     with engine.begin() as c:
-        rated = c.execute(text("select item_id, rating from submissions "
+        rated = c.execute(text("select item_id, rating, rated_at from submissions "
                                "where rating is not null order by item_id")).all()
     assert len(rated) > 20
     db.migrate(engine)
     with engine.begin() as c:
-        for item_id, rating in rated:
-            assert c.execute(text("select rating from items where id = :i"),
-                             {"i": item_id}).scalar() == rating
+        for item_id, rating, rated_at in rated:
+            assert c.execute(text("select rating, rated_at from items where id = :i"),
+                             {"i": item_id}).one() == (rating, rated_at)
         assert c.execute(text("select count(*) from evaluations")).scalar() == 0
     engine.dispose()

@@ -20,15 +20,18 @@ A, B, C = "440823.ZRZY", "440825.ZRZY", "440881.CZ"
 
 
 def add(s, ext, unit_code, received, hours, done_after=None, *, rating=None, cancelled=False,
-        handler=None):
+        handler=None, rated_at=None):
     sub = s.scalar(select(Subsystem).where(Subsystem.code == "FEES"))
     unit = s.scalar(select(Unit).where(Unit.code == unit_code))
     done = received + timedelta(hours=done_after) if done_after is not None else None
     upsert_item(s, CAL, external_id=ext, subsystem=sub, unit_id=unit.id, received_at=received,
                 limit=parse_limit(f"{hours}h"), completed_at=done, actor="t")
     s.flush()
+    if rating is not None and rated_at is None:
+        rated_at = done + timedelta(hours=1)  # rated soon after the result, the same month
     s.execute(update(Item).where(Item.external_id == ext)
-              .values(rating=rating, card_cancelled=cancelled, handler_id=handler))
+              .values(rating=rating, rated_at=rated_at, card_cancelled=cancelled,
+                      handler_id=handler))
 
 
 def person(s, unit_code, name):
@@ -44,7 +47,7 @@ def fixture(engine, *, may=True):
 
     Unit A, 2 staff, 10 items received 6-10 08:00 with 100 h each (due 6-14 12:00):
       6 done at 50 h (efficiency 75), 2 at 90 h (55; lit yellow), 1 at 150 h (late: red, 25),
-      1 never done (red at the month's end). Ratings 5 and 3; evaluations 5, 5, 4.
+      1 never done (red at the month's end). Ratings 5, 4 and 3 in June; evaluations 5, 5, 4.
     Unit B, 1 staff, 6 items received 6-20 08:00 with 40 h: 5 done at 10 h (87.5), 1 at 50 h
       (late, card cancelled on appeal: on time, 37.5). No ratings, no evaluations.
     Unit C: 2 items, below the floor of 5.
@@ -55,7 +58,7 @@ def fixture(engine, *, may=True):
         person(s, B, "黄三")
         ja = datetime(2026, 6, 10, 8, 0, tzinfo=TZ)
         for i in range(6):
-            add(s, f"A-{i}", A, ja, 100, 50, rating=5 if i == 0 else None, handler=p1)
+            add(s, f"A-{i}", A, ja, 100, 50, rating={0: 5, 1: 4}.get(i), handler=p1)
         add(s, "A-6", A, ja, 100, 90, rating=3, handler=p1)
         add(s, "A-7", A, ja, 100, 90, handler=p1)
         add(s, "A-late", A, ja, 100, 150, handler=p1)
@@ -89,7 +92,7 @@ def test_scores_computed_by_hand(empty_engine):
     a, b, c = rows[A], rows[B], rows[C]
 
     assert (a["items"], a["cases"], a["on_time"], a["red"], a["yellow"]) == (10, 10, 8, 2, 2)
-    assert (a["rated"], a["evaluations"], a["staff"]) == (2, 3, 2)
+    assert (a["rated"], a["evaluations"], a["staff"]) == (3, 3, 2)
     v = a["v"]
     assert v["workload"] == pytest.approx(50)  # 5 per staff against B's 6: lower of two
     assert v["on_time"] == pytest.approx(80)
@@ -111,6 +114,7 @@ def test_scores_computed_by_hand(empty_engine):
     assert (b["rank"], a["rank"]) == (1, 2)
     assert not c["ranked"] and c["rank"] is None
     assert c["reason"] == "本期考核事项 2 件，少于 5 件，不参与排名"
+    assert "ZJ.JW" not in rows  # the inspectors' own office is not assessed
     # Everything not supervised this month is listed, not ranked, with its reason.
     other = rows["ZJ.FG"]
     assert not other["ranked"] and "没有已办结或已到期" in other["reason"]
@@ -125,10 +129,12 @@ def test_quarter_is_the_mean_of_scored_months(empty_engine):
     # May: A alone, all on time at half the limit: (10×100 + 30×100 + 15×75 + 15×100) / 70.
     assert may_a["score"] == pytest.approx(round(6625 / 70, 2))
     assert rows[A]["months_scored"] == 2 and rows[A]["months"] == 3
-    assert rows[A]["score"] == pytest.approx(round((6625 / 70 + 62.916667) / 2, 2))  # 78.78
-    assert rows[A]["cases"] == 15
+    # The months weighted by their cases: May 5, June 10.
+    assert rows[A]["score"] == pytest.approx(round((5 * 6625 / 70 + 10 * 62.916667) / 15, 2))
+    assert rows[A]["score"] == 73.49 and rows[A]["cases"] == 15
+    assert sum(rows[A]["c"].values()) == pytest.approx(73.49, abs=0.01)
     assert rows[B]["months_scored"] == 1 and rows[B]["score"] == pytest.approx(95.54)
-    assert rows[C]["reason"] == "各月考核事项均少于 5 件（本期合计 2 件），不参与排名"
+    assert rows[C]["reason"] == "本期考核事项 2 件，少于 5 件，不参与排名"
 
 
 def test_the_case_floor_is_configurable(empty_engine):
@@ -228,7 +234,8 @@ def test_published_snapshot_never_changes(empty_engine):
     with db.session_scope(empty_engine) as s:
         s.execute(update(Item).where(Item.external_id == "A-open").values(
             state="completed", completed_at=datetime(2026, 6, 12, 8, 0, tzinfo=TZ)))
-        s.execute(update(Item).where(Item.external_id.like("B-%")).values(rating=1))
+        s.execute(update(Item).where(Item.external_id.like("B-%")).values(
+            rating=1, rated_at=datetime(2026, 6, 25, 9, 0, tzinfo=TZ)))
         admin = CurrentUser(1, "admin", "管理员", frozenset({"admin"}))
         scoring.save_scheme(s, admin, Scheme(weights=scoring.DEFAULT_WEIGHTS | {
             "on_time": 50, "workload": 0, "evaluation": 0}))
@@ -273,7 +280,7 @@ def test_items_behind_a_score(empty_engine):
     by_id = items.set_index("事项编号")
     assert by_id.loc["A-late", "结果"] == "超期办结" and by_id.loc["A-late", "亮牌"] == "■ 红牌"
     assert by_id.loc["A-open", "结果"] == "逾期未办结"
-    assert by_id.loc["A-6", "亮牌"] == "▲ 黄牌" and by_id.loc["A-6", "评价"] == "3 分"
+    assert by_id.loc["A-6", "亮牌"] == "▲ 黄牌" and by_id.loc["A-6", "评价"] == "3 分（计入 2026-06）"
     assert by_id.loc["A-0", "效率得分"] == 75
     assert "申诉撤销" in own.set_index("事项编号").loc["B-late", "结果"]
 
@@ -314,9 +321,51 @@ def test_excel_and_printable_report(empty_engine):
     assert ws.cell(4, header.index("等次") + 1).fill.fgColor.rgb.endswith("C6EFCE")
     assert ws.cell(4, header.index("得分") + 1).number_format == "0.00"
     assert ws.freeze_panes == "A4" and ws.page_setup.orientation == "landscape"
-    assert [r[0].value for r in wb["考核办法"].iter_rows(min_row=8, max_row=13)] == [
-        i.label for i in scoring.INDICATORS]
+    method = [r[0] for r in wb["考核办法"].iter_rows(values_only=True)]
+    start = method.index("指标") + 1
+    assert method[start:start + 6] == [i.label for i in scoring.INDICATORS]
 
     page = scoring_export.printable_html(rows, meta, Scheme())
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;局" in page
     assert "@page { size: A4 landscape" in page and "95.54" in page and "不参与排名" in page
+
+
+def test_month_boundaries_deadlines_at_24_00_and_ratings_when_given(empty_engine):
+    """A deadline of 24:00 on June 30 (stored as 00:00 on July 1) is June's; a rating counts in
+    the month it is given, so June's ranking does not move when July's ratings arrive."""
+    with db.session_scope(empty_engine) as s:
+        person(s, A, "陈一")
+        late_june = datetime(2026, 6, 26, 0, 0, tzinfo=TZ)  # + 120 h = 2026-07-01 00:00
+        for i in range(5):
+            add(s, f"A-{i}", A, late_june, 120, 100, rating=1,
+                rated_at=datetime(2026, 7, 3, 9, 0, tzinfo=TZ))
+        assert s.scalar(select(Item.deadline).where(Item.external_id == "A-0")) == \
+            datetime(2026, 7, 1, tzinfo=TZ)
+    with db.session_scope(empty_engine) as s:
+        june = rows_by_code(scoring.compute(s, "2026-06", as_of=AFTER))[A]
+        july = rows_by_code(scoring.compute(s, "2026-07", as_of=AFTER))[A]
+    assert (june["items"], june["cases"], june["ranked"]) == (5, 5, True)
+    assert june["rated"] == 0 and june["v"]["satisfaction"] is None
+    assert (july["items"], july["rated"], july["ranked"]) == (0, 5, False)
+
+
+def test_too_few_ratings_leave_satisfaction_out(empty_engine):
+    fixture(empty_engine, may=False)
+    with db.session_scope(empty_engine) as s:
+        strict = rows_by_code(scoring.compute(s, "2026-06", as_of=AFTER,
+                                              scheme=Scheme(min_ratings=4)))
+    a = strict[A]
+    assert a["rated"] == 3 and a["v"]["satisfaction"] is None and a["v"]["evaluation"] is None
+    assert a["w"]["on_time"] == pytest.approx(100 * 30 / 70, abs=1e-3)
+
+
+def test_a_publication_rolls_back_with_its_transaction(empty_engine):
+    fixture(empty_engine, may=False)
+    with pytest.raises(RuntimeError):
+        with db.session_scope(empty_engine) as s:
+            scoring.publish(s, SYSTEM, "2026-06", now=AFTER)
+            raise RuntimeError("something after the publication failed")
+    with db.session_scope(empty_engine) as s:
+        assert scoring.get_snapshot(s, "2026-06") is None
+        assert not s.execute(text("select count(*) from audit_log "
+                                  "where action = 'ranking.publish'")).scalar()

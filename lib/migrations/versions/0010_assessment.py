@@ -21,8 +21,10 @@ depends_on = None
 def upgrade() -> None:
     # A plain ADD COLUMN: no table copy on SQLite, however many items there are.
     op.add_column("items", sa.Column("rating", sa.Integer(), nullable=True))
+    op.add_column("items", sa.Column("rated_at", sa.BigInteger(), nullable=True))
     op.execute(
-        "UPDATE items SET rating = (SELECT s.rating FROM submissions s WHERE s.item_id = items.id) "
+        "UPDATE items SET rating = (SELECT s.rating FROM submissions s WHERE s.item_id = items.id), "
+        "rated_at = (SELECT s.rated_at FROM submissions s WHERE s.item_id = items.id) "
         "WHERE EXISTS (SELECT 1 FROM submissions s WHERE s.item_id = items.id "
         "AND s.rating IS NOT NULL)"
     )
@@ -87,4 +89,5 @@ def downgrade() -> None:
     op.drop_table("ranking_snapshots")
     op.drop_table("evaluations")
     with op.batch_alter_table("items") as batch:
+        batch.drop_column("rated_at")
         batch.drop_column("rating")
