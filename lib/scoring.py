@@ -897,25 +897,30 @@ def publish(session: Session, actor: CurrentUser, period: Period | str, level: s
 
 def year_summary(session: Session, year: int) -> pd.DataFrame:
     """Units' published scores in a year, one column per published period, and the year's
-    published score if the year itself is published: the basis of the annual assessment."""
-    snaps = [s for s in published(session, "unit") if Period.parse(s.period).year == year]
+    published rank and grade if the year itself is published: the annual assessment's basis."""
+    return summarize_year([(x.period, snapshot_rows(x)) for x in published(session, "unit")],
+                          year)
+
+
+def summarize_year(snapshots: list[tuple[str, list[dict]]], year: int) -> pd.DataFrame:
+    """`year_summary` over (period code, rows) pairs of published unit rankings."""
+    snaps = [(Period.parse(code), rows) for code, rows in snapshots]
+    snaps = [(p, rows) for p, rows in snaps if p.year == year]
     if not snaps:
         return pd.DataFrame()
     order = {"quarter": 0, "month": 1, "year": 2}
-    snaps.sort(key=lambda s: (order[Period.parse(s.period).kind], Period.parse(s.period)))
+    snaps.sort(key=lambda x: (order[x[0].kind], x[0]))
     table: dict[str, dict] = {}
-    for s in snaps:
-        label = Period.parse(s.period).label
-        for r in snapshot_rows(s):
+    for p, rows in snaps:
+        for r in rows:
             row = table.setdefault(r["code"], {"单位代码": r["code"], "单位": r["name"]})
-            row[label] = r["score"] if r["ranked"] else None
-            if Period.parse(s.period).kind == "year":
+            row[p.label] = r["score"] if r["ranked"] else None
+            if p.kind == "year":
                 row["年度名次"] = rank_text(r)
                 row["年度等次"] = r["grade"] or "—"
     df = pd.DataFrame(list(table.values()))
-    for s in snaps:
-        label = Period.parse(s.period).label
-        df[label] = pd.to_numeric(df[label], errors="coerce")
+    for p, _ in snaps:
+        df[p.label] = pd.to_numeric(df[p.label], errors="coerce")
     return df.sort_values("单位代码").reset_index(drop=True)
 
 

@@ -245,8 +245,8 @@ with tab_publish:
         years = sorted({scoring.Period.parse(x["period"]).year for x in history}, reverse=True)
         st.subheader("年度汇总（年度考核依据）")
         year = st.selectbox("年度", years, key="eff_year")
-        with ui.session() as s:
-            summary = scoring.year_summary(s, year)
+        summary = scoring.summarize_year(
+            [(x["period"], x["rows"]) for x in history if x["level"] == "unit"], year)
         if own_unit is not None and not summary.empty:
             own_code = next((r["unit_code"] for r in rows), None)
             summary = summary[summary["单位代码"] == own_code]

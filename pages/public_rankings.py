@@ -67,8 +67,7 @@ with tab_year:
         st.info("尚无已公布的考核期。")
     else:
         year = st.selectbox("年度", years, key="pub_year")
-        with ui.session() as s:
-            summary = scoring.year_summary(s, year)
+        summary = scoring.summarize_year([(x["period"], x["rows"]) for x in snaps], year)
         st.dataframe(summary, hide_index=True, width="stretch")
         st.caption("各列为该年度已公布各期的得分（空白：该期未参与排名）。")
 

@@ -369,3 +369,17 @@ def test_a_publication_rolls_back_with_its_transaction(empty_engine):
         assert scoring.get_snapshot(s, "2026-06") is None
         assert not s.execute(text("select count(*) from audit_log "
                                   "where action = 'ranking.publish'")).scalar()
+
+
+def test_year_summary_of_published_periods(empty_engine):
+    fixture(empty_engine)
+    with db.session_scope(empty_engine) as s:
+        for p in ("2026-05", "2026-06", "2026-Q2"):
+            scoring.publish(s, SYSTEM, p, now=AFTER)
+        scoring.publish(s, SYSTEM, "2026-06", "person", now=AFTER)  # not a unit ranking
+    with db.session_scope(empty_engine) as s:
+        summary = scoring.year_summary(s, 2026).set_index("单位代码")
+        assert scoring.year_summary(s, 2025).empty
+    assert list(summary.columns) == ["单位", "2026年第二季度", "2026年5月", "2026年6月"]
+    assert summary.loc[A, "2026年第二季度"] == 73.49 and summary.loc[A, "2026年6月"] == 62.92
+    assert summary.loc[B, "2026年5月"] != summary.loc[B, "2026年5月"]  # not ranked in May: NaN
