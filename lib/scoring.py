@@ -412,6 +412,12 @@ def _item_stmt(extra: tuple = ()):
     return stmt, recv, due, rated
 
 
+def _rows(session: Session, stmt) -> list[tuple]:
+    """Plain tuples through Core: SQLAlchemy's Row objects make pandas probe each one for
+    namedtuple fields, which costs more than the query at a million items."""
+    return [tuple(r) for r in session.connection().execute(stmt)]
+
+
 def _frame(rows, extra: int) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=ITEM_COLUMNS + [f"x{i}" for i in range(extra)])
     df = _numeric(df, ("received", "deadline", "completed", "rating", "rated_at", "post_id",
@@ -429,7 +435,7 @@ def _load_items(session: Session, start: datetime, end: datetime, as_of: datetim
                       or_(recv.is_(None), recv <= _epoch(as_of)))
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
-    return _frame(session.execute(stmt).all(), len(extra))
+    return _frame(_rows(session, stmt), len(extra))
 
 
 def _load_ratings(session: Session, start: datetime, end: datetime, as_of: datetime,
@@ -440,7 +446,7 @@ def _load_ratings(session: Session, start: datetime, end: datetime, as_of: datet
                       rated <= _epoch(as_of))
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
-    return _frame(session.execute(stmt).all(), len(extra))
+    return _frame(_rows(session, stmt), len(extra))
 
 
 def _month_keys(epochs: pd.Series) -> pd.Series:

@@ -28,6 +28,7 @@ def upgrade() -> None:
         "WHERE EXISTS (SELECT 1 FROM submissions s WHERE s.item_id = items.id "
         "AND s.rating IS NOT NULL)"
     )
+    op.create_index("ix_items_rated", "items", ["rated_at"])
     if op.get_bind().dialect.name == "postgresql":
         op.create_check_constraint("ck_items_rating", "items", "rating is null or rating between 1 and 5")
 
@@ -88,6 +89,7 @@ def downgrade() -> None:
         op.drop_constraint("ck_items_rating", "items", type_="check")
     op.drop_table("ranking_snapshots")
     op.drop_table("evaluations")
+    op.drop_index("ix_items_rated", table_name="items")
     with op.batch_alter_table("items") as batch:
         batch.drop_column("rated_at")
         batch.drop_column("rating")
