@@ -190,7 +190,7 @@ def cmd_rank(args) -> int:
                 return 2
             rows = ranking.rows()
             header = (f"# {period.label}{scoring.LEVELS[args.level]}排名（实时计算，截至 "
-                      f"{fmt_time(ranking.as_of)}，未公布）")
+                      f"{scoring.as_of_text(ranking.as_of)}，未公布）")
     names = ["单位代码", "单位名称"] if args.level == "unit" else ["代码", "名称", "所属单位"]
     names += ["得分", "名次", "等次", "说明"]
     if args.format == "table":

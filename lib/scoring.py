@@ -948,13 +948,21 @@ def frame(rows: list[dict], level: str, *, with_move: bool = False) -> pd.DataFr
         d["等次"] = r["grade"] or "—"
         for i in INDICATORS:
             v = r["v"].get(i.code)
-            d[i.label] = None if v is None else round(v, 1)
+            d[i.label] = float("nan") if v is None else round(v, 1)  # blank, not "None"
         d["考核事项"] = r["cases"]
         d["红牌"] = r["red"]
         d["黄牌"] = r["yellow"]
         d["说明"] = r["reason"] or ("并列" if r.get("tie") else "")
         out.append(d)
     return pd.DataFrame(out)
+
+
+def as_of_text(as_of: datetime) -> str:
+    """'2026-09-30 24:00' for the end of a period, else the local time to the minute."""
+    local = as_of.astimezone(TZ)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def county_averages(rows: list[dict]) -> dict[str, dict]:

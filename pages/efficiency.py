@@ -69,7 +69,7 @@ ranked = [r for r in rows if r["ranked"]]
 level_name = scoring.LEVELS[level]
 
 st.title("行政效能考核")
-st.caption(f"{period.label} · {level_name}排名 · {status} · 数据截至 {fmt_time(as_of)}")
+st.caption(f"{period.label} · {level_name}排名 · {status} · 数据截至 {scoring.as_of_text(as_of)}")
 if snap is not None and not snap["valid"]:
     st.error("该期公布的排名快照与公布时的哈希不符，请立即报告系统管理员核查。")
 
@@ -134,7 +134,7 @@ with tab_rank:
         st.caption("较上期：▲ 上升、▼ 下降的名次数，— 名次不变，新：上期未参与排名。"
                    "得分相同（保留两位小数）者名次并列，其后名次顺延。")
     if rows:
-        meta = scoring_export.ReportMeta(period.label, level, status, fmt_time(as_of),
+        meta = scoring_export.ReportMeta(period.label, level, status, scoring.as_of_text(as_of),
                                          snap["hash"] if use_snapshot else None)
         d1, d2 = st.columns(2)
         d1.download_button("导出 Excel", scoring_export.excel(rows, meta, scheme, with_move=True),
@@ -172,7 +172,7 @@ with tab_why:
             st.markdown(f"- {line}")
         if live is not None and period.kind != "month" and row["months_scored"]:
             months = live.monthly[live.monthly["code"] == code].sort_values("month")
-            st.markdown("**各月得分**（季度、年度得分为计分月份的平均值）")
+            st.markdown("**各月得分**（季度、年度得分为各月得分按考核事项数加权的平均值）")
             st.dataframe(pd.DataFrame({
                 "月份": [f"{x // 100}-{x % 100:02d}" for x in months["month"]],
                 "考核事项": months["cases"], "得分": months["score"].round(2),
@@ -210,7 +210,7 @@ with tab_publish:
             st.info(f"{period.label}没有参与排名的{level_name}，无需公布。")
         else:
             with st.form("publish"):
-                st.markdown(f"将按考核期结束时（{fmt_time(period.end)} 前）的数据冻结 **{period.label}"
+                st.markdown(f"将按考核期结束时（{scoring.as_of_text(period.end)}）的数据冻结 **{period.label}"
                             f"{level_name}排名**（{len(ranked)} 个参与排名），连同所用考核办法和哈希值一并保存；"
                             "公布后任何人都不能修改或删除，单位排名同时在群众门户公开。")
                 confirm = st.checkbox("我已核对本期排名，知悉公布后不可更改", key="publish_confirm")

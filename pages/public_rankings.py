@@ -55,7 +55,7 @@ with tab_rank:
                 st.markdown(f"- **{i.label}**（权重 {scheme.weights[i.code]}）：{i.how}")
         meta = scoring_export.ReportMeta(period.label, "unit",
                                          f"已公布 {fmt_time(snap['published_at'])}",
-                                         fmt_time(snap["as_of"]), snap["hash"])
+                                         scoring.as_of_text(snap["as_of"]), snap["hash"])
         st.download_button("下载打印版（HTML）",
                            scoring_export.printable_html(rows, meta, scheme,
                                                          with_move=prev is not None).encode("utf-8"),
