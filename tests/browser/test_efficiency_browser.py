@@ -19,7 +19,7 @@ def test_why_this_score_and_the_printed_report(page, app_url):
     open_efficiency(page, app_url, "leader")
     page.get_by_text("区县平均得分").first.wait_for(timeout=60_000)
     page.get_by_role("tab", name="得分说明").click()
-    page.get_by_text("得分贡献 = 指标值").wait_for(timeout=30_000)
+    page.get_by_text("得分贡献之和即综合得分").first.wait_for(timeout=30_000)
     page.get_by_text("计分事项明细").first.click()
     page.get_by_role("button", name="导出明细 Excel").wait_for(timeout=30_000)
     wait_idle(page)
