@@ -79,7 +79,7 @@ if own_unit is None:
     c[1].metric("平均得分", f"{sum(r['score'] for r in ranked) / len(ranked):.2f}" if ranked else "—")
     c[2].metric("优秀", sum(1 for r in ranked if r["grade"] == "优秀"))
     c[3].metric("不合格", sum(1 for r in ranked if r["grade"] == "不合格"),
-                help=f"低于 {scheme.passing} 分；不合格的单位由纪检监察机关发出监察建议书")
+                help=f"得分低于 {scheme.passing} 分")
 elif level == "unit" and rows:
     mine = rows[0]
     c[0].metric("本单位得分", f"{mine['score']:.2f}" if mine["ranked"] else "—")
