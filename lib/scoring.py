@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -972,7 +972,3 @@ def county_averages(rows: list[dict]) -> dict[str, dict]:
         if r["ranked"] and r.get("adcode"):
             acc.setdefault(r["adcode"], []).append(r["score"])
     return {a: {"avg": round(sum(v) / len(v), 2), "units": len(v)} for a, v in acc.items()}
-
-
-def count_snapshots(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(RankingSnapshot)) or 0
