@@ -22,7 +22,6 @@ def _delta(row: dict) -> str | None:
     return f"{row['move']:+d} 名" if row.get("move") else None
 
 
-
 url = ui.url()
 KINDS = {"季度": "quarter", "月度": "month", "年度": "year"}
 LEVEL_NAMES = {v: k for k, v in scoring.LEVELS.items()}
@@ -99,7 +98,7 @@ with tab_rank:
         st.dataframe(scoring.frame(rows, level, with_move=True), hide_index=True, width="stretch")
     elif not ranked:
         st.info(f"{period.label}没有参与排名的{level_name}。考核事项按办理期限所在月份计入；"
-                f"每月已办结或已到期的事项不少于 {scheme.min_cases} 件方参与排名。"
+                f"考核期内已办结或已到期的事项不少于 {scheme.min_cases} 件方参与排名。"
                 "请选择其他考核期，或先导入监察事项。")
     else:
         top, bottom = st.columns(2)
@@ -137,12 +136,14 @@ with tab_rank:
         meta = scoring_export.ReportMeta(period.label, level, status, scoring.as_of_text(as_of),
                                          snap["hash"] if use_snapshot else None)
         d1, d2 = st.columns(2)
-        d1.download_button("导出 Excel", scoring_export.excel(rows, meta, scheme, with_move=True),
+        # Built when clicked (a callable), not on every run of the page.
+        d1.download_button("导出 Excel", lambda: scoring_export.excel(rows, meta, scheme,
+                                                                    with_move=True),
                            file_name=f"行政效能排名_{period.code}_{level}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         d2.download_button("下载打印版报告（HTML，可直接打印或另存为 PDF）",
-                           scoring_export.printable_html(rows, meta, scheme, with_move=True)
-                           .encode("utf-8"),
+                           lambda: scoring_export.printable_html(rows, meta, scheme,
+                                                                 with_move=True).encode("utf-8"),
                            file_name=f"行政效能排名_{period.code}_{level}.html", mime="text/html")
 
 # -- Why this score -------------------------------------------------------------------------
