@@ -26,8 +26,11 @@ def test_why_this_score_and_the_printed_report(page, app_url):
     assert_no_errors(page)
     screenshot(page, "leader-行政效能-得分说明")
     page.get_by_role("tab", name="排名").click()
-    with page.expect_download() as download_info:
-        page.get_by_role("button", name="下载打印版报告").click()
+    button = page.get_by_role("button", name="下载打印版报告")
+    button.wait_for(timeout=30_000)
+    # The report is built when clicked, on a thread of its own: allow for a busy machine.
+    with page.expect_download(timeout=90_000) as download_info:
+        button.click()
     html_doc = download_info.value.path().read_text(encoding="utf-8")
     printable = page.context.new_page()
     printable.set_content(html_doc)
