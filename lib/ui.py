@@ -404,3 +404,12 @@ def published_snapshots(url: str, level: str | None = "unit") -> list[dict]:
                  "hash": x.hash, "valid": scoring.verify_snapshot(x),
                  "rows": json.loads(x.rows), "scheme": json.loads(x.scheme)}
                 for x in scoring.published(s, level)]
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def items_behind(url: str, user: CurrentUser, period_code: str, level: str, code: str,
+                 as_of: datetime) -> pd.DataFrame:
+    from lib import scoring
+
+    with session() as s:
+        return scoring.items_behind(s, user, period_code, level, code, as_of=as_of)

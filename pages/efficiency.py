@@ -182,9 +182,8 @@ with tab_why:
             }), hide_index=True, width="stretch")
         with st.expander("计分事项明细" + ("（当前数据）" if use_snapshot else ""), expanded=False):
             try:
-                with ui.session() as s:
-                    items = scoring.items_behind(s, user, period, level, code,
-                                                 as_of=ui.scoring_as_of(period))
+                items = ui.items_behind(url, user, period.code, level, code,
+                                        ui.scoring_as_of(period))
             except (PermissionDenied, scoring.ScoringError) as exc:
                 st.error(str(exc))
             else:
