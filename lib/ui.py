@@ -413,3 +413,19 @@ def items_behind(url: str, user: CurrentUser, period_code: str, level: str, code
 
     with session() as s:
         return scoring.items_behind(s, user, period_code, level, code, as_of=as_of)
+
+
+def scores_table(df: pd.DataFrame):
+    """A table of scores for st.dataframe: two decimals for scores, one for indicators, and a
+    dash where there is no figure (st.dataframe draws a missing number as "None", so a column
+    with gaps is shown as text)."""
+    out = df.copy()
+    for c in out.columns:
+        if not pd.api.types.is_float_dtype(out[c]):
+            continue
+        digits = 2 if c == "得分" or any(k in c for k in ("季度", "月", "年度")) else 1
+        if out[c].isna().any():
+            out[c] = [("—" if pd.isna(v) else f"{v:.{digits}f}") for v in out[c]]
+        else:
+            out[c] = out[c].round(digits)
+    return out

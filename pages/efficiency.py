@@ -95,7 +95,7 @@ with tab_rank:
     elif own_unit is not None:
         st.info("部门经办人只能查看本单位的考核情况；全市排名由纪检监察机关定期公布，"
                 "可在群众门户“效能排名与网上测评”查看。")
-        st.dataframe(scoring.frame(rows, level, with_move=True), hide_index=True, width="stretch")
+        st.dataframe(ui.scores_table(scoring.frame(rows, level, with_move=True)), hide_index=True, width="stretch")
     elif not ranked:
         st.info(f"{period.label}没有参与排名的{level_name}。考核事项按办理期限所在月份计入；"
                 f"考核期内已办结或已到期的事项不少于 {scheme.min_cases} 件方参与排名。"
@@ -129,7 +129,7 @@ with tab_rank:
                              width="stretch")
                 st.caption("各县（市、区）所属单位得分的平均值；市直单位不计入地图。灰色：没有参与排名的单位。")
         st.subheader(f"全部{level_name}（{len(ranked)} 个参与排名，{len(rows) - len(ranked)} 个不参与）")
-        st.dataframe(scoring.frame(rows, level, with_move=True), hide_index=True, width="stretch")
+        st.dataframe(ui.scores_table(scoring.frame(rows, level, with_move=True)), hide_index=True, width="stretch")
         st.caption("较上期：▲ 上升、▼ 下降的名次数，— 名次不变，新：上期未参与排名。"
                    "得分相同（保留两位小数）者名次并列，其后名次顺延。")
     if rows:
@@ -250,8 +250,8 @@ with tab_publish:
         if own_unit is not None and not summary.empty:
             own_code = next((r["unit_code"] for r in rows), None)
             summary = summary[summary["单位代码"] == own_code]
-        st.dataframe(summary, hide_index=True, width="stretch")
-        st.caption("各列为该年度已公布各期的单位得分（未参与排名为空）；年度排名公布后另列年度名次和等次。")
+        st.dataframe(ui.scores_table(summary), hide_index=True, width="stretch")
+        st.caption("各列为该年度已公布各期的单位得分（未参与排名为“—”）；年度排名公布后另列年度名次和等次。")
         if not summary.empty:
             st.download_button("导出年度汇总 Excel", ui.excel_bytes({f"{year}年度汇总": summary}),
                                file_name=f"行政效能年度汇总_{year}.xlsx", key="eff_year_xlsx")

@@ -46,7 +46,7 @@ with tab_rank:
                                        for r in ranked[-5:][::-1]]), hide_index=True,
                          width="stretch")
         public = scoring.frame(rows, "unit", with_move=prev is not None)
-        st.dataframe(public, hide_index=True, width="stretch")
+        st.dataframe(ui.scores_table(public), hide_index=True, width="stretch")
         st.caption(f"校验值：{snap['hash']}")
         with st.expander("考核办法"):
             for line in scheme.describe():
@@ -56,9 +56,10 @@ with tab_rank:
         meta = scoring_export.ReportMeta(period.label, "unit",
                                          f"已公布 {fmt_time(snap['published_at'])}",
                                          scoring.as_of_text(snap["as_of"]), snap["hash"])
-        st.download_button("下载打印版（HTML）",
-                           scoring_export.printable_html(rows, meta, scheme,
-                                                         with_move=prev is not None).encode("utf-8"),
+        moved = prev is not None
+        st.download_button("下载打印版（HTML）",  # built when clicked, not on every run
+                           lambda: scoring_export.printable_html(rows, meta, scheme,
+                                                                 with_move=moved).encode("utf-8"),
                            file_name=f"行政效能排名_{code}.html", mime="text/html")
 
 with tab_year:
@@ -68,8 +69,8 @@ with tab_year:
     else:
         year = st.selectbox("年度", years, key="pub_year")
         summary = scoring.summarize_year([(x["period"], x["rows"]) for x in snaps], year)
-        st.dataframe(summary, hide_index=True, width="stretch")
-        st.caption("各列为该年度已公布各期的得分（空白：该期未参与排名）。")
+        st.dataframe(ui.scores_table(summary), hide_index=True, width="stretch")
+        st.caption("各列为该年度已公布各期的得分（“—”：该期未参与排名）。")
 
 with tab_eval:
     st.markdown("请对您办过事的单位的服务作出评价。评价不需要登录，不收集个人信息；"
