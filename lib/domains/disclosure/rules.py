@@ -1,0 +1,133 @@
+"""信息公开 timing rules: the supervised steps the clock has lit, named in the domain's words.
+
+Each obligation, question, request and duty is an item; the engine lights it. These rules only
+report the red and yellow ones as of a moment, for the page and `python -m lib flags --domain
+DISCLOSURE` (late disclosures, missing disclosures, unanswered questions, overdue answers)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from lib import flags
+from lib.config import TZ
+from lib.lights import RED
+from lib.models import Item, Region, Subsystem, Unit
+
+from .models import DisclosureQuestion, GovinfoDuty, InfoRequest, VillageObligation
+from .service import CATEGORIES, parse_period
+
+DOMAIN = "DISCLOSURE"
+
+
+def _day(dt) -> str:
+    return f"{dt.astimezone(TZ):%Y-%m-%d}"
+
+
+def _last_day(item) -> str:
+    from datetime import timedelta
+
+    return _day(item.deadline - timedelta(seconds=1))
+
+
+def _overdue_days(item, as_of) -> int:
+    end = item.completed_at if item.completed_at and item.completed_at <= as_of else as_of
+    return max(1, -(-int((end - item.deadline).total_seconds()) // 86400))
+
+
+@flags.rule(DOMAIN, "DIS-T01", "村务公开逾期", timing=True, weight=1.0)
+def village_obligation_late(ctx: flags.RuleContext):
+    """A village's periodic disclosure (党务 half-yearly, 村务 at least quarterly, 财务 monthly
+    where transactions are many, else quarterly; major matters within the set days of the
+    decision), due by the set day of the following period, published late (red), not published
+    past its day (red: missing), or close to its day unpublished (yellow). Source: 村民委员会组织法
+    第三十条; the city's 村务公开 rules (configurable: disclosure.due_day, disclosure.major_days)."""
+    rows = ctx.session.execute(
+        select(Item, Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .join(VillageObligation, VillageObligation.item_id == Item.id)
+        .join(Region, Region.id == VillageObligation.village_id)
+        .where(Item.received_at <= ctx.as_of)).all()
+
+    def reason(row, lt):
+        item, _, ob, _, name = row
+        what = f"{name}{parse_period(ob.period).label}{CATEGORIES[ob.category]}公开"
+        if lt.light == RED and item.completed_at and item.completed_at <= ctx.as_of:
+            return (f"{what}迟于期限 {_overdue_days(item, ctx.as_of)} 天公开（应于 "
+                    f"{_last_day(item)} 前，实际 {_day(item.completed_at)}）")
+        if lt.light == RED:
+            return (f"{what}逾期未公开（应于 {_last_day(item)} 前，已逾期 "
+                    f"{_overdue_days(item, ctx.as_of)} 天）")
+        return f"{what}临近期限尚未公开（应于 {_last_day(item)} 前）"
+
+    return flags.timing_records(
+        ctx, rows, subject=lambda r: f"{r[3]}.{r[2].category}.{r[2].period}", reason=reason)
+
+
+@flags.rule(DOMAIN, "DIS-T02", "村民提问未按期答复", timing=True, weight=1.0)
+def question_unanswered(ctx: flags.RuleContext):
+    """A villager's question on a disclosure not answered within 10 days (forced response, as
+    for complaints: no answer is a red card). Source: 村务公开 rules; this platform's forced
+    response."""
+    rows = ctx.session.execute(
+        select(Item, Subsystem.yellow_pct, DisclosureQuestion)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .join(DisclosureQuestion, DisclosureQuestion.item_id == Item.id)
+        .where(Item.received_at <= ctx.as_of)).all()
+
+    def reason(row, lt):
+        item = row[0]
+        if lt.light == RED:
+            late = _overdue_days(item, ctx.as_of)
+            done = item.completed_at and item.completed_at <= ctx.as_of
+            return (f"{item.title}：{'超期' if done else '逾期未'}答复 {late} 天"
+                    f"（应于 {_last_day(item)} 前）")
+        return f"{item.title}：答复期限将至（{_last_day(item)}）"
+
+    return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason)
+
+
+@flags.rule(DOMAIN, "DIS-T03", "依申请公开逾期答复", timing=True, weight=1.0)
+def request_overdue(ctx: flags.RuleContext):
+    """A request for government information not answered within 20 working days of receipt
+    (restarted by a correction; plus one approved extension of at most 20 working days; time
+    consulting a third party or another organ not counted). Source: 政府信息公开条例 第三十条、
+    第三十二条、第三十三条."""
+    rows = ctx.session.execute(
+        select(Item, Subsystem.yellow_pct, InfoRequest, Unit.name)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .join(InfoRequest, InfoRequest.item_id == Item.id)
+        .join(Unit, Unit.id == Item.unit_id)
+        .where(Item.received_at <= ctx.as_of)).all()
+
+    def reason(row, lt):
+        item, _, req, unit = row
+        if lt.light == RED:
+            return (f"{unit}对申请“{req.subject}”逾期答复 {_overdue_days(item, ctx.as_of)} 天"
+                    f"（期限 {_last_day(item)}）")
+        return f"{unit}对申请“{req.subject}”的答复期限将至（{_last_day(item)}）"
+
+    return flags.timing_records(ctx, rows, subject=lambda r: r[2].code, reason=reason)
+
+
+@flags.rule(DOMAIN, "DIS-T04", "主动公开或年度报告逾期", timing=True, weight=1.0)
+def duty_overdue(ctx: flags.RuleContext):
+    """Proactive disclosure not published within 20 working days of the information being
+    formed or changed; an annual report not published by 31 January (departments) or 31 March
+    (the government's own). Source: 政府信息公开条例 第二十六条、第四十九条."""
+    rows = ctx.session.execute(
+        select(Item, Subsystem.yellow_pct, GovinfoDuty, Unit.name)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .join(GovinfoDuty, GovinfoDuty.item_id == Item.id)
+        .join(Unit, Unit.id == Item.unit_id)
+        .where(Item.received_at <= ctx.as_of)).all()
+
+    def reason(row, lt):
+        item, _, duty, unit = row
+        what = "年度报告" if duty.kind == "annual" else "主动公开"
+        if lt.light == RED:
+            done = item.completed_at and item.completed_at <= ctx.as_of
+            return (f"{unit}{what}“{duty.title}”{'迟于期限' if done else '逾期未公开'} "
+                    f"{_overdue_days(item, ctx.as_of)} 天（期限 {_last_day(item)}）")
+        return f"{unit}{what}“{duty.title}”临近期限（{_last_day(item)}）"
+
+    return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason)

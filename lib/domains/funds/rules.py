@@ -1,0 +1,571 @@
+"""专项资金's rules: execution against plan, "三公" spending, and the anomalies of payments to the
+person paid (after Serenata de Amor's Rosie: each rule simple, explained, with the money at stake).
+
+Each rule reads the payments paid by the as-of time (a payment not yet paid then did not exist
+as a payment) and reports one finding per subject: the payment that crossed the line (its
+external id), or for a program-wide finding the program's code (and village). Reasons name the
+payee only masked (陈**), never an identity number or an account. Thresholds are administrators'
+(`rule.<CODE>.<name>`), defaults from the sources named in each docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import BigInteger, event, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from lib import flags
+from lib.config import TZ
+from lib.domains.funds.ids import masked_name
+from lib.domains.funds.models import (
+    FundPayee,
+    FundPayment,
+    FundProgram,
+    FundRegisterEntry,
+    FundResident,
+)
+from lib.lights import RED, YELLOW, light_of
+from lib.models import Item, Region, Subsystem
+
+DOMAIN = "FUNDS"
+THREEPUB = "THREEPUB"
+
+
+@dataclass(frozen=True)
+class Program:
+    id: int
+    code: str
+    name: str
+    line: str  # subsystem code
+    unit_id: int
+    year: int
+    budget: float
+    standard: float | None
+    cap: float | None
+    days: int | None
+
+
+@dataclass(frozen=True)
+class Pay:
+    id: int
+    ext: str
+    program_id: int
+    unit_id: int
+    payee_id: int
+    account_id: int
+    village_id: int | None
+    amount: float
+    paid_epoch: int
+    item_id: int
+
+    @property
+    def paid_at(self) -> datetime:
+        return datetime.fromtimestamp(self.paid_epoch, tz=UTC)
+
+    @property
+    def day(self) -> date:
+        """The local (Asia/Shanghai, UTC+8 all year) day it was paid."""
+        return date.fromordinal(_EPOCH_ORDINAL + (self.paid_epoch + 8 * 3600) // 86400)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+# The rules of one evaluation read the same tables: each is read once per session and moment,
+# and forgotten at the session's next flush or at the end of its transaction.
+_CACHE_KEY = "funds.rules.cache"
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session, *_args) -> None:
+    session.info.pop(_CACHE_KEY, None)
+
+
+def _cached(session: Session, key, load):
+    cache = session.info.setdefault(_CACHE_KEY, {})
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
+def programs(session: Session) -> dict[int, Program]:
+    def load():
+        lines = dict(session.execute(select(Subsystem.id, Subsystem.code)).all())
+        return {p.id: Program(p.id, p.code, p.name, lines[p.subsystem_id], p.unit_id, p.year,
+                              float(p.budget), _f(p.standard_amount), _f(p.monthly_cap),
+                              p.pay_within_days)
+                for p in session.scalars(select(FundProgram))}
+    return _cached(session, "programs", load)
+
+
+def _f(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def paid(session: Session, as_of: datetime) -> list[Pay]:
+    """Payments paid by the as-of time, in the order they were paid."""
+    t = FundPayment
+    when = type_coerce(t.paid_at, BigInteger)
+
+    def load():
+        rows = session.execute(
+            select(t.id, t.external_id, t.program_id, t.unit_id, t.payee_id, t.account_id,
+                   t.village_id, t.amount, when, t.item_id)
+            .where(when.is_not(None), when <= int(as_of.timestamp()))
+            .order_by(when, t.id)).all()
+        return [Pay(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), int(r[8]), r[9])
+                for r in rows]
+    return _cached(session, ("paid", int(as_of.timestamp())), load)
+
+
+def payee_names(session: Session) -> dict[int, str]:
+    return _cached(session, "names", lambda: dict(
+        session.execute(select(FundPayee.id, FundPayee.name)).all()))
+
+
+def _yuan(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _month(p: Pay) -> tuple[int, int]:
+    d = p.day
+    return d.year, d.month
+
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, time(0), tzinfo=TZ)
+
+
+# -- anomalies of payments -----------------------------------------------------------------------
+
+@flags.rule(DOMAIN, "FND-R01", "重复发放", weight=2.0)
+def duplicate_payment(ctx: flags.RuleContext):
+    """同一收款人在同一项目、同一期间内两次领取同一金额：按月发放的项目（设有每人每月上限的）期间为自然月，
+    其余项目为项目年度。首笔之后的每一笔均为一条发现，涉及金额为该笔金额。出处：Serenata de Amor（Rosie）
+    “同一受益人重复领取”；财政部《惠民惠农财政补贴资金“一卡通”管理办法》（重复发放）。"""
+    progs = programs(ctx.session)
+    pays = paid(ctx.session, ctx.as_of)
+    names = payee_names(ctx.session)
+    ctx.population = len(pays)
+    groups: dict[tuple, list[Pay]] = defaultdict(list)
+    for p in pays:
+        prog = progs[p.program_id]
+        period = _month(p) if prog.cap is not None else (prog.year,)
+        groups[(p.program_id, p.payee_id, period, round(p.amount, 2))].append(p)
+    for (pid, _payee, period, _amt), group in groups.items():
+        if len(group) < 2:
+            continue
+        prog = progs[pid]
+        label = f"{period[0]}年{period[1]}月" if len(period) == 2 else f"{period[0]}年度"
+        first = group[0]
+        for k, p in enumerate(group[1:], start=2):
+            yield ctx.flag(
+                subject=p.ext, light=RED, unit_id=p.unit_id, at=p.paid_at, subsystem=prog.line,
+                amount=p.amount,
+                reason=(f"收款人{masked_name(names[p.payee_id])}在“{prog.name}”{label}已于 "
+                        f"{first.day} 领取 {_yuan(first.amount)} 元，{p.day} 再次发放同额 "
+                        f"{_yuan(p.amount)} 元（同期第 {k} 笔）"),
+                inputs={"项目": prog.code, "期间": label, "首笔发放": first.ext,
+                        "首笔日期": str(first.day), "本笔日期": str(p.day),
+                        "金额（元）": _yuan(p.amount), "同期同额笔数": len(group)},
+                used=[])
+
+
+@flags.rule(DOMAIN, "FND-R02", "一个账户多人收款", weight=2.0, payees=3,
+            labels={"payees": "同一账户收款人数（达到即触发）"})
+def shared_account(ctx: flags.RuleContext):
+    """一个账户多人收款：同一银行卡或社保卡账户收取至少 payees 名不同收款人的资金。发现记在使人数达到阈值的那一笔发放上；
+    涉及金额为该账户中首位收款人以外各收款人的全部金额。出处：审计署惠农补贴审计常见问题（冒名套取、
+    一卡多人）；财政部“一卡通”管理办法（补贴资金发放至补贴对象本人账户）。"""
+    progs = programs(ctx.session)
+    pays = paid(ctx.session, ctx.as_of)
+    n_needed = int(ctx.t["payees"])
+    by_account: dict[int, list[Pay]] = defaultdict(list)
+    for p in pays:
+        by_account[p.account_id].append(p)
+    ctx.population = len(by_account)
+    for account_id, group in by_account.items():
+        order: list[int] = []
+        crossing = None
+        for p in group:
+            if p.payee_id not in order:
+                order.append(p.payee_id)
+                if len(order) == n_needed:
+                    crossing = p
+        if crossing is None:
+            continue
+        others = [p for p in group if p.payee_id != order[0]]
+        at_stake = sum(p.amount for p in others)
+        prog = progs[crossing.program_id]
+        ref = f"账户#{account_id}"
+        yield ctx.flag(
+            subject=crossing.ext, light=RED, unit_id=crossing.unit_id, at=crossing.paid_at,
+            subsystem=prog.line, amount=at_stake,
+            reason=(f"同一收款账户（{ref}）收取 {len(order)} 名不同收款人的 {len(group)} 笔资金，"
+                    f"其中非首位收款人的 {len(others)} 笔合计 {_yuan(at_stake)} 元（阈值：{n_needed} 人）"),
+            inputs={"账户": ref, "收款人数": len(order), "笔数": len(group),
+                    "合计（元）": _yuan(sum(p.amount for p in group)),
+                    "涉及发放": ", ".join(p.ext for p in others[:10])
+                    + (" …" if len(others) > 10 else "")})
+
+
+@flags.rule(DOMAIN, "FND-R03", "死亡或注销后发放", weight=3.0, grace_days=0,
+            labels={"grace_days": "死亡或注销后宽限天数"})
+def paid_after_death(ctx: flags.RuleContext):
+    """收款人死亡或企业注销后仍发放：发放日期晚于死亡登记（民政、公安）或企业注销登记（市场监管）
+    日期超过 grace_days 天。涉及金额为该笔发放。出处：Serenata de Amor（Rosie）
+    “收款人在付款日前已死亡或注销”；人社部、民政部关于防止死亡人员冒领养老金和低保金的比对要求。"""
+    progs = programs(ctx.session)
+    pays = paid(ctx.session, ctx.as_of)
+    ctx.population = len(pays)
+    register = {h: (kind, died) for h, kind, died in ctx.session.execute(
+        select(FundRegisterEntry.id_hash, FundRegisterEntry.kind, FundRegisterEntry.died_on))}
+    if not register:
+        return
+    payees = {i: (h, name) for i, h, name in ctx.session.execute(
+        select(FundPayee.id, FundPayee.id_hash, FundPayee.name))}
+    grace = int(ctx.t["grace_days"])
+    for p in pays:
+        found = register.get(payees[p.payee_id][0])
+        if found is None:
+            continue
+        kind, died = found
+        late = (p.day - died).days
+        if late <= grace:
+            continue
+        prog = progs[p.program_id]
+        what = "死亡" if kind == "person" else "注销"
+        yield ctx.flag(
+            subject=p.ext, light=RED, unit_id=p.unit_id, at=p.paid_at, subsystem=prog.line,
+            amount=p.amount,
+            reason=(f"收款人{masked_name(payees[p.payee_id][1])}已于 {died} {what}，{late} 天后"
+                    f"（{p.day}）仍发放“{prog.name}”{_yuan(p.amount)} 元"),
+            inputs={"登记类别": "死亡登记" if kind == "person" else "企业注销登记",
+                    f"{what}日期": str(died), "发放日期": str(p.day), "相隔天数": late,
+                    "金额（元）": _yuan(p.amount)})
+
+
+@flags.rule(DOMAIN, "FND-R04", "超标准发放", weight=1.5, tolerance_pct=0.0,
+            labels={"tolerance_pct": "允许超出标准的比例（%）"})
+def above_standard(ctx: flags.RuleContext):
+    """超标准发放：单笔金额高于项目的单笔标准超过 tolerance_pct %。涉及金额为超出标准的部分。
+    出处：各类补贴资金管理办法规定的补助标准（超标准发放）；审计署专项资金审计。"""
+    progs = programs(ctx.session)
+    pays = paid(ctx.session, ctx.as_of)
+    names = payee_names(ctx.session)
+    tol = float(ctx.t["tolerance_pct"])
+    ctx.population = sum(1 for p in pays if progs[p.program_id].standard is not None)
+    for p in pays:
+        prog = progs[p.program_id]
+        if prog.standard is None or p.amount <= prog.standard * (1 + tol / 100) + 1e-9:
+            continue
+        excess = p.amount - prog.standard
+        yield ctx.flag(
+            subject=p.ext, light=RED, unit_id=p.unit_id, at=p.paid_at, subsystem=prog.line,
+            amount=excess,
+            reason=(f"向{masked_name(names[p.payee_id])}发放“{prog.name}”{_yuan(p.amount)} 元，"
+                    f"超出标准 {_yuan(prog.standard)} 元 {_yuan(excess)} 元"
+                    f"（{excess / prog.standard:.0%}）"),
+            inputs={"项目": prog.code, "标准（元）": _yuan(prog.standard),
+                    "发放金额（元）": _yuan(p.amount), "超出（元）": _yuan(excess)})
+
+
+@flags.rule(DOMAIN, "FND-R05", "金额远高于本人历史", weight=1.0, sigmas=3.0, min_history=6,
+            min_excess_pct=20.0,
+            labels={"sigmas": "超出本人均值的标准差倍数", "min_history": "最少历史笔数",
+                    "min_excess_pct": "至少高于本人均值（%）"})
+def above_own_history(ctx: flags.RuleContext):
+    """金额远高于本人历史：在同一项目中，本笔金额高于该收款人此前各笔的均值加 sigmas 倍标准差，
+    此前至少 min_history 笔，且至少高于均值 min_excess_pct %（固定补助的小幅调标不算异常）
+    。涉及金额为高出均值的部分。出处：Serenata de Amor（Rosie）“高于自身均值加 3 倍标准差的异常值”。"""
+    progs = programs(ctx.session)
+    pays = paid(ctx.session, ctx.as_of)
+    names = payee_names(ctx.session)
+    k, need, excess_pct = float(ctx.t["sigmas"]), int(ctx.t["min_history"]), \
+        float(ctx.t["min_excess_pct"])
+    history: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # n, sum, sum of squares
+    n = 0
+    for p in pays:
+        past = history[(p.payee_id, p.program_id)]
+        count, total, squares = past
+        if count >= need:
+            n += 1
+            mean = total / count
+            sd = math.sqrt(max(0.0, (squares - count * mean * mean) / (count - 1))) \
+                if count > 1 else 0.0
+            line = mean + k * sd
+            if p.amount > line + 1e-9 and p.amount > mean * (1 + excess_pct / 100) + 1e-9:
+                prog = progs[p.program_id]
+                yield ctx.flag(
+                    subject=p.ext, light=YELLOW, unit_id=p.unit_id, at=p.paid_at,
+                    subsystem=prog.line, amount=p.amount - mean,
+                    reason=(f"向{masked_name(names[p.payee_id])}发放“{prog.name}”{_yuan(p.amount)} 元，"
+                            f"远高于其此前 {count} 笔的均值 {_yuan(mean)} 元（标准差 {_yuan(sd)}，"
+                            f"界限 {_yuan(line)} 元）"),
+                    inputs={"历史笔数": count, "历史均值（元）": _yuan(mean),
+                            "历史标准差（元）": _yuan(sd), "界限（元）": _yuan(line),
+                            "本笔金额（元）": _yuan(p.amount)})
+        past[0], past[1], past[2] = count + 1, total + p.amount, squares + p.amount * p.amount
+    ctx.population = n
+
+
+@flags.rule(DOMAIN, "FND-R06", "超过每月上限", weight=1.5)
+def monthly_cap(ctx: flags.RuleContext):
+    """超过每月上限：同一收款人在同一项目一个自然月内累计领取的金额超过项目的每人每月上限。发现记在使累计超限的那一笔上；
+    涉及金额为当月超出上限的部分。出处：Serenata de Amor（Rosie）“每人每类每月限额”；
+    低保、临时救助按月标准发放。"""
+    progs = programs(ctx.session)
+    pays = paid(ctx.session, ctx.as_of)
+    names = payee_names(ctx.session)
+    months: dict[tuple, list[Pay]] = defaultdict(list)
+    for p in pays:
+        if progs[p.program_id].cap is not None:
+            months[(p.program_id, p.payee_id, _month(p))].append(p)
+    ctx.population = len(months)
+    for (pid, payee, (y, m)), group in months.items():
+        cap = progs[pid].cap
+        total = sum(p.amount for p in group)
+        if total <= cap + 1e-9:
+            continue
+        running = 0.0
+        crossing = group[-1]
+        for p in group:
+            running += p.amount
+            if running > cap + 1e-9:
+                crossing = p
+                break
+        prog = progs[pid]
+        yield ctx.flag(
+            subject=crossing.ext, light=RED, unit_id=crossing.unit_id, at=crossing.paid_at,
+            subsystem=prog.line, amount=total - cap,
+            reason=(f"收款人{masked_name(names[payee])}{y}年{m}月在“{prog.name}”累计领取 "
+                    f"{_yuan(total)} 元（{len(group)} 笔），超过每月上限 {_yuan(cap)} 元 "
+                    f"{_yuan(total - cap)} 元"),
+            inputs={"项目": prog.code, "月份": f"{y}-{m:02d}", "笔数": len(group),
+                    "当月合计（元）": _yuan(total), "每月上限（元）": _yuan(cap),
+                    "涉及发放": ", ".join(p.ext for p in group)},
+            used=[])
+
+
+@flags.rule(DOMAIN, "FND-T01", "审批后逾期发放", timing=True, weight=1.0)
+def paid_late(ctx: flags.RuleContext):
+    """审批后逾期发放：每笔发放的“审批—发放”环节是一个监察事项，时限为项目的审批后发放时限（自然日；
+    未设的按资金类别默认时限），由统一的亮灯引擎判定——超期发放或逾期未发放为红牌，未发放且剩余时间不足为黄牌。
+    涉及金额为该笔发放。出处：财政部惠民惠农补贴资金发放时限要求；项目资金拨付时限。"""
+    progs = programs(ctx.session)
+    at = int(ctx.as_of.timestamp())
+    received = type_coerce(Item.received_at, BigInteger)
+    done = type_coerce(Item.completed_at, BigInteger)
+    due = type_coerce(Item.deadline, BigInteger)
+    joined = select(Item.id).join(FundPayment, FundPayment.item_id == Item.id) \
+        .where(received <= at)
+    ctx.population = ctx.session.scalar(select(func.count()).select_from(joined.subquery()))
+    # Paid on time by then: green for good; the engine decides on the others.
+    rows = ctx.session.execute(
+        select(Item, Subsystem.yellow_pct, FundPayment.external_id, FundPayment.amount,
+               FundPayment.program_id)
+        .join(FundPayment, FundPayment.item_id == Item.id)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .where(received <= at, or_(done.is_(None), done > at, done > due))).all()
+    for item, pct, ext, amount, pid in rows:
+        lt = light_of(item, ctx.as_of, pct)
+        if lt is None or lt.light not in (RED, YELLOW):
+            continue
+        prog = progs[pid]
+        limit = f"{prog.days} 天" if prog.days else "默认时限"
+        yield ctx.flag(
+            subject=ext, light=lt.light, unit_id=item.unit_id, at=item.deadline, subsystem="",
+            region_id=item.region_id, item_id=item.id, amount=float(amount),
+            reason=f"“{prog.name}”审批后应在{limit}内发放：{lt.reason}", inputs=lt.inputs)
+
+
+@flags.rule(DOMAIN, "FND-R07", "收款人集中于村干部家庭", weight=2.0, min_payees=3,
+            share_pct=20.0,
+            labels={"min_payees": "村干部家庭收款人最少人数", "share_pct": "占本村收款人比例（%）"})
+def cadre_households(ctx: flags.RuleContext):
+    """收款人集中于村干部家庭：在同一项目和同一个村，属于本村村干部（村两委，来自户籍登记的家庭关系）
+    家庭的收款人至少 min_payees 名，且占本村收款人的 share_pct % 以上。
+    仅在登记有家庭关系时适用。涉及金额为这些收款人领取的金额。出处：中央纪委“群众身边腐败和作风问题”专项整治（优亲厚友、
+    虚报冒领）；民政部低保审核“近亲属备案”制度。"""
+    residents = ctx.session.execute(select(FundResident.id_hash, FundResident.household,
+                                           FundResident.village_id, FundResident.cadre_post)).all()
+    if not residents:
+        ctx.population = 0
+        return
+    household = {h: hh for h, hh, _v, _c in residents}
+    cadre_households: dict[int, set[str]] = defaultdict(set)
+    posts: dict[int, set[str]] = defaultdict(set)
+    for _h, hh, village, post in residents:
+        if post:
+            cadre_households[village].add(hh)
+            posts[village].add(post)
+    progs = programs(ctx.session)
+    payee_hash = dict(ctx.session.execute(select(FundPayee.id, FundPayee.id_hash)).all())
+    groups: dict[tuple, list[Pay]] = defaultdict(list)
+    for p in paid(ctx.session, ctx.as_of):
+        if p.village_id is not None:
+            groups[(p.program_id, p.village_id)].append(p)
+    villages = dict(ctx.session.execute(select(Region.id, Region.name)
+                                        .where(Region.level == "village")).all())
+    codes = dict(ctx.session.execute(select(Region.id, Region.code)
+                                     .where(Region.level == "village")).all())
+    need, share_min = int(ctx.t["min_payees"]), float(ctx.t["share_pct"])
+    ctx.population = len(groups)
+    for (pid, village), group in groups.items():
+        cadres = cadre_households.get(village)
+        if not cadres:
+            continue
+        payees = {p.payee_id for p in group}
+        related = {i for i in payees if household.get(payee_hash[i]) in cadres}
+        share = len(related) / len(payees)
+        if len(related) < need or share * 100 < share_min - 1e-9:
+            continue
+        prog = progs[pid]
+        theirs = [p for p in group if p.payee_id in related]
+        at_stake = sum(p.amount for p in theirs)
+        yield ctx.flag(
+            subject=f"{prog.code}@{codes[village]}", light=YELLOW, unit_id=prog.unit_id,
+            at=max(p.paid_at for p in theirs), subsystem=prog.line, amount=at_stake,
+            reason=(f"{villages[village]}“{prog.name}”的 {len(payees)} 名收款人中有 {len(related)} 名"
+                    f"（{share:.0%}）属于本村 {len(cadres)} 户村干部家庭，共领取 {_yuan(at_stake)} 元"),
+            inputs={"村": villages[village], "项目": prog.code, "收款人数": len(payees),
+                    "村干部家庭收款人数": len(related), "占比": f"{share:.1%}",
+                    "村干部职务": "、".join(sorted(posts[village])),
+                    "涉及发放": ", ".join(p.ext for p in theirs[:10])
+                    + (" …" if len(theirs) > 10 else "")})
+
+
+# -- execution against plan and "三公" ---------------------------------------------------------------
+
+def _spent(pays: list[Pay]) -> dict[int, float]:
+    out: dict[int, float] = defaultdict(float)
+    for p in pays:
+        out[p.program_id] += p.amount
+    return out
+
+
+def planned_share(day: date) -> float:
+    """序时进度: the share of the year elapsed by the end of `day`."""
+    start = date(day.year, 1, 1)
+    days = (date(day.year + 1, 1, 1) - start).days
+    return ((day - start).days + 1) / days
+
+
+@flags.rule(DOMAIN, "FND-E01", "支出进度滞后序时进度", weight=1.0, yellow_pp=10.0, red_pp=30.0,
+            labels={"yellow_pp": "滞后黄牌（百分点，含）", "red_pp": "滞后红牌（超过，百分点）"})
+def behind_plan(ctx: flags.RuleContext):
+    """支出进度滞后序时进度：本年度项目截至查看日的累计支出占预算的比例，落后于本年已过天数占全年天数的比例（序时进度）
+    yellow_pp 至 red_pp 个百分点为黄牌，超过 red_pp 个百分点为红牌（“三公”经费不适用：其要求是少花）
+    。涉及金额为按序时进度应支未支的金额。出处：财政部预算执行进度考核（序时进度）；本平台重点项目的滞后档位（10–30 个百分点）
+    。"""
+    day = ctx.as_of.astimezone(TZ).date()
+    progs = [p for p in programs(ctx.session).values()
+             if p.year == day.year and p.line != THREEPUB and p.budget > 0]
+    ctx.population = len(progs)
+    if not progs:
+        return
+    spent = _spent(paid(ctx.session, ctx.as_of))
+    plan = planned_share(day)
+    yellow, red = float(ctx.t["yellow_pp"]), float(ctx.t["red_pp"])
+    for prog in progs:
+        done = spent.get(prog.id, 0.0) / prog.budget
+        gap = round((plan - done) * 100, 1)
+        if gap < yellow:
+            continue
+        light = RED if gap > red else YELLOW
+        behind = prog.budget * plan - spent.get(prog.id, 0.0)
+        yield ctx.flag(
+            subject=prog.code, light=light, unit_id=prog.unit_id, at=_day_start(day),
+            subsystem=prog.line, amount=behind,
+            reason=(f"“{prog.name}”截至 {day} 支出 {_yuan(spent.get(prog.id, 0.0))} 元，"
+                    f"执行率 {done:.1%}，序时进度 {plan:.1%}，滞后 {gap:.1f} 个百分点"),
+            inputs={"预算（元）": _yuan(prog.budget), "已支出（元）": _yuan(spent.get(prog.id, 0.0)),
+                    "执行率": f"{done:.1%}", "序时进度": f"{plan:.1%}", "滞后（百分点）": gap})
+
+
+@flags.rule(DOMAIN, "FND-E02", "“三公”经费超预算", weight=2.0)
+def threepub_over_budget(ctx: flags.RuleContext):
+    """“三公”经费超预算：单位的“三公”经费（公务接待、公务用车、因公出国境）支出超过当年预算。
+    发现对象为该项目；涉及金额为超出预算的部分。出处：中央八项规定及其实施细则；《党政机关厉行节约反对浪费条例》（“三公”经费预算控制）
+    。"""
+    progs = [p for p in programs(ctx.session).values() if p.line == THREEPUB]
+    ctx.population = len(progs)
+    if not progs:
+        return
+    by_prog: dict[int, list[Pay]] = defaultdict(list)
+    for p in paid(ctx.session, ctx.as_of):
+        by_prog[p.program_id].append(p)
+    for prog in progs:
+        running, crossing = 0.0, None
+        for p in by_prog.get(prog.id, []):
+            running += p.amount
+            if crossing is None and running > prog.budget + 1e-9:
+                crossing = p
+        if crossing is None:
+            continue
+        over = running - prog.budget
+        yield ctx.flag(
+            subject=prog.code, light=RED, unit_id=prog.unit_id, at=crossing.paid_at,
+            subsystem=THREEPUB, amount=over,
+            reason=(f"“{prog.name}”已支出 {_yuan(running)} 元，超出年度预算 {_yuan(prog.budget)} 元 "
+                    f"{_yuan(over)} 元（{over / prog.budget:.0%}）" if prog.budget else
+                    f"“{prog.name}”无预算却支出 {_yuan(running)} 元"),
+            inputs={"预算（元）": _yuan(prog.budget), "已支出（元）": _yuan(running),
+                    "超预算（元）": _yuan(over), "超出时的发放": crossing.ext})
+
+
+@flags.rule(DOMAIN, "FND-E03", "“三公”经费高于上年", weight=2.0)
+def threepub_above_last_year(ctx: flags.RuleContext):
+    """“三公”经费只减不增：单位当年“三公”经费预算高于上年，或截至查看日的支出高于上年同期。
+    涉及金额为增加的部分。出处：国务院关于“三公”经费只减不增的要求（2013 年起）；中央八项规定。"""
+    day = ctx.as_of.astimezone(TZ).date()
+    progs = [p for p in programs(ctx.session).values() if p.line == THREEPUB and p.year <= day.year]
+    ctx.population = len(progs)
+    if not progs:
+        return
+    by_unit_year: dict[tuple, list[Program]] = defaultdict(list)
+    for p in progs:
+        by_unit_year[(p.unit_id, p.year)].append(p)
+    pays = paid(ctx.session, ctx.as_of)
+    by_prog: dict[int, list[Pay]] = defaultdict(list)
+    for p in pays:
+        by_prog[p.program_id].append(p)
+    for prog in progs:
+        last = by_unit_year.get((prog.unit_id, prog.year - 1))
+        if not last:
+            continue
+        last_budget = sum(p.budget for p in last)
+        same_day = _same_day(day if prog.year == day.year else date(prog.year, 12, 31), -1)
+        this_pays = by_prog.get(prog.id, [])
+        spent_now = sum(p.amount for p in this_pays)
+        spent_then = sum(p.amount for lp in last for p in by_prog.get(lp.id, []) if p.day <= same_day)
+        reasons, amount, at = [], 0.0, _day_start(date(prog.year, 1, 1))
+        if prog.budget > last_budget + 1e-9:
+            reasons.append(f"年度预算 {_yuan(prog.budget)} 元高于上年 {_yuan(last_budget)} 元")
+            amount = prog.budget - last_budget
+        if spent_now > spent_then + 1e-9 and this_pays:
+            span = f"截至 {day}" if prog.year == day.year else "全年"
+            reasons.append(f"{span}已支出 {_yuan(spent_now)} 元，高于上年同期 {_yuan(spent_then)} 元")
+            amount = max(amount, spent_now - spent_then)
+            at = this_pays[-1].paid_at
+        if not reasons:
+            continue
+        yield ctx.flag(
+            subject=prog.code, light=RED, unit_id=prog.unit_id, at=at, subsystem=THREEPUB,
+            amount=amount, reason=f"“{prog.name}”违反只减不增：" + "；".join(reasons),
+            inputs={"本年预算（元）": _yuan(prog.budget), "上年预算（元）": _yuan(last_budget),
+                    "本年已支出（元）": _yuan(spent_now), "上年同期支出（元）": _yuan(spent_then),
+                    "上年同期截至": str(same_day)})
+
+
+def _same_day(day: date, years: int) -> date:
+    """The same calendar day `years` years away (29 Feb becomes 28 Feb)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return (day - timedelta(days=1)).replace(year=day.year + years)

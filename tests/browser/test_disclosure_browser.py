@@ -1,0 +1,27 @@
+"""信息公开 in a real browser: the inspector's page (overview, drill-down tables, tabs) and the
+portal's 村务公开 page reading a village's disclosure."""
+
+from tests.browser.conftest import assert_no_errors, login, screenshot, wait_idle
+
+
+def test_disclosure_page_and_portal(page, app_url):
+    login(page, app_url, "inspector", "Jiancha@2026")
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="信息公开", exact=True).click()
+    page.get_by_role("heading", name="信息公开").first.wait_for(timeout=90_000)
+    wait_idle(page, 120_000)
+    assert_no_errors(page)
+    assert page.get_by_role("tab", name="村务公开").count() == 1
+    assert page.get_by_text("公开率").count() >= 1 or page.locator(
+        '[data-testid="stDataFrame"]').count() >= 2
+    screenshot(page, "disclosure_page")
+    page.get_by_role("tab", name="依申请公开").click()
+    wait_idle(page)
+    assert_no_errors(page)
+    screenshot(page, "disclosure_requests")
+
+    page.goto(app_url + "/public_villages")
+    page.get_by_role("heading", name="村务公开").first.wait_for(timeout=90_000)
+    wait_idle(page, 120_000)
+    assert_no_errors(page)
+    assert page.get_by_text("浏览").count() >= 1
+    screenshot(page, "disclosure_portal")

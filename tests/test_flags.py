@@ -1,0 +1,206 @@
+"""The rule framework (lib.flags): a finding becomes a flag and a card through the one engine,
+reaches notices and scores, is withdrawn when the data no longer fires it, and an inspector's
+decision sticks. A toy rule stands in for a domain's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lib import db, flags, notices, queries, scoring
+from lib.access import SYSTEM, CurrentUser, PermissionDenied
+from lib.config import TZ
+from lib.importer import import_items
+from lib.lights import GREEN, RED, YELLOW
+from lib.models import Flag, Item, ItemEvent, Notice, Unit
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "external_id,subsystem,unit,received_at,time_limit,completed_at\n"
+INSPECTOR = CurrentUser(None, "jiancha", "监察", frozenset({"inspector"}))
+ADMIN = CurrentUser(None, "guanli", "管理", frozenset({"admin"}))
+NOW = datetime(2026, 10, 20, 10, 0, tzinfo=TZ)
+
+
+def _suspicious(ctx: flags.RuleContext):
+    """Toy rule: an item whose title carries 可疑 is red, 存疑 yellow; the amount at stake is
+    the number after 金额 in the title. Source: this test."""
+    rows = ctx.session.execute(select(Item).where(Item.verdict == 0,
+                                                  Item.external_id.like("T-%"))).scalars().all()
+    ctx.population = len(rows)
+    for item in rows:
+        title = item.title or ""
+        if "可疑" in title or "存疑" in title:
+            amount = float(title.split("金额")[1]) if "金额" in title else None
+            yield ctx.flag(subject=item.external_id, light=RED if "可疑" in title else YELLOW,
+                           reason=f"标题含“{'可疑' if '可疑' in title else '存疑'}”（阈值 {ctx.t['limit']}）",
+                           unit_id=item.unit_id, at=item.received_at, subsystem="PROCURE",
+                           amount=amount, inputs={"title": title})
+
+
+@pytest.fixture
+def toy_rule():
+    flags.load_rules()
+    flags.RULES["T-001"] = flags.Rule("TEST", "T-001", "可疑标题", _suspicious, False,
+                                      {"limit": 3}, {"limit": "阈值"}, 2.0)
+    yield flags.RULES["T-001"]
+    flags.RULES.pop("T-001", None)
+
+
+@pytest.fixture
+def engine(empty_engine):
+    with db.session_scope(empty_engine) as s:
+        import_items(s, HEADER + "T-1,PROCURE,ZJ.CZ,2026-10-01T09:00,30d,2026-10-02T09:00\n"
+                     "T-2,PROCURE,ZJ.CZ,2026-10-03T09:00,30d,2026-10-04T09:00\n"
+                     "T-3,PROCURE,440823.CZ,2026-10-05T09:00,30d,2026-10-06T09:00\n", actor="t")
+        titles = {"T-1": "可疑采购 金额1200.5", "T-2": "存疑采购", "T-3": "正常采购"}
+        for item in s.scalars(select(Item)):
+            item.title = titles[item.external_id]
+    return empty_engine
+
+
+def _lights(engine, at=NOW):
+    with db.read_scope(engine) as s:
+        return {e: lt for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=at)}
+
+
+def test_a_finding_becomes_a_flag_and_a_card(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        result = flags.refresh(s, domain="TEST", now=NOW)
+    assert (result.new, result.updated, result.withdrawn) == (2, 0, 0)
+    lights = _lights(engine)
+    assert lights["F.T-001.T-1"] == RED and lights["F.T-001.T-2"] == YELLOW
+    with db.read_scope(engine) as s:
+        f = s.scalar(select(Flag).where(Flag.subject == "T-1"))
+        assert (f.status, f.light, float(f.amount), f.domain) == ("open", "red", 1200.5, "TEST")
+        assert '"limit": 3' in f.thresholds and "可疑采购" in f.inputs
+        view = flags.listing(s, INSPECTOR, domain="TEST")
+        assert {v.subject for v in view} == {"T-1", "T-2"}
+        # The card is red from the moment the line was crossed, not before.
+        assert "F.T-001.T-1" not in _lights(engine, datetime(2026, 9, 30, tzinfo=TZ))
+        counts = queries.light_counts(s, user=SYSTEM, as_of=NOW)
+        assert counts["red"].sum() == 1 and counts["yellow"].sum() == 1
+        reds = queries.latest_red(s, user=SYSTEM, as_of=NOW)
+        assert [r.external_id for r in reds] == ["F.T-001.T-1"]
+        assert "触发红线规则" in reds[0].reason and "可疑标题" in reds[0].reason
+
+
+def test_refresh_is_idempotent_and_follows_the_data(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+    with db.session_scope(engine) as s:
+        again = flags.refresh(s, domain="TEST", now=NOW + timedelta(minutes=1))
+    assert (again.new, again.updated, again.withdrawn) == (0, 0, 0)
+    with db.session_scope(engine) as s:  # corrected data: T-2 no longer doubtful
+        s.scalar(select(Item).where(Item.external_id == "T-2")).title = "正常采购"
+        s.scalar(select(Item).where(Item.external_id == "T-1")).title = "可疑采购 金额99"
+        result = flags.refresh(s, domain="TEST", now=NOW + timedelta(minutes=2))
+    assert (result.new, result.updated, result.withdrawn) == (0, 1, 1)
+    assert _lights(engine)["F.T-001.T-2"] == GREEN
+    with db.read_scope(engine) as s:
+        assert s.scalar(select(Flag.status).where(Flag.subject == "T-2")) == "withdrawn"
+        assert float(s.scalar(select(Flag.amount).where(Flag.subject == "T-1"))) == 99.0
+        kinds = [e.kind for e in s.scalars(select(ItemEvent).join(Item).where(
+            Item.external_id == "F.T-001.T-2").order_by(ItemEvent.id))]
+    assert kinds == ["flagged", "withdrawn"]
+    with db.session_scope(engine) as s:
+        s.scalar(select(Item).where(Item.external_id == "T-2")).title = "存疑采购"
+        result = flags.refresh(s, domain="TEST", now=NOW + timedelta(minutes=3))
+    assert result.reopened == 1 and _lights(engine)["F.T-001.T-2"] == YELLOW
+
+
+def test_a_red_flag_gets_one_notice_and_counts_as_a_card_not_a_case(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        first = notices.sweep(s, NOW)
+        second = notices.sweep(s, NOW + timedelta(minutes=5))
+    assert first.issued == 1 and second.issued == 0
+    with db.read_scope(engine) as s:
+        notice = s.scalar(select(Notice))
+        assert "触发红线规则" in notice.matter and "F.T-001.T-1" in notice.matter
+        ranking = scoring.compute(s, "2026-10", "unit", as_of=NOW)
+    cz = next(r for r in ranking.rows() if r["code"] == "ZJ.CZ")
+    # One case due in October (T-1; T-2 is due in November); the flags, given in October, are
+    # a red and a yellow card on the unit, not cases.
+    assert (cz["items"], cz["red"], cz["yellow"]) == (1, 1, 1)
+
+
+def test_an_inspector_confirms_or_dismisses(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        ids = dict(s.execute(select(Flag.subject, Flag.id)).all())
+    staff = CurrentUser(None, "jb", "经办", frozenset({"staff"}), unit_id=1)
+    with db.session_scope(engine) as s, pytest.raises(PermissionDenied):
+        flags.decide(s, staff, ids["T-1"], confirm=False, note="不属实的情况说明")
+    with db.session_scope(engine) as s, pytest.raises(flags.FlagError, match="至少 5 个字"):
+        flags.decide(s, INSPECTOR, ids["T-1"], confirm=False, note="否")
+    with db.session_scope(engine) as s, pytest.raises(flags.FlagError, match="追回金额无效"):
+        flags.decide(s, INSPECTOR, ids["T-1"], confirm=True, note="", recovered="abc")
+    with db.session_scope(engine) as s:
+        flags.decide(s, INSPECTOR, ids["T-1"], confirm=True, note="属实", recovered="1200.50")
+        flags.decide(s, INSPECTOR, ids["T-2"], confirm=False, note="经核实为录入错误，非异常")
+    with db.session_scope(engine) as s, pytest.raises(flags.FlagError, match="不能再次核查"):
+        flags.decide(s, INSPECTOR, ids["T-2"], confirm=True, note="")
+    lights = _lights(engine)
+    assert lights["F.T-001.T-1"] == RED and lights["F.T-001.T-2"] == GREEN
+    with db.session_scope(engine) as s:  # a refresh keeps the decisions
+        flags.refresh(s, domain="TEST", now=NOW + timedelta(hours=1))
+        statuses = dict(s.execute(select(Flag.subject, Flag.status)).all())
+        assert float(s.scalar(select(Flag.recovered).where(Flag.subject == "T-1"))) == 1200.5
+    assert statuses == {"T-1": "confirmed", "T-2": "dismissed"}
+    assert _lights(engine)["F.T-001.T-2"] == GREEN
+
+
+def test_thresholds_are_configurable_and_audited(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        with pytest.raises(PermissionDenied):
+            flags.set_threshold(s, INSPECTOR, "T-001", "limit", 5)
+        with pytest.raises(flags.FlagError, match="没有参数"):
+            flags.set_threshold(s, ADMIN, "T-001", "nope", 5)
+        with pytest.raises(flags.FlagError, match="必须是整数"):
+            flags.set_threshold(s, ADMIN, "T-001", "limit", 2.5)
+        with pytest.raises(flags.FlagError, match="必须是数字"):
+            flags.set_threshold(s, ADMIN, "T-001", "limit", "三")
+        flags.set_threshold(s, ADMIN, "T-001", "limit", 7)
+        flags.set_threshold(s, ADMIN, "T-001", "weight", 0.5)
+    with db.read_scope(engine) as s:
+        t = flags.thresholds(s, toy_rule)
+        assert t == {"limit": 7, "weight": 0.5}
+        ev = flags.evaluate(s, domain="TEST", as_of=NOW)
+        assert ev.records[0].thresholds == {"limit": 7}
+        assert "阈值 7" in ev.records[0].reason
+        queue = flags.risk_queue(s, ev.records)
+    assert [(q.subject, q.score) for q in queue] == [("T-1", 0.5), ("T-2", 0.5)]
+
+
+def test_the_warning_for_an_implausible_share(toy_rule):
+    rec = [flags.FlagRecord("TEST", "T-001", f"S-{i}", RED, "x", 1, NOW, "PROCURE")
+           for i in range(6)]
+    assert flags.Evaluation(rec, {"T-001": 20}).warnings()  # 6 of 20 = 30 %
+    assert not flags.Evaluation(rec, {"T-001": 40}).warnings()  # 15 %
+    assert not flags.Evaluation(rec[:3], {"T-001": 5}).warnings()  # too few to judge
+
+
+def test_flags_command_prints_the_csv(engine, toy_rule):
+    """The command line lists what fires; the toy rule is registered only in this process, so
+    the subprocess sees the registered domains' rules (none fire on this data)."""
+    url = engine.url.render_as_string(hide_password=False)
+    out = subprocess.run([sys.executable, "-m", "lib", "flags", "--as-of", "2026-10-20T10:00"],
+                         cwd=ROOT, env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "domain,subject,flag,light,amount,reason"
+    bad = subprocess.run([sys.executable, "-m", "lib", "flags", "--domain", "NOPE"], cwd=ROOT,
+                         env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "没有规则" in bad.stderr
+    with db.read_scope(engine) as s:
+        rows = flags.evaluate(s, domain="TEST", as_of=NOW).records
+        assert [r.csv_row() for r in rows] == [
+            ["TEST", "T-1", "T-001", "red", "1200.50", "标题含“可疑”（阈值 3）"],
+            ["TEST", "T-2", "T-001", "yellow", "", "标题含“存疑”（阈值 3）"]]
+        assert s.scalar(select(func.count()).select_from(Unit)) > 0

@@ -1,0 +1,96 @@
+"""AppTest of the 专项资金 page and the public 惠民资金公开 page: every role's view, the audited
+reading of an identity number, an inspector's conclusion, and no identity number or account on
+any screen."""
+
+import re
+
+import pytest
+from sqlalchemy import select, text
+
+from lib import db
+from lib.models import Flag
+from tests.apptest_helpers import app, copy_sqlite, errors, login
+
+LONG_NUMBER = re.compile(r"[0-9A-Z]{18,30}")
+
+
+def secrets(url) -> set[str]:
+    """Every payee's identity number and every account, decrypted (what must never show)."""
+    from lib import privacy
+
+    with db.read_scope(db.get_engine(url)) as s:
+        values = [*s.scalars(text("select id_enc from fund_payees")),
+                  *s.scalars(text("select enc from fund_accounts"))]
+    return {privacy.decrypt(v) for v in values}
+
+
+def leaks(at, url) -> set[str]:
+    return set(LONG_NUMBER.findall(screen_text(at))) & secrets(url)
+
+
+@pytest.fixture
+def url(sqlite_demo_url, tmp_path, monkeypatch):
+    u = copy_sqlite(sqlite_demo_url, tmp_path / "app.db")
+    monkeypatch.setenv("DATABASE_URL", u)
+    return u
+
+
+def screen_text(at) -> str:
+    parts = [str(df.value.to_csv()) for df in at.dataframe]
+    parts += [str(m.value) for m in at.metric] + [m.value for m in at.markdown]
+    parts += [c.value for c in at.caption] + [i.value for i in at.info]
+    return "\n".join(parts)
+
+
+def open_funds(role: str):
+    at = login(app(), role)
+    at.switch_page("pages/funds.py").run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    return at
+
+
+def test_inspector_reads_an_identity_number_once_audited_and_concludes(url):
+    at = open_funds("inspector")
+    assert any(m.label == "规则发现" for m in at.metric)
+    assert not leaks(at, url)
+    reveal = next(b for b in at.button if b.label.startswith("查看收款人证件号"))
+    reveal.click().run()
+    shown = [i.value for i in at.info if "证件号：" in i.value]
+    assert shown and set(LONG_NUMBER.findall(shown[0])) & secrets(url)
+    engine = db.get_engine(url)
+    with db.read_scope(engine) as s:
+        assert s.scalar(text("select count(*) from audit_log where action = 'personal.read' "
+                             "and entity = 'fund_payment'")) == 1
+        open_before = s.scalar(select(text("count(*)")).select_from(Flag.__table__)
+                               .where(Flag.domain == "FUNDS", Flag.status == "open"))
+    confirm = next(b for b in at.button if b.label == "核查属实")
+    next(t for t in at.text_input if t.label.startswith("追回金额")).input("100")
+    confirm.click().run()
+    assert not errors(at), errors(at)
+    with db.read_scope(engine) as s:
+        assert s.scalar(select(text("count(*)")).select_from(Flag.__table__).where(
+            Flag.domain == "FUNDS", Flag.status == "confirmed")) == 1
+        assert s.scalar(select(text("count(*)")).select_from(Flag.__table__).where(
+            Flag.domain == "FUNDS", Flag.status == "open")) == open_before - 1
+
+
+@pytest.mark.parametrize("role", ["leader", "reviewer", "staff", "admin"])
+def test_other_roles_see_no_identity_number_and_cannot_read_one(url, role):
+    at = open_funds(role)
+    assert not any(b.label.startswith("查看收款人证件号") for b in at.button)
+    assert not any(b.label == "核查属实" for b in at.button)
+    assert not leaks(at, url)
+    if role == "reviewer":  # payees' names masked
+        payee = next(m.value for m in at.markdown if m.value.startswith("收款人："))
+        assert "\\*" in payee
+
+
+def test_public_village_list_without_sign_in(url):
+    at = app()
+    at.switch_page("pages/public_funds.py").run()
+    assert not at.exception and not errors(at)
+    assert at.dataframe, "a village's subsidies are listed"
+    for df in at.dataframe:
+        assert all(re.fullmatch(r".\*+", name) for name in df.value["收款人"])
+    assert not leaks(at, url)

@@ -1,0 +1,51 @@
+"""The county map's names: the four small urban districts are named outside, with leader lines."""
+
+from lib import charts, geo
+
+
+def _inside(point, ring) -> bool:
+    """Ray casting: is the point inside the ring?"""
+    x, y = point
+    inside = False
+    for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
+def _on_land(point, features) -> str | None:
+    for f in features:
+        g = f["geometry"]
+        polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
+        if any(_inside(point, p[0]) for p in polys):
+            return f["properties"]["name"]
+    return None
+
+
+def test_the_urban_districts_are_named_in_the_sea_with_lines_that_do_not_cross():
+    features = geo.merge(geo.county_features(), {})
+    props = {f["properties"]["name"]: f["properties"] for f in features}
+    outside = {n for n, p in props.items() if p["callout"]}
+    assert outside == {"赤坎区", "霞山区", "坡头区", "麻章区"}
+    for name in outside:
+        p = props[name]
+        # The name sits in the sea, clear of every county; its line starts inside its district.
+        assert _on_land((p["label_lon"], p["label_lat"]), features) is None, name
+        assert _on_land((p["label_lon"] + 0.2, p["label_lat"]), features) is None, name
+        assert _on_land((p["anchor_lon"], p["anchor_lat"]), features) == name
+    # North to south in the column as on the land: two leader lines never cross.
+    by_anchor = sorted(outside, key=lambda n: -props[n]["anchor_lat"])
+    by_label = sorted(outside, key=lambda n: -props[n]["label_lat"])
+    assert by_anchor == by_label
+    # The rest are named where they are.
+    for name in set(props) - outside:
+        p = props[name]
+        assert (p["label_lon"], p["label_lat"]) == (p["anchor_lon"], p["anchor_lat"])
+
+
+def test_both_maps_draw_the_leader_lines():
+    features = geo.merge(geo.county_features(), {})
+    for spec in (charts.county_map(features), charts.county_score_map(features)):
+        marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+                 for layer in spec["layer"]]
+        assert marks.count("text") == 2 and "rule" in marks
