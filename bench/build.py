@@ -1,0 +1,210 @@
+"""A vectorized loader for the scale benchmark: millions of supervised items on SQLite in minutes.
+
+The demo's reference data and the rest of its records (key work, projects, submissions,
+accounts) come from `lib.demo.load_demo` with no ordinary items; then the items are generated
+with numpy (the demo's subsystem weights, each subsystem's departments, counties weighted as in
+the demo, units with their own habits of lateness) and written with sqlite3's executemany with
+journal_mode=OFF and synchronous=OFF, the indexes and triggers dropped during the load and made
+again after it; finally the rollups are rebuilt (`lib.rollups.rebuild`).
+
+    python -m bench.build --items 10000000 [--days 1825] [--path bench/results/scale_10000000.db]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from lib import catalog, db, demo, rollups
+from lib.clock import now_utc
+from lib.models import Item, Region, Subsystem, Unit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CHUNK = 500_000
+
+
+def _trigger_ddl() -> list[str]:
+    import importlib.util
+
+    path = ROOT / "lib" / "migrations" / "versions" / "0018_rollups.py"
+    spec = importlib.util.spec_from_file_location("m0018", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.TRIGGERS_SQLITE
+
+
+def _plan(session):
+    """Per subsystem: its id, weight, limit in seconds, and the units that handle it."""
+    from lib import domains
+
+    covered = domains.covered_subsystems()
+    subs = {s.code: s for s in session.scalars(select(Subsystem))}
+    units = [u for u in session.scalars(select(Unit).order_by(Unit.id))
+             if u.code != catalog.INSPECTORS_UNIT]
+    by_dept: dict[str, list[Unit]] = {}
+    for u in units:
+        by_dept.setdefault(catalog.dept_of(u.code), []).append(u)
+    specs = {s.code: s for s in catalog.SUBSYSTEMS}
+    plan = []
+    for code, weight in demo.SUBSYSTEM_WEIGHTS.items():
+        if code in covered or code not in subs:
+            continue
+        sub = subs[code]
+        depts = specs[code].depts
+        pool = [u for d in depts for u in by_dept.get(d, [])] if depts else units
+        per_day = {"wd": 86400 * 7 / 5, "d": 86400, "h": 3600}[sub.limit_unit]
+        plan.append((sub.id, weight, int(sub.limit_value * per_day), pool))
+    counties = [r.id for r in session.scalars(
+        select(Region).where(Region.level == "county").order_by(Region.code))]
+    return plan, counties, units
+
+
+def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: int = 16):
+    """Columns of n items (numpy arrays)."""
+    rng = np.random.default_rng(seed)
+    weights = np.array([p[1] for p in plan], dtype=float)
+    sub_idx = rng.choice(len(plan), size=n, p=weights / weights.sum())
+    sub_id = np.array([p[0] for p in plan])[sub_idx]
+    limit = np.array([p[2] for p in plan])[sub_idx]
+    unit_id = np.empty(n, dtype=np.int64)
+    region_id = np.empty(n, dtype=np.int64)
+    county_w = np.array([3, 3, 2, 3, 5, 4, 7, 7, 5][:len(counties)], dtype=float)
+    lateness_of = {u.id: rng.choice([0.3, 0.5, 0.8, 1.0, 1.0, 1.3, 1.8, 2.6, 3.5]) for u in units}
+    for k, (_, _, _, pool) in enumerate(plan):
+        mask = sub_idx == k
+        m = int(mask.sum())
+        pick = rng.integers(0, len(pool), size=m)
+        ids = np.array([u.id for u in pool])[pick]
+        county = np.array([u.level == "county" for u in pool])[pick]
+        own = np.array([u.region_id for u in pool])[pick]
+        other = np.array(counties)[rng.choice(len(counties), size=m, p=county_w / county_w.sum())]
+        unit_id[mask] = ids
+        region_id[mask] = np.where(county, own, other)
+    end = int(anchor.timestamp())
+    received = end - rng.integers(300, days * 86400, size=n)
+    # Office hours, local time: receipts move to 08:00–18:00 of their day.
+    local = (received + 8 * 3600) % 86400
+    received = received - local + 8 * 3600 + (local % (10 * 3600))
+    received = np.minimum(received, end - 300)
+    deadline = received + limit
+    late_p = np.minimum(0.5, 0.03 * np.vectorize(lateness_of.get)(unit_id))
+    r = rng.random(n)
+    allowed = (deadline - received).astype(float)
+    share = rng.beta(2.0, 2.0, size=n) * 0.8
+    completed = received + (allowed * share).astype(np.int64)
+    late = r < late_p
+    completed = np.where(late, deadline + (allowed * rng.uniform(0.02, 0.6, size=n)).astype(np.int64),
+                         completed)
+    stuck = r < late_p * 0.08
+    open_ = stuck | (completed > end)
+    return {"unit_id": unit_id, "subsystem_id": sub_id, "region_id": region_id,
+            "received_at": received, "deadline": deadline, "completed_at": completed,
+            "open": open_}
+
+
+def build(path: Path, items: int, days: int, anchor: datetime | None = None,
+          base: Path | None = None) -> dict:
+    anchor = (anchor or now_utc()).replace(microsecond=0)
+    for f in path.parent.glob(path.name + "*"):
+        f.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{path}"
+    figures: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if base is not None:
+        # The reference data and demo records of an earlier build (its items are kept too).
+        shutil.copyfile(base, path)
+    engine = db.get_engine(url)
+    db.migrate(engine)
+    with db.session_scope(engine) as s:
+        if base is None:
+            demo.load_demo(s, ordinary_items=0, history=False, anchor=anchor, days=days)
+        plan, counties, units = _plan(s)
+        first_id = (s.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0) + 1
+    engine.dispose()
+    db._engines.pop(url, None)
+    figures["reference data and demo records"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-1000000")
+    con.execute("PRAGMA temp_store=MEMORY")
+    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                          "AND tbl_name = 'items' AND sql IS NOT NULL").fetchall()
+    triggers = [name for (name,) in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'items'")]
+    con.execute("BEGIN")
+    for name, _ in indexes:
+        con.execute(f"DROP INDEX {name}")
+    for name in triggers:
+        con.execute(f"DROP TRIGGER {name}")
+    cols = generate(items, days, anchor, plan, counties, units)
+    figures["generate (numpy)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sql = ("INSERT INTO items (id, external_id, subsystem_id, unit_id, region_id, received_at, "
+           "deadline, completed_at, state, updated_at, card_cancelled, verdict) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)")
+    for lo in range(0, items, CHUNK):
+        hi = min(items, lo + CHUNK)
+        ids = range(first_id + lo, first_id + hi)
+        done = cols["completed_at"][lo:hi].tolist()
+        is_open = cols["open"][lo:hi].tolist()
+        recv = cols["received_at"][lo:hi].tolist()
+        rows = zip(ids, (f"S-{i:09d}" for i in ids), cols["subsystem_id"][lo:hi].tolist(),
+                   cols["unit_id"][lo:hi].tolist(), cols["region_id"][lo:hi].tolist(), recv,
+                   cols["deadline"][lo:hi].tolist(),
+                   (None if o else d for d, o in zip(done, is_open, strict=True)),
+                   ("open" if o else "completed" for o in is_open),
+                   (r if o else d for d, r, o in zip(done, recv, is_open, strict=True)),
+                   strict=False)
+        con.executemany(sql, rows)
+    figures["insert (executemany)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for _, ddl in indexes:
+        con.execute(ddl)
+    for ddl in _trigger_ddl():
+        con.execute(ddl)
+    con.execute("COMMIT")
+    con.execute("PRAGMA analysis_limit=2000")
+    con.execute("ANALYZE")
+    con.close()
+    figures["indexes, triggers, ANALYZE"] = time.perf_counter() - t
+    t = time.perf_counter()
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:
+        built = rollups.rebuild(s, anchor)
+    figures["rollups rebuild"] = time.perf_counter() - t
+    figures["total"] = time.perf_counter() - t0
+    return {"path": str(path), "items": items, "cells": built["cells"], "anchor": anchor,
+            "figures": figures}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--items", type=int, default=10_000_000)
+    p.add_argument("--days", type=int, default=1825)
+    p.add_argument("--path", type=Path)
+    p.add_argument("--base", type=Path, help="start from a copy of an earlier build's database")
+    args = p.parse_args()
+    path = args.path or RESULTS / f"scale_{args.items}.db"
+    out = build(path, args.items, args.days, base=args.base)
+    for name, secs in out["figures"].items():
+        print(f"  {name:<36} {secs:7.1f} s")
+    print(f"built {args.items:,} items ({out['cells']:,} rollup cells) in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
