@@ -1,0 +1,102 @@
+"""The transaction rules of `lib.db`: reads never take the write lock and cannot write; writes
+hold it from their first statement; transient failures are retried, others are not."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from lib import audit, db
+from lib.models import AuditLog, Unit
+
+
+def test_a_read_scope_cannot_write(empty_engine):
+    with pytest.raises(DBAPIError), db.read_scope(empty_engine) as s:
+        audit.record(s, actor="t", action="test.read_only", entity="probe")
+    with db.read_scope(empty_engine) as s:
+        assert s.scalar(select(func.count()).select_from(AuditLog)) == 0
+
+
+def test_a_read_goes_on_while_a_writer_holds_the_lock(empty_engine):
+    """A page that only reads is never kept waiting by a long write (the sweep, an import)."""
+    with db.session_scope(empty_engine) as w:
+        audit.record(w, actor="t", action="test.hold", entity="probe")
+        done = threading.Event()
+
+        def reader():
+            with db.read_scope(empty_engine) as r:
+                r.scalar(select(func.count()).select_from(Unit))
+            done.set()
+
+        t = threading.Thread(target=reader)
+        t.start()
+        assert done.wait(10), "a read waited for the writer"
+        t.join()
+
+
+def test_writers_queue_instead_of_failing(empty_engine):
+    """While one write transaction is open, a second one waits for it and then sees its row."""
+    order = []
+    with db.session_scope(empty_engine) as first:
+        audit.record(first, actor="t", action="test.first", entity="probe")
+
+        def second():
+            db.transact(lambda s: order.append(
+                audit.record(s, actor="t", action="test.second", entity="probe").prev_hash),
+                empty_engine)
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive(), "the second writer did not wait for the first"
+    t.join(30)
+    with db.read_scope(empty_engine) as s:
+        rows = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
+    assert [r.action for r in rows] == ["test.first", "test.second"]
+    assert order == [rows[0].hash]
+    with db.read_scope(empty_engine) as s:
+        assert audit.verify(s).ok
+
+
+def _locked() -> OperationalError:
+    return OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+
+def test_transact_retries_a_transient_failure(empty_engine):
+    calls = []
+
+    def flaky(s):
+        calls.append(1)
+        audit.record(s, actor="t", action="test.retry", entity="probe", entity_id=str(len(calls)))
+        if len(calls) < 3:
+            raise _locked()
+        return "ok"
+
+    assert db.transact(flaky, empty_engine) == "ok"
+    with db.read_scope(empty_engine) as s:  # the failed attempts were rolled back
+        assert list(s.scalars(select(AuditLog.entity_id))) == ["3"]
+
+
+def test_transact_gives_up_after_its_retries_and_never_retries_a_refusal(empty_engine):
+    calls = []
+
+    def always_locked(s):
+        calls.append(1)
+        raise _locked()
+
+    with pytest.raises(OperationalError):
+        db.transact(always_locked, empty_engine, retries=2)
+    assert len(calls) == 3
+
+    calls.clear()
+
+    def refused(s):
+        calls.append(1)
+        raise ValueError("输入有误")
+
+    with pytest.raises(ValueError):
+        db.transact(refused, empty_engine)
+    assert len(calls) == 1
