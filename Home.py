@@ -1,10 +1,12 @@
 """Leaders' cockpit (领导驾驶舱): the whole city at a glance, as of any day."""
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
-from lib import access, charts, geo, ui
-from lib.lights import GREY, LABELS, SYMBOLS, fmt_time
+from lib import access, charts, geo, ui, views
+from lib.lights import GREEN, GREY, LABELS, RED, SYMBOLS, YELLOW, fmt_time
 from lib.queries import AreaThresholds, domain_kpis, grade, region_summary, unit_ranking
 
 user = ui.require("cockpit")
@@ -13,43 +15,60 @@ cat = ui.catalog_frames(url)
 own_unit = access.unit_scope(user)  # staff: their unit only; None: the whole city
 counties = cat["counties"]
 
-# -- Filters --------------------------------------------------------------------------------
+# -- Filters (kept in the URL: a link, or the back button, opens the same view) -------------
+ui.adopt_url("cockpit", ("asof", "window", "county"))
+names = dict(zip(counties["adcode"], counties["region"], strict=True))
 st.sidebar.header("查看条件")
-day = st.sidebar.date_input("查看日期", value=ui.today_local(), max_value=ui.today_local(),
-                            help="看全市在这一天结束时的状况；今天为当前时刻。", format="YYYY-MM-DD")
-window_name = st.sidebar.selectbox("统计区间", list(ui.WINDOWS), index=2,
-                                   help="在办事项，加上本区间内办结的事项。")
-region_names = ["全市"] + list(counties["region"])
+day = ui.pick_day(st.sidebar, "cockpit.asof", "看全市在这一天结束时的状况；今天为当前时刻。")
+window_code = ui.pick_window(st.sidebar, "cockpit.window")
 
 
 def _pick_from_map() -> None:
-    """A click on the map selects that county in the selector (a second click clears it)."""
+    """A click on the map selects that county (a second click, or a double click, clears it)."""
     event = st.session_state.get("county_map")
     picked = (event or {}).get("selection", {}).get("county") or []
-    if picked:
-        adcode = picked[0].get("adcode")
-        match = counties[counties["adcode"] == adcode]
-        if not match.empty:
-            st.session_state["region"] = match.iloc[0]["region"]
-    else:
-        st.session_state["region"] = "全市"
+    adcode = picked[0].get("adcode") if picked else None
+    st.session_state["cockpit.county"] = adcode if adcode in names else ""
 
 
-region_name = st.sidebar.selectbox("区县", region_names, key="region",
-                                   help="也可以在地图上点击区县；双击地图空白处取消。")
-as_of = ui.as_of_for(day)
-window = ui.WINDOWS[window_name]
+county = ui.choose(st.sidebar, "区县", "cockpit.county", names, all_label="全市",
+                   help="也可以在地图上点击区县；双击地图空白处取消。")
+view = views.View(day=None if day >= ui.today_local() else day, window=window_code,
+                  county=county or None)
+ui.publish_url("cockpit", view)
+as_of = ui.as_of_for(ui.view_day(view))
+window = view.window_days
+
+_SEGMENT_FILTERS = {RED: {"light": RED, "state": "open"}, YELLOW: {"light": YELLOW},
+                    GREEN: {"light": GREEN, "state": "open"}, GREY: {"light": GREY, "state": "open"}}
+
+
+def _open_from_chart(key: str) -> None:
+    """A click on a ranking bar or a domain's light opens that list (after this callback)."""
+    picked = (st.session_state.get(key) or {}).get("selection", {})
+    if picked.get("unit"):
+        st.session_state["cockpit.open"] = (views.LIST_PAGE, view.but(unit=picked["unit"][0]["unit_code"]))
+    elif picked.get("segment"):
+        seg = picked["segment"][0]
+        st.session_state["cockpit.open"] = (views.LIST_PAGE, view.but(
+            domain=seg["domain_code"], **_SEGMENT_FILTERS[seg["light"]]))
+
+
+if target := st.session_state.pop("cockpit.open", None):
+    ui.go_to(*target)
+window_name = views.WINDOW_LABELS[view.window]
+region_name = names.get(view.county, "全市")
 region_id = None
-selected_adcode = None
-if region_name != "全市":
-    row = counties[counties["region"] == region_name].iloc[0]
-    region_id, selected_adcode = int(row["region_id"]), row["adcode"]
+selected_adcode = view.county
+if view.county:
+    region_id = int(counties.loc[counties["adcode"] == view.county, "region_id"].iloc[0])
 
 st.title("湛江市惩防体系电子监察综合平台")
 scope = "全市" if region_id is None else region_name
 if own_unit is not None:
     scope = f"{user.unit_name}（本单位）" + ("" if region_id is None else f" · {region_name}")
 st.caption(f"领导驾驶舱 · {scope} · 截至 {fmt_time(as_of)} · 统计区间：{window_name}（在办事项及区间内办结事项）")
+st.caption(ui.source_caption(as_of))
 
 # -- The source's figures, read back from the data ------------------------------------------
 fig = ui.source_figures(url, as_of)
@@ -82,13 +101,24 @@ if counts.empty:
 
 kpis = domain_kpis(counts, cat)
 st.subheader("六个方面")
+st.caption("点击数字打开这些事项的清单（同一查看日期、统计区间和区县），清单件数与此处一致。")
 cols = st.columns(len(kpis))
 for col, (_, k) in zip(cols, kpis.iterrows(), strict=True):
+    code = k["domain_code"]
+    # The domain's title opens its own page; each number opens the list of exactly those items.
+    page = views.LIST_PAGE
+    base = view.but(domain=code)
     with col.container(border=True):
-        st.markdown(f"**{k['domain']}**")
+        own = views.domain_page(code)
+        ui.link_to(own, base, f"**{k['domain']}**", icon=":material/open_in_new:",
+                   help=f"打开{k['domain']}" + ("页面" if own != views.LIST_PAGE else "的全部事项"))
         st.metric("在办事项", f"{k['open']:,}")
-        st.markdown(f"{SYMBOLS['red']} 红牌 **{k['red']:,}**（在办逾期 {k['open_red']}）  \n"
-                    f"{SYMBOLS['yellow']} 黄牌 **{k['yellow']:,}**")
+        ui.link_to(page, base.but(state="open"), f"在办 {k['open']:,} 件")
+        ui.link_to(page, base.but(light=RED), f"{SYMBOLS[RED]} 红牌 {k['red']:,}",
+                   help="逾期未办结及超期办结的事项")
+        ui.link_to(page, base.but(light=RED, state="open"), f"其中在办逾期 {k['open_red']:,}")
+        ui.link_to(page, base.but(light=YELLOW), f"{SYMBOLS[YELLOW]} 黄牌 {k['yellow']:,}",
+                   help="在办、剩余时间不足总时限 20% 的事项")
         r = k["on_time_rate"]
         st.markdown(f"按时办结率 **{r:.1%}**" if pd.notna(r) else "按时办结率 —")
 
@@ -110,16 +140,19 @@ with left:
     features = geo.merge(geo.county_features(), values)
     ui.chart(charts.county_map(features, selected=selected_adcode), key="county_map",
              on_select=_pick_from_map, selection_mode="county")
-    st.caption(f"灯色按红牌占比评定：{AreaThresholds().describe()}。■红 ▲黄 ●绿 ○灰。点击区县查看该区县。")
+    st.caption(f"灯色按红牌占比评定：{AreaThresholds().describe()}。■红 ▲黄 ●绿 ○灰。"
+               "点击区县，驾驶舱只看该区县（浏览器“后退”回到全市）。")
 with right:
     st.subheader("各方面在办事项灯色")
-    ui.chart(charts.domain_lights_bar(kpis))
+    ui.chart(charts.domain_lights_bar(kpis), key="domain_bars", on_select=partial(_open_from_chart, "domain_bars"),
+             selection_mode="segment")
+    st.caption("点击色段打开该方面该灯色的在办事项。")
     table = regions.assign(
         灯色=[f"{SYMBOLS[g]} {charts.GRADE_LABELS[g]}" for g in regions["grade"]],
         区县=regions["region"], 在监察=regions["total"], 红牌=regions["red"], 黄牌=regions["yellow"],
         红牌占比=[f"{x:.1%}" if t else "—" for x, t in zip(regions["red_rate"], regions["total"], strict=True)],
     )[["区县", "灯色", "在监察", "红牌", "黄牌", "红牌占比"]]
-    st.dataframe(table, hide_index=True, width="stretch")
+    ui.table(table, "区县灯色", key="home_regions")
 
 # -- Ranking of units -----------------------------------------------------------------------
 st.subheader("单位排名（按时办结率）")
@@ -133,10 +166,15 @@ elif ranked.empty:
 else:
     top, bottom = st.columns(2)
     with top:
-        ui.chart(charts.ranking_bar(ranked.head(5), title="红榜 · 前五名", color="#2ca02c"))
+        ui.chart(charts.ranking_bar(ranked.head(5), title="红榜 · 前五名", color="#2ca02c"),
+                 key="rank_top", on_select=partial(_open_from_chart, "rank_top"),
+                 selection_mode="unit")
     worst = ranked.tail(5).iloc[::-1]
     with bottom:
-        ui.chart(charts.ranking_bar(worst, title="黑榜 · 后五名", color="#d62728"))
+        ui.chart(charts.ranking_bar(worst, title="黑榜 · 后五名", color="#d62728"),
+                 key="rank_bottom", on_select=partial(_open_from_chart, "rank_bottom"),
+                 selection_mode="unit")
+    st.caption("点击条形打开该单位的事项清单（红牌在前）。")
     with st.expander(f"全部单位排名（{len(ranked)} 个参与排名，{len(ranking) - len(ranked)} 个不参与）"):
         full = ranking.assign(
             名次=ranking["rank"].map(lambda x: "—" if pd.isna(x) else str(int(x))),
@@ -145,15 +183,17 @@ else:
             灯=[f"{SYMBOLS[g]}" for g in (grade(r, t) for r, t in zip(ranking["red"], ranking["total"], strict=True))],
             红牌=ranking["red"], 在办=ranking["open"], 说明=ranking["not_ranked_reason"],
         )[["名次", "单位", "办结", "按时办结", "按时办结率", "红牌", "在办", "灯", "说明"]]
-        st.dataframe(full, hide_index=True, width="stretch")
+        ui.table(full, "单位排名", key="home_ranking")
 
 # -- Latest red cards, each with its why ----------------------------------------------------
 st.subheader("最新红牌")
+ui.link_to(views.LIST_PAGE, view.but(light=RED), "查看全部红牌（逾期最久的在前）",
+           icon=":material/format_list_bulleted:")
 reds = ui.latest_red(url, user, as_of, region_id)
 if not reds:
     st.success(f"{scope}截至 {fmt_time(as_of)} 没有红牌。")
 else:
-    st.dataframe(ui.items_frame(reds), hide_index=True, width="stretch")
+    ui.table(ui.items_frame(reds), "最新红牌", key="home_reds")
     st.markdown("**为什么是红牌？**")
     for r in reds:
         with st.expander(f"{SYMBOLS['red']} {r.external_id} · {r.unit} · {r.reason}"):

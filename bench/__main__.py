@@ -65,7 +65,8 @@ def build(url: str, items: int, days: int) -> None:
             print(f"  {done:,}/{total:,} items, {time.perf_counter() - started:.0f} s", flush=True)
 
     with db.session_scope(engine) as s:
-        demo.load_demo(s, ordinary_items=items - fixed, days=days, progress=progress)
+        demo.load_demo(s, ordinary_items=items - fixed, days=days, progress=progress,
+                       history=False)
     print(f"built {items:,} items in {time.perf_counter() - started:.1f} s")
 
 

@@ -17,7 +17,7 @@ from lib.access import CurrentUser, PermissionDenied, check_unit, require
 from lib.clock import now_utc
 from lib.config import TZ
 from lib.items import snapshot
-from lib.lights import RED, light_for
+from lib.lights import RED, light_of
 from lib.models import AccountabilityRecord, Appeal, Item, ItemEvent, Notice, Person, Subsystem
 
 STATUS = {"pending": "待审理", "upheld": "维持红牌", "cancelled": "撤销红牌"}
@@ -49,9 +49,7 @@ def file(session: Session, user: CurrentUser, item_id: int, reason: str, evidenc
     if user.unit_id != item.unit_id:
         raise PermissionDenied("只能对本单位的红牌提出申诉")
     pct = session.scalar(select(Subsystem.yellow_pct).where(Subsystem.id == item.subsystem_id))
-    lt = light_for(received_at=item.received_at, deadline=item.deadline,
-                   completed_at=item.completed_at, as_of=now, yellow_pct=pct,
-                   card_cancelled=item.card_cancelled)
+    lt = light_of(item, now, pct)
     if lt is None or lt.light != RED:
         raise AppealError("该事项目前不是红牌，无需申诉")
     if session.scalar(select(Appeal.id).where(Appeal.item_id == item.id, Appeal.status == "pending")):

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from lib.clock import now_utc
@@ -31,12 +31,60 @@ ACTION_LABELS = {
     "subsystem.update": "修改灯色阈值/默认时限", "calendar.set": "调整工作日历",
     "calendar.remove": "撤销日历调整", "personal.read": "查看个人信息", "demo.load": "载入演示数据",
     "scoring.scheme": "修改考核办法", "ranking.publish": "公布效能排名",
-    "evaluation.submit": "网上测评",
+    "evaluation.submit": "网上测评", "user.activate": "激活账号（首次设置密码）",
+    "auth.activate_failed": "激活失败", "data.import": "数据导入", "sync.source": "设置前置库同步源",
+    "flags.refresh": "规则复核", "flag.decide": "核查规则发现", "rule.threshold": "修改规则阈值",
+    "submission.correct": "更正诉求", "project.create": "新增重点项目",
+    "project.update": "修改重点项目",
+    "notice.issue": "发出督办通知", "notice.escalate": "督办提级", "notice.acknowledge": "签收督办通知",
+    "notice.report": "报告整改情况", "notice.verify": "核查整改", "appeal.file": "提出红牌申诉",
+    "appeal.decide": "审理红牌申诉", "item.card_cancel": "撤销红牌",
+    "accountability.record": "记录通报批评或问责",
+    "submission.create": "群众提交诉求", "submission.dispatch": "分派诉求", "submission.acknowledge": "签收工单",
+    "submission.reply": "答复诉求", "submission.review": "审核答复", "submission.hand_on": "转办",
+    "submission.return": "退单", "submission.extension_request": "申请延期",
+    "submission.extension_decide": "审批延期", "submission.rework": "发回重办",
+    "submission.rate": "群众评价", "submission.publish": "公开答复",
 }
 
 
+ACTION_LABELS |= {
+    "approval.correct": "告知补正", "approval.accept": "受理", "approval.pause": "暂停计时（特别程序）",
+    "approval.resume": "恢复计时", "approval.extend": "审批延期", "approval.decide": "作出审批决定",
+    "approval.deliver": "送达", "item.delete": "删除事项", "fee.charge": "登记收费",
+    "enforcement.decide": "登记处罚决定", "market.demo": "载入要素市场演示数据",
+    "content.save": "修改公开内容", "routing.add": "新增分派规则", "setting.update": "修改设置",
+    "node.update": "报告节点进度",
+    "disclosure.publish": "发布村务公开", "disclosure.ask": "村民提问", "disclosure.answer": "答复村民提问",
+    "govinfo.request": "提出信息公开申请", "govinfo.answer": "答复信息公开申请",
+    "govinfo.correction": "告知补正申请", "govinfo.corrected": "申请人补正", "govinfo.extend": "延长答复期限",
+    "govinfo.pause": "征求第三方意见（中止计时）", "govinfo.resume": "恢复计时",
+    "forum.post": "论坛发帖", "forum.reply": "论坛回帖", "forum.report": "举报帖子",
+    "forum.reports_dismiss": "驳回帖子举报", "forum.word_add": "新增敏感词", "forum.word_remove": "删除敏感词",
+    "forum.approve": "审核通过帖子", "forum.reject": "审核不通过帖子", "forum.hide": "隐藏帖子",
+    "forum.restore": "恢复帖子", "poll.create": "发起投票", "poll.close": "结束投票", "poll.vote": "投票",
+    "poll.demo_votes": "载入演示投票", "fund.households.import": "导入户籍关系",
+    "fund.register.import": "导入死亡及注销登记", "fund.payment.update": "修改资金发放记录",
+}
+# What a record is, for the importer's "<entity>.create" / "<entity>.update" actions.
+ENTITY_LABELS = {
+    "approval_case": "审批办件", "matter": "审批事项", "enforcement": "执法案件", "discretion": "裁量基准",
+    "fee_items": "收费目录", "fees": "收费记录", "plans": "规划", "permits": "规划许可",
+    "tender": "采购/招标项目", "bid": "投标", "land": "土地出让", "property": "产权交易",
+    "fund_program": "资金项目", "fund_payment": "资金发放记录", "fund_register": "死亡及注销登记",
+    "fund_residents": "户籍关系", "disclosure": "村务公开", "disclosure_question": "村民提问",
+    "info_request": "信息公开申请", "major": "重大事项", "unit": "单位",
+}
+VERBS = {"create": "新增", "update": "修改", "import": "导入", "delete": "删除"}
+
+
 def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action)
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    entity, _, verb = action.rpartition(".")
+    if entity in ENTITY_LABELS and verb in VERBS:
+        return VERBS[verb] + ENTITY_LABELS[entity]
+    return action
 _PG_LOCK = 727_001  # advisory lock serialising appends on PostgreSQL
 
 
@@ -63,13 +111,34 @@ def compute_hash(*, prev_hash: str, at: int, actor: str, action: str, entity: st
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+_HEAD = "audit_chain_head"  # session.info: (transaction, hash of the row it appended last)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, transaction) -> None:
+    """The cached chain head holds only within the transaction that appended it (a savepoint
+    rolled back may have taken rows with it): any transaction's end forgets it."""
+    session.info.pop(_HEAD, None)
+
+
 def record(session: Session, *, actor: str, action: str, entity: str,
            entity_id: str | int | None = None, before=None, after=None) -> AuditLog:
-    """Append one row in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-    session.flush()
-    prev = session.scalar(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)) or GENESIS
+    """Append one row in the caller's transaction.
+
+    The first append of a transaction takes the append lock (PostgreSQL's advisory lock; on
+    SQLite write transactions begin IMMEDIATE and hold the database's write lock) and reads the
+    chain head; no other writer can extend the chain until this transaction ends, so its later
+    appends follow on from the row it appended last without reading the head again."""
+    tx = session.get_transaction()
+    cached = session.info.get(_HEAD)
+    if cached is not None and cached[0] is tx:
+        prev = cached[1]
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        session.flush()
+        prev = session.scalar(select(AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)) \
+            or GENESIS
     at = now_utc()
     b, a = _json(before), _json(after)
     eid = None if entity_id is None else str(entity_id)
@@ -80,6 +149,7 @@ def record(session: Session, *, actor: str, action: str, entity: str,
                                      after=a))
     session.add(row)
     session.flush()
+    session.info[_HEAD] = (session.get_transaction(), row.hash)
     return row
 
 
@@ -106,6 +176,33 @@ def search(session: Session, user, *, since: datetime | None = None, until: date
 
 def actions(session: Session) -> list[str]:
     return sorted(session.scalars(select(AuditLog.action).distinct()))
+
+
+def actors(session: Session, user) -> list[str]:
+    """Everyone who has written something, for the filter (reading the log needs view_audit)."""
+    from lib.access import require
+
+    require(user, "view_audit")
+    return sorted(session.scalars(select(AuditLog.actor).distinct()))
+
+
+WITHHELD = "（可能含个人信息，本角色不予显示）"
+
+
+def shown(user, row: AuditLog) -> dict:
+    """A row as this user may see it. Without view_staff_names (the provincial reviewer) the
+    people in it are masked and what was changed (before, after: names, contacts) is withheld;
+    the chain's fields are never altered, so verification is unaffected."""
+    from lib.access import actor_for, can, mask_name
+
+    names = can(user, "view_staff_names")
+    entity_id = row.entity_id or ""
+    if not names and row.entity == "user":
+        entity_id = mask_name(entity_id)
+    return {"id": row.id, "at": row.at, "actor": actor_for(user, row.actor),
+            "action": row.action, "entity": row.entity, "entity_id": entity_id,
+            "before": (row.before or "") if names else (WITHHELD if row.before else ""),
+            "after": (row.after or "") if names else (WITHHELD if row.after else "")}
 
 
 def record_read(session: Session, user, *, entity: str, entity_id: str | int, what: str) -> None:

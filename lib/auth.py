@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lib import audit, config
-from lib.access import ROLES, CurrentUser, PermissionDenied, parse_roles, require
+from lib.access import ROLES, CurrentUser, PermissionDenied, can, parse_roles, require
 from lib.clock import now_utc
 from lib.lights import fmt_time
 from lib.models import Unit, User
@@ -91,6 +91,74 @@ def _dummy_check(password: str) -> None:
     _password_matches(password, _DUMMY_HASH)
 
 
+# An account created without a password (by an import) holds the hash of a one-time
+# activation code instead, behind this prefix; its owner sets a password with the code.
+ACTIVATION_PREFIX = "activate$"
+ACTIVATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _activation_code() -> str:
+    raw = "".join(secrets.choice(ACTIVATION_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def is_inactive(user: User) -> bool:
+    return (user.password_hash or "").startswith(ACTIVATION_PREFIX)
+
+
+def create_inactive_user(session: Session, actor: CurrentUser, *, username: str,
+                         display_name: str, roles: set[str] | frozenset[str], unit_id: int | None,
+                         actor_name: str | None = None) -> str:
+    """A new account without a password; returns its one-time activation code (to hand over
+    once: only its hash is kept)."""
+    require(actor, "manage_users")
+    name = (username or "").strip().lower()
+    if not USERNAME_RE.match(name):
+        raise AccountError("用户名须为 3–32 位小写字母、数字或 _ . -，以字母开头")
+    roles = frozenset(roles)
+    _validate(session, roles=roles, unit_id=unit_id, display_name=display_name)
+    if session.scalar(select(func.count()).select_from(User).where(User.username == name)):
+        raise AccountError(f"用户名“{name}”已存在")
+    code = _activation_code()
+    hashed = bcrypt.hashpw(code.encode(), bcrypt.gensalt(bcrypt_rounds())).decode()
+    user = User(username=name, display_name=display_name.strip(),
+                password_hash=ACTIVATION_PREFIX + hashed, roles=",".join(sorted(roles)),
+                unit_id=unit_id, active=True, failed_logins=0, password_changed_at=None,
+                created_at=now_utc())
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor_name or actor.username, action="user.create",
+                 entity="user", entity_id=name, after=_user_snapshot(user) | {"activation": True})
+    return code
+
+
+def activate(session: Session, username: str, code: str, new_password: str, confirm: str,
+             now: datetime | None = None) -> None:
+    """First sign-in: the owner of an imported account sets a password with the activation code.
+    Wrong codes count towards the lockout like wrong passwords."""
+    now = now or now_utc()
+    name = (username or "").strip().lower()
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None or not is_inactive(user) or not user.active:
+        _dummy_check(code or "x")
+        raise AccountError("用户名或激活码不正确，或该账号无需激活")
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountError(f"账号已锁定，请于 {fmt_time(user.locked_until)} 后再试，或联系系统管理员")
+    stored = user.password_hash[len(ACTIVATION_PREFIX):]
+    if not _password_matches((code or "").strip().upper(), stored):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED:
+            user.locked_until, user.failed_logins = now + timedelta(minutes=LOCK_MINUTES), 0
+        audit.record(session, actor=name, action="auth.activate_failed", entity="user",
+                     entity_id=name)
+        raise AccountError("用户名或激活码不正确")
+    if new_password != confirm:
+        raise AccountError("两次输入的密码不一致")
+    user.password_hash = hash_password(new_password, name)
+    user.password_changed_at, user.failed_logins, user.locked_until = now, 0, None
+    audit.record(session, actor=name, action="user.activate", entity="user", entity_id=name)
+
+
 def current_user_from(user: User, unit_name: str | None = None) -> CurrentUser:
     return CurrentUser(id=user.id, username=user.username, display_name=user.display_name,
                        roles=parse_roles(user.roles), unit_id=user.unit_id, unit_name=unit_name)
@@ -129,6 +197,8 @@ def authenticate(session: Session, username: str, password: str,
                      entity_id=name, after={"reason": "locked", "until": user.locked_until})
         return LoginResult(None, f"账号已锁定（连续 {MAX_FAILED} 次密码错误），"
                                  f"请于 {fmt_time(user.locked_until)} 后再试，或联系系统管理员解锁")
+    if is_inactive(user):
+        return LoginResult(None, "该账号尚未激活：请在登录框下方“首次登录”处，用管理员提供的激活码设置密码")
     if not _password_matches(password, user.password_hash):
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= MAX_FAILED:
@@ -286,6 +356,8 @@ def change_password(session: Session, actor: CurrentUser, old_password: str, new
     """A user changes their own password."""
     if actor.id is None:
         raise PermissionDenied("系统账号不能修改密码")
+    if not can(actor, "change_own_password"):
+        raise PermissionDenied("本账号为只读的检查演示账号，不能修改密码")
     user = _get(session, actor.id)
     if not _password_matches(old_password, user.password_hash):
         raise AccountError("原密码不正确")

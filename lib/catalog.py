@@ -238,4 +238,9 @@ def catalog_rows(session: Session) -> list[dict]:
     for s in session.scalars(select(Subsystem).order_by(Subsystem.sort_order)):
         rows.append({"kind": "subsystem", "code": s.code, "name": s.name,
                      "parent": domain_code[s.domain_id]})
+    from lib import domains
+
+    for p in domains.packages():  # a domain's own reference data (matters, programs …)
+        if hasattr(p, "catalog_rows"):
+            rows.extend(p.catalog_rows(session))
     return rows

@@ -58,60 +58,86 @@ def _county_map_template(selected: str, height: int) -> dict:
             alt.Tooltip("properties.red_rate_text:N", title="红牌占比"),
         ],
     ).transform_calculate(adcode="datum.properties.adcode").add_params(click)
-    labels = base.mark_text(fontSize=12, fontWeight="bold", color="#111").encode(
-        longitude="properties.label_lon:Q",
-        latitude="properties.label_lat:Q",
-        text="properties.map_label:N",
-    )
-    return (shapes + labels).properties(height=height).to_dict(validate=False)
+    return alt.layer(shapes, *_name_layers(base)).properties(height=height).to_dict(validate=False)
+
+
+def _name_layers(base: alt.Chart) -> list[alt.Chart]:
+    """The counties' names: inside each large county; for the small urban districts
+    (`properties.callout`), outside in the sea with a leader line and a dot (lib.geo.CALLOUTS)."""
+    inside = "!datum.properties.callout"
+    outside = "datum.properties.callout"
+    lines = base.mark_rule(color="#1f2d3d", strokeWidth=1).encode(
+        longitude="properties.anchor_lon:Q", latitude="properties.anchor_lat:Q",
+        longitude2="properties.label_lon:Q", latitude2="properties.label_lat:Q",
+    ).transform_filter(outside)
+    dots = base.mark_circle(color="#1f2d3d", size=18, opacity=1).encode(
+        longitude="properties.anchor_lon:Q", latitude="properties.anchor_lat:Q",
+    ).transform_filter(outside)
+    text = {"fontSize": 12, "fontWeight": "bold", "color": "#111"}
+    names_in = base.mark_text(**text).encode(
+        longitude="properties.label_lon:Q", latitude="properties.label_lat:Q",
+        text="properties.map_label:N").transform_filter(inside)
+    names_out = base.mark_text(align="left", dx=3, **text).encode(
+        longitude="properties.label_lon:Q", latitude="properties.label_lat:Q",
+        text="properties.map_label:N").transform_filter(outside)
+    return [lines, dots, names_in, names_out]
 
 
 def county_map(features: list[dict], *, selected: str | None = None, height: int = 460) -> dict:
     """Choropleth of the nine county-level units by grade, names and symbols written on it;
     a click selects a county (selection parameter `county`, field `adcode`).
 
-    Each feature's properties need: adcode, name, grade_label, map_label, label_lon, label_lat,
-    and the tooltip fields total, open, red, yellow, red_rate_text."""
+    Each feature's properties need: adcode, name, grade_label, map_label, the name's place
+    (label_lon/lat, anchor_lon/lat, callout: see lib.geo.merge), and the tooltip fields total,
+    open, red, yellow, red_rate_text."""
     return _with_data(_county_map_template(selected or "", height), "counties", features)
 
 
 @lru_cache(maxsize=16)
 def _domain_bar_template(domains: tuple[str, ...]) -> dict:
-    return alt.Chart(alt.Data(name="lights")).mark_bar().encode(
+    click = alt.selection_point(name="segment", fields=["domain_code", "light"], on="click")
+    return alt.Chart(alt.Data(name="lights")).mark_bar(cursor="pointer").encode(
         y=alt.Y("领域:N", sort=list(domains), title=None),
         x=alt.X("件数:Q", title="在办事项（件）"),
         color=alt.Color("灯色:N", scale=light_scale(), legend=alt.Legend(orient="bottom")),
         order=alt.Order("order:Q"),
         tooltip=["领域:N", "灯色:N", "件数:Q"],
-    ).properties(height=220).to_dict(validate=False)
+    ).add_params(click).properties(height=220).to_dict(validate=False)
 
 
 def domain_lights_bar(kpis: pd.DataFrame) -> dict:
-    """Stacked bars: each domain's open items by light."""
+    """Stacked bars: each domain's open items by light; a click selects a segment (selection
+    parameter `segment`, fields `domain_code` and `light`)."""
     rows = []
     for _, r in kpis.iterrows():
         green_open = int(r["open"] - r["open_red"] - r["yellow"] - r.get("grey", 0))
         for light, n in ((RED, r["open_red"]), (YELLOW, r["yellow"]), (GREEN, green_open),
                          (GREY, r.get("grey", 0))):
-            rows.append({"领域": r["domain"], "灯色": LABELS[light], "标记": SYMBOLS[light],
+            rows.append({"领域": r["domain"], "domain_code": r.get("domain_code"),
+                         "灯色": LABELS[light], "light": light, "标记": SYMBOLS[light],
                          "件数": int(n), "order": LIGHT_ORDER.index(light)})
     return _with_data(_domain_bar_template(tuple(kpis["domain"])), "lights", rows)
 
 
 @lru_cache(maxsize=16)
 def _ranking_template(title: str, color: str, rows: int) -> dict:
-    bars = alt.Chart(alt.Data(name="ranking")).mark_bar(color=color).encode(
+    click = alt.selection_point(name="unit", fields=["unit_code"], on="click")
+    bars = alt.Chart(alt.Data(name="ranking")).mark_bar(color=color, cursor="pointer").encode(
         y=alt.Y("单位:N", sort=None, title=None),
         x=alt.X("按时办结率:Q", title="按时办结率（%）", scale=alt.Scale(domain=[0, 100])),
         tooltip=["名次:N", "单位:N", "按时办结率:Q", alt.Tooltip("红牌:Q", title="红牌")],
-    )
-    text = bars.mark_text(align="left", dx=3).encode(text=alt.Text("按时办结率:Q", format=".1f"))
+    ).add_params(click)
+    text = alt.Chart(alt.Data(name="ranking")).mark_text(align="left", dx=3).encode(
+        y=alt.Y("单位:N", sort=None, title=None), x="按时办结率:Q",
+        text=alt.Text("按时办结率:Q", format=".1f"))
     return (bars + text).properties(title=title, height=28 * max(1, rows)).to_dict(validate=False)
 
 
 def ranking_bar(df: pd.DataFrame, *, title: str, color: str) -> dict:
-    """Horizontal bars of units' on-time rates (df: unit, on_time_rate, rank, red)."""
-    rows = [{"单位": r["unit"], "按时办结率": round(float(r["on_time_rate"]) * 100, 1),
+    """Horizontal bars of units' on-time rates (df: unit, unit_code, on_time_rate, rank, red);
+    a click selects a unit (selection parameter `unit`, field `unit_code`)."""
+    rows = [{"单位": r["unit"], "unit_code": r.get("unit_code"),
+             "按时办结率": round(float(r["on_time_rate"]) * 100, 1),
              "名次": str(r["rank"]), "红牌": int(r["red"])} for _, r in df.iterrows()]
     return _with_data(_ranking_template(title, color, len(rows)), "ranking", rows)
 
@@ -174,10 +200,7 @@ def _score_map_template(height: int) -> dict:
                  alt.Tooltip("properties.avg_text:N", title="平均得分"),
                  alt.Tooltip("properties.units:Q", title="参与排名单位")],
     )
-    labels = base.mark_text(fontSize=12, fontWeight="bold", color="#111").encode(
-        longitude="properties.label_lon:Q", latitude="properties.label_lat:Q",
-        text="properties.map_label:N")
-    return (shapes + labels).properties(height=height).to_dict(validate=False)
+    return alt.layer(shapes, *_name_layers(base)).properties(height=height).to_dict(validate=False)
 
 
 def county_score_map(features: list[dict], height: int = 420) -> dict:

@@ -3,13 +3,28 @@
 `DATABASE_URL` picks the database (see `lib.config`); SQLite runs in WAL mode with foreign keys
 on. Schema changes go through the Alembic migrations in `lib/migrations`, applied by
 `migrate()` at app start and by `python -m lib init`.
+
+Writes never collide. SQLite allows one writer: a transaction that reads and then writes (the
+audit chain head, a counter, the sweep's claim) must hold the write lock from its first
+statement, or two writers both read the same state and the second one's write fails. So every
+write transaction on SQLite begins with BEGIN IMMEDIATE (SQLAlchemy's pysqlite recipe: the driver's
+own BEGIN is switched off and the engine's "begin" event emits ours), waiting up to the busy
+timeout for the lock. Read transactions (`read_scope`) begin DEFERRED and are read-only
+(SQLite's query_only, PostgreSQL's READ ONLY), so a page that only reads never takes the write
+lock and cannot write by mistake. On PostgreSQL the audit chain takes an advisory lock. A write
+that still fails on a transient lock, deadlock or serialization error is retried by
+`transact` a bounded number of times.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,21 +32,49 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lib import config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for the lock before giving up
+RETRIES = 5  # further attempts of a write that failed on a transient error
 _engines: dict[str, Engine] = {}
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The execution option that says how a transaction begins: "write" (the default) or "read".
+MODE = "esup_mode"
 
 
-def _sqlite_pragmas(dbapi_connection, connection_record):
+def _sqlite_connect(dbapi_connection, connection_record):
+    # The driver's own transaction control off: the "begin" event below emits BEGIN instead.
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    mode = conn.get_execution_options().get(MODE, "write")
+    if mode == "read":
+        conn.exec_driver_sql("PRAGMA query_only=1")
+        conn.exec_driver_sql("BEGIN")
+    elif mode == "write":
+        conn.exec_driver_sql("PRAGMA query_only=0")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _pg_begin(conn) -> None:
+    if conn.get_execution_options().get(MODE) == "read":
+        # One snapshot for the whole read (as SQLite's read transaction): the rollups' cells,
+        # their dirty markers and the live items are read as of one moment (lib.rollups). A
+        # read-only transaction never fails on serialization at this level.
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -41,10 +84,12 @@ def make_engine(url: str | None = None) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "begin", _pg_begin)
     return engine
 
 
@@ -57,10 +102,14 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
-    session = factory()
+def session_scope(engine: Engine | None = None, *, write: bool = True) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error.
+
+    A write transaction (the default) holds SQLite's write lock from its start; `write=False`
+    gives a read-only one that never takes it (see `read_scope`)."""
+    engine = engine or get_engine()
+    bind = engine if write else engine.execution_options(**{MODE: "read"})
+    session = sessionmaker(bind=bind, expire_on_commit=False)()
     try:
         yield session
         session.commit()
@@ -69,6 +118,51 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def read_scope(engine: Engine | None = None):
+    """A read-only transaction: for page runs and reports that write nothing."""
+    return session_scope(engine, write=False)
+
+
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "database is busy")
+_PG_TRANSIENT = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that another attempt of the same transaction can overcome."""
+    if isinstance(exc, IntegrityError):
+        # Two writers extending the audit chain from the same row: cannot happen under the
+        # locks above, but if it ever did, the next attempt reads the new head.
+        return "prev_hash" in str(exc.orig)
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code in _PG_TRANSIENT:
+        return True
+    return any(m in str(orig).lower() for m in _SQLITE_TRANSIENT)
+
+
+def transact(fn: Callable[[Session], T], engine: Engine | None = None, *,
+             retries: int = RETRIES) -> T:
+    """Run `fn(session)` in one write transaction and commit; on a transient lock, deadlock or
+    serialization failure, roll back and run it again (at most `retries` more times, with a
+    short random back-off). Other errors (a refused input, a bug) propagate at once."""
+    attempt = 0
+    while True:
+        try:
+            with session_scope(engine) as session:
+                return fn(session)
+        except (DBAPIError, IntegrityError) as exc:
+            if attempt >= retries or not is_transient(exc):
+                raise
+            attempt += 1
+            _log.warning("transient database error, attempt %d of %d: %s", attempt, retries,
+                         str(getattr(exc, "orig", exc)).splitlines()[0])
+            time.sleep(random.uniform(0.02, 0.1) * attempt)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -85,7 +179,7 @@ def migrate(engine: Engine | None = None, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with engine.execution_options(**{MODE: "read"}).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

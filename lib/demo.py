@@ -11,6 +11,7 @@ turn yellow and red over the coming days, as a live system would.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -18,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from lib import audit, catalog
+from lib import audit, catalog, demo_history
 from lib.clock import now_utc
 from lib.config import TZ
 from lib.models import (
@@ -157,6 +158,12 @@ class _Loader:
         # Each unit has its own habits: some are late far more often than others.
         self.lateness = {u.id: rng.choice((0.3, 0.5, 0.8, 1.0, 1.0, 1.3, 1.8, 2.6, 3.5))
                          for u in self.units}
+        # The demo staff accounts' units are among the late ones: whoever signs in as a unit
+        # finds notices to acknowledge, rectifications to report and red cards to appeal.
+        for _, _, _, _, code in DEMO_ACCOUNTS:
+            for u in self.units:
+                if code and u.code == code:
+                    self.lateness[u.id] = 2.6
 
     # -- people and places -------------------------------------------------------------------
     def villages(self) -> None:
@@ -266,7 +273,12 @@ class _Loader:
         return received + timedelta(seconds=allowed * share)
 
     def ordinary_items(self, n: int, days: int, progress: Callable[[int, int], None] | None) -> None:
-        codes = list(SUBSYSTEM_WEIGHTS)
+        from lib import domains
+
+        # Subsystems a domain package feeds from its own records get no plain items; the others
+        # keep their share of the volume.
+        covered = domains.covered_subsystems()
+        codes = [c for c in SUBSYSTEM_WEIGHTS if c not in covered]
         weights = [SUBSYSTEM_WEIGHTS[c] for c in codes]
         by_dept: dict[str, list[Unit]] = {}
         for u in self.units:
@@ -325,8 +337,12 @@ class _Loader:
             unit = self.rng.choice(self.units)
             limit = TimeLimit(self.rng.choice((15, 20, 30, 45, 60, 90)), "d")
             if i < KEY_TASKS_COMPLETED:
-                # Completed, all before the anchor: received 3 years ago at most.
-                day = today - timedelta(days=self.rng.randint(limit.value + 40, 3 * 365))
+                # Completed, all before the anchor: received 3 years ago at most. Half the late
+                # ones fall in the year the supervision notices have run (lib.demo_history).
+                span = 3 * 365
+                if i in late and self.rng.random() < 0.5:
+                    span = demo_history.LIVE_DAYS
+                day = today - timedelta(days=self.rng.randint(limit.value + 40, span))
                 received = self._received_time(day)
                 deadline = self.cal.deadline(received, limit)
                 allowed = (deadline - received).total_seconds()
@@ -433,8 +449,8 @@ class _Loader:
         self.s.flush()
 
     def _notice_behind(self, item_id: int) -> tuple[int, date]:
-        """The supervision notice a late key task received while it was overdue (closed since),
-        and the day it was issued."""
+        """A closed notice for a late key task, made by hand: only when the demo's history was
+        not run (the benchmark's million items), so that the records still rest on notices."""
         item = self.s.get(Item, item_id)
         late = item.completed_at - item.deadline
         issued = item.deadline + min(timedelta(days=1), late / 2)
@@ -457,48 +473,65 @@ class _Loader:
             self.s.add(NoticeEvent(notice_id=notice.id, at=at, actor=actor, action=action, level=1))
         return notice.id, notice.closed_at.astimezone(TZ).date()
 
-    def accountability(self, late_by_unit: dict[int, list[int]]) -> None:
+    def accountability(self, late_by_unit: dict[int, list[int]], *, lived: bool = True) -> None:
         """7 units criticized and 9 officials held accountable, each tied to a late key task and
-        the supervision notice it received."""
+        the supervision notice the sweep issued while it was overdue (closed since: the unit
+        rectified and the inspectors verified it); decided some days after that."""
         today = self.anchor.astimezone(TZ).date()
-        units = sorted(late_by_unit, key=lambda u: -len(late_by_unit[u]))
-        noticed: dict[int, tuple[int, date]] = {}
+        if lived:
+            closed = dict(self.s.execute(select(Notice.item_id, Notice.closed_at).where(
+                Notice.item_id.in_([i for ids in late_by_unit.values() for i in ids]),
+                Notice.status == "closed")).all())
+            cases = {u: [i for i in ids if i in closed] for u, ids in late_by_unit.items()}
+        else:
+            cases = late_by_unit
+        units = sorted((u for u in cases if cases[u]), key=lambda u: (-len(cases[u]), u))
+        made: dict[int, tuple[int, date]] = {}
 
         def behind(item_id: int) -> tuple[int, date]:
-            if item_id not in noticed:
-                noticed[item_id] = self._notice_behind(item_id)
-            return noticed[item_id]
+            if not lived:
+                if item_id not in made:
+                    made[item_id] = self._notice_behind(item_id)
+                return made[item_id]
+            notice_id = self.s.scalar(select(Notice.id).where(Notice.item_id == item_id))
+            return notice_id, closed[item_id].astimezone(TZ).date()
 
         for uid in units[:UNITS_CRITICIZED]:
-            item_id = late_by_unit[uid][0]
-            notice_id, closed = behind(item_id)
+            item_id = cases[uid][0]
+            notice_id, closed_on = behind(item_id)
             self.s.add(AccountabilityRecord(
                 kind="criticism", unit_id=uid, item_id=item_id, notice_id=notice_id,
-                decided_on=min(today, closed + timedelta(days=self.rng.randint(5, 40))),
+                decided_on=min(today, closed_on + timedelta(days=self.rng.randint(5, 40))),
                 measure="通报批评", reason="重点工作推进不力、未按期落实，经督办后方整改到位"))
         measures = ["诫勉谈话", "责令书面检查", "通报批评", "警告处分", "调整工作岗位"]
         chosen: list[tuple[int, int, int]] = []
         for uid in units:
             for person_id in self.leaders_by_unit[uid]:
                 if len(chosen) < OFFICIALS_ACCOUNTABLE and self.rng.random() < 0.5:
-                    chosen.append((uid, person_id, self.rng.choice(late_by_unit[uid])))
+                    chosen.append((uid, person_id, self.rng.choice(cases[uid])))
                     break
         for uid, person_id, item_id in chosen:
-            notice_id, closed = behind(item_id)
+            notice_id, closed_on = behind(item_id)
             self.s.add(AccountabilityRecord(
                 kind="accountability", unit_id=uid, person_id=person_id, item_id=item_id,
                 notice_id=notice_id,
-                decided_on=min(today, closed + timedelta(days=self.rng.randint(5, 40))),
+                decided_on=min(today, closed_on + timedelta(days=self.rng.randint(5, 40))),
                 measure=self.rng.choice(measures), reason="超时限完成重点工作任务"))
         self.s.flush()
 
     def accounts(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from lib.auth import hash_password
 
         units = {u.code: u.id for u in self.units}
-        for username, name, password, roles, unit_code in DEMO_ACCOUNTS:
+        # bcrypt releases the GIL: the accounts' hashes are computed side by side.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            hashes = list(pool.map(lambda a: hash_password(a[2], a[0]), DEMO_ACCOUNTS))
+        for (username, name, _password, roles, unit_code), hashed in zip(DEMO_ACCOUNTS, hashes,
+                                                                         strict=True):
             self.s.add(User(username=username, display_name=name,
-                            password_hash=hash_password(password, username), roles=roles,
+                            password_hash=hashed, roles=roles,
                             unit_id=units[unit_code] if unit_code else None, active=True,
                             failed_logins=0, password_changed_at=self.anchor,
                             created_at=self.anchor))
@@ -599,34 +632,82 @@ def load_demo(
     ordinary_items: int | None = None,
     days: int = 540,
     progress: Callable[[int, int], None] | None = None,
+    history: bool = True,
 ) -> dict:
-    """Fill an empty database with demo data. Raises ValueError if it already holds items."""
+    """Fill an empty database with demo data. Raises ValueError if it already holds items.
+
+    `history=False` leaves out the supervision sweep through the demo's past (lib.demo_history):
+    for the benchmark's million items, where it would take hours."""
     if is_loaded(session):
         raise ValueError("数据库中已有监察事项，演示数据只能载入空库（可先执行 init --reset）")
     anchor = (anchor or now_utc()).replace(microsecond=0)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # The whole demo is one transaction, read back while it is written (the sweep through
+        # its history scans the items hundreds of times): with SQLite's default 2 MB page cache
+        # every scan goes back to the write-ahead log, three times slower.
+        cache = session.execute(text("PRAGMA cache_size")).scalar()
+        session.execute(text("PRAGMA cache_size=-65536"))
+    try:
+        return _load(session, seed=seed, anchor=anchor, scale=scale,
+                     ordinary_items=ordinary_items, days=days, progress=progress, history=history)
+    finally:
+        if sqlite:
+            session.execute(text(f"PRAGMA cache_size={int(cache)}"))
+
+
+def _load(session: Session, *, seed: int, anchor: datetime, scale: float,
+          ordinary_items: int | None, days: int, progress, history: bool) -> dict:
     rng = random.Random(seed)
     catalog.seed_catalog(session)
     loader = _Loader(session, rng, anchor)
     loader.villages()
     loader.people()
-    n = ordinary_items if ordinary_items is not None else int(BASE_ORDINARY_ITEMS * scale)
+    from lib import domains
+
+    covered = domains.covered_subsystems()
+    share = sum(w for c, w in SUBSYSTEM_WEIGHTS.items() if c not in covered) \
+        / sum(SUBSYSTEM_WEIGHTS.values())
+    # By default the subsystems a domain feeds itself give up their share of the plain items.
+    n = ordinary_items if ordinary_items is not None else int(BASE_ORDINARY_ITEMS * scale * share)
     loader.ordinary_items(n, days, progress)
     late_by_unit = loader.key_work()
     loader.key_projects()
-    loader.accountability(late_by_unit)
     loader.disclosures()
     loader.accounts()
     if session.get_bind().dialect.name == "postgresql":
         # Items were inserted with explicit ids: move the sequence past them.
         session.execute(text("SELECT setval(pg_get_serial_sequence('items', 'id'), "
                              "(SELECT MAX(id) FROM items))"))
+    # The domains' own records and step items, before the history: their late steps get
+    # notices and appeals like every other card.
+    domains.load_demo(session, rng=random.Random(seed + 3), anchor=anchor, scale=scale)
     from lib import demo_submissions
 
     demo_submissions.load(session, random.Random(seed + 1), anchor)
+    from lib import demo_forum
+
+    demo_forum.load(session, random.Random(seed + 4), anchor)
     session.flush()
+    # The cards the domains' rules find, before the history below, so that they too have
+    # lived through the year's sweeps like every other item.
+    from lib import flags
+
+    flags.refresh(session, now=anchor, actor=ACTOR)
+    if session.get_bind().dialect.name == "postgresql":
+        # Fresh tables have no statistics yet: without them the planner picks nested loops
+        # for the sweep's scan of every item, run hundreds of times below.
+        session.execute(text("ANALYZE items, notices, subsystems"))
+    # The supervision sweep through the demo's past; the accountability records rest on it.
+    lived = demo_history.live(session, random.Random(seed + 3), anchor) if history else None
+    loader.accountability(late_by_unit, lived=history)
     _assessment(session, random.Random(seed + 2), anchor, days)
+    from lib import rollups
+
+    # The counts of what can no longer change, built once over the loaded items (lib.rollups).
+    rollups.rebuild(session, anchor)
     total = session.scalar(select(func.count()).select_from(Item))
     audit.record(session, actor=ACTOR, action="demo.load", entity="database",
-                 after={"items": total, "seed": seed, "anchor": anchor,
+                 after={"items": total, "seed": seed, "anchor": anchor, "history": lived,
                         "accounts": [a[0] for a in DEMO_ACCOUNTS]})
     return {"items": total, "anchor": anchor}

@@ -45,13 +45,29 @@ def label_point(geometry: dict) -> tuple[float, float]:
     return best[1], best[2]
 
 
+# The four urban districts round Zhanjiang Bay are too small, at the cockpit's scale, for their
+# names to fit: each name is written in the open sea east of the bay, in a column ordered as the
+# districts lie from north to south (so the leader lines never cross), with a line to the
+# district. (lon, lat) of the left end of each name.
+CALLOUTS = {
+    "440804": (110.70, 21.17),  # 坡头区
+    "440802": (110.70, 21.07),  # 赤坎区
+    "440803": (110.70, 20.97),  # 霞山区
+    "440811": (110.70, 20.87),  # 麻章区
+}
+
+
 def merge(features: list[dict], values: dict[str, dict]) -> list[dict]:
-    """Write values[adcode] into each feature's properties, plus label coordinates."""
+    """Write values[adcode] into each feature's properties, plus where its name goes:
+    `label_lon`/`label_lat` (the name), `anchor_lon`/`anchor_lat` (the point in the county the
+    name belongs to) and `callout` (the name is outside, joined by a leader line)."""
     out = []
     for f in features:
         props = dict(f["properties"])
         props.update(values.get(props["adcode"], {}))
         lon, lat = label_point(f["geometry"])
-        props["label_lon"], props["label_lat"] = lon, lat
+        props["anchor_lon"], props["anchor_lat"] = lon, lat
+        props["callout"] = props["adcode"] in CALLOUTS
+        props["label_lon"], props["label_lat"] = CALLOUTS.get(props["adcode"], (lon, lat))
         out.append({"type": "Feature", "properties": props, "geometry": f["geometry"]})
     return out

@@ -53,10 +53,15 @@ def upsert_item(
     title: str | None = None,
     region_id: int | None = None,
     note: str | None = None,
+    deadline: datetime | None = None,
 ) -> tuple[Item, str]:
-    """Create the item or update the one with this external id; ('created'|'updated'|'unchanged')."""
+    """Create the item or update the one with this external id; ('created'|'updated'|'unchanged').
+
+    The deadline is the calendar's (receipt + limit) unless the caller gives one: a domain whose
+    law moves it (a paused clock, an approved extension) computes it and passes it here."""
     effective = limit or TimeLimit(subsystem.limit_value, subsystem.limit_unit)
-    deadline = cal.deadline(received_at, effective)
+    if deadline is None:
+        deadline = cal.deadline(received_at, effective)
     values = {
         "subsystem_id": subsystem.id,
         "unit_id": unit_id,

@@ -8,9 +8,13 @@ depends only on its completion and deadline, so it never changes again.
 
 Default rule (thresholds per subsystem, `subsystems.yellow_pct`):
 - grey   (资料不全): the receipt time or the deadline is missing;
-- red    (红牌): open past the deadline, or completed after it;
-- yellow (黄牌): open with less than yellow_pct % of the allowed time (deadline − receipt) left;
+- red    (红牌): open past the deadline, or completed after it, or a rule's red verdict (a red
+         line crossed: a flag of `lib.flags`);
+- yellow (黄牌): open with less than yellow_pct % of the allowed time (deadline − receipt) left,
+         or a rule's yellow verdict (a minor anomaly), unless the time rule says red;
 - green  (绿灯): otherwise.
+A card cancelled on appeal (or a flag an inspector dismissed) is never red or yellow by verdict,
+and never red by the clock.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ RULE_OVERDUE = "open_overdue"
 RULE_NEAR = "open_near_deadline"
 RULE_ON_TRACK = "open_on_track"
 RULE_CANCELLED = "card_cancelled"
+RULE_VERDICT_RED = "rule_red"
+RULE_VERDICT_YELLOW = "rule_yellow"
+
+# items.verdict: what a rule (lib.flags) decided, beside the clock.
+VERDICT_NONE, VERDICT_YELLOW, VERDICT_RED = 0, 1, 2
 
 
 def badge(light: str) -> str:
@@ -97,15 +106,40 @@ def light_for(
     as_of: datetime,
     yellow_pct: int = DEFAULT_YELLOW_PCT,
     card_cancelled: bool = False,
+    verdict: int = VERDICT_NONE,
+    verdict_note: str | None = None,
 ) -> Light | None:
     """The item's light as of `as_of`, or None when it was not yet received then.
 
-    A red card cancelled on appeal shows green, with the original reason kept in its why."""
+    A red card cancelled on appeal shows green, with the original reason kept in its why. A
+    rule's verdict (`verdict`, with the rule's words in `verdict_note`) makes it red or yellow."""
     light = _light_for(received_at, deadline, completed_at, as_of, yellow_pct)
-    if light is not None and light.light == RED and card_cancelled:
-        return Light(GREEN, RULE_CANCELLED, f"红牌经申诉撤销（原：{light.reason}）",
-                     light.inputs | {"original_rule": light.rule})
+    if light is None or light.light == GREY:
+        return light
+    if card_cancelled:
+        if light.light == RED:
+            return Light(GREEN, RULE_CANCELLED, f"红牌经申诉撤销（原：{light.reason}）",
+                         light.inputs | {"original_rule": light.rule})
+        if verdict and light.light == GREEN:
+            return Light(GREEN, RULE_CANCELLED,
+                         f"规则判定经核查撤销（原：{verdict_note or '—'}）",
+                         light.inputs | {"original_rule": light.rule})
+        return light
+    if verdict == VERDICT_RED:
+        return Light(RED, RULE_VERDICT_RED, f"触发红线规则：{verdict_note or '—'}",
+                     light.inputs | {"verdict": "红牌（规则判定）"})
+    if verdict == VERDICT_YELLOW and light.light != RED:
+        return Light(YELLOW, RULE_VERDICT_YELLOW, f"规则提示异常：{verdict_note or '—'}",
+                     light.inputs | {"verdict": "黄牌（规则判定）"})
     return light
+
+
+def light_of(item, as_of: datetime, yellow_pct: int = DEFAULT_YELLOW_PCT) -> Light | None:
+    """`light_for` of an Item row (every input the rule reads, from the row)."""
+    return light_for(received_at=item.received_at, deadline=item.deadline,
+                     completed_at=item.completed_at, as_of=as_of, yellow_pct=yellow_pct,
+                     card_cancelled=bool(item.card_cancelled), verdict=item.verdict or 0,
+                     verdict_note=item.title)
 
 
 def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light | None:
@@ -165,9 +199,11 @@ def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light 
 
 
 def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,
-                    cancelled=None) -> dict:
+                    cancelled=None, verdict=None) -> dict:
     """The rule's conditions as SQL booleans, for rows received by T. The light is the first that
-    holds of: grey, late (red), closed (green), overdue (red), near (yellow); else green.
+    holds of: grey, late (red, closed), closed (green), overdue (red, open), near (yellow); else
+    green. A rule's verdict (`verdict`: 0, 1 yellow, 2 red) counts as late/overdue when red and
+    as near when yellow, so every aggregate built on these flags counts it the same way.
 
     Aggregates sum these flags (cheap integer comparisons, no CASE per row); `light_sql` turns
     the same flags into one light, so both read the rule from here."""
@@ -177,26 +213,32 @@ def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,
     done = type_coerce(completed, BigInteger)
     known = and_(recv.is_not(None), due.is_not(None))
     is_open = or_(done.is_(None), done > t)
+    is_closed = and_(done.is_not(None), done <= t)
     # A card cancelled on appeal is never red (it falls through to green).
     standing = true() if cancelled is None else cancelled == false()
+    v_red = false() if verdict is None else and_(verdict == VERDICT_RED, standing)
+    v_yellow = false() if verdict is None else and_(verdict == VERDICT_YELLOW, standing)
+    late_by_clock = and_(is_closed, done > due, standing)
+    overdue_by_clock = and_(is_open, t > due, standing)
+    near_by_clock = and_(is_open, t <= due, (due - t) * 100 < yellow_pct * (due - recv))
     return {
         "grey": or_(recv.is_(None), due.is_(None)),
-        "late": and_(known, done <= t, done > due, standing),
-        "closed": and_(known, done <= t),
-        "overdue": and_(known, is_open, t > due, standing),
-        "near": and_(known, is_open, t <= due, (due - t) * 100 < yellow_pct * (due - recv)),
+        "late": and_(known, is_closed, or_(done > due, v_red), standing),
+        "closed": and_(known, is_closed),
+        "overdue": and_(known, is_open, or_(t > due, v_red), standing),
+        "near": and_(known, ~v_red, or_(near_by_clock,
+                                        and_(v_yellow, ~late_by_clock, ~overdue_by_clock))),
         "open": is_open,
     }
 
 
 def light_sql(received, deadline, completed, yellow_pct, as_of: datetime,
-              cancelled=None) -> ColumnElement:
+              cancelled=None, verdict=None) -> ColumnElement:
     """The same rule as `light_for`, as a SQL CASE over epoch-second columns (rows received ≤ T)."""
-    f = light_flags_sql(received, deadline, completed, yellow_pct, as_of, cancelled)
+    f = light_flags_sql(received, deadline, completed, yellow_pct, as_of, cancelled, verdict)
     return case(
         (f["grey"], GREY),
         (f["late"], RED),
-        (f["closed"], GREEN),
         (f["overdue"], RED),
         (f["near"], YELLOW),
         else_=GREEN,

@@ -18,9 +18,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
+    SmallInteger,
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -126,6 +129,12 @@ class Subsystem(Base):
     )
 
 
+# Items whose times contradict each other: rollups leave them to the base table (lib.rollups).
+ODD_SQL = ("deadline < received_at OR completed_at < received_at OR deadline < 0 "
+           "OR completed_at < 0")
+VERDICT_RED_SQL = "verdict = 2"
+
+
 class Item(Base):
     """A supervised item (监察事项): one case, task, node or submission of any domain."""
 
@@ -151,6 +160,9 @@ class Item(Base):
     # citizen's rating of the reply a submission's round produced.
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)  # the month it counts in
+    # A rule's verdict (lib.flags): 0 none, 1 yellow card, 2 red card — a red line crossed or an
+    # anomaly found, whatever the clock says. The engine reads it beside the time rule.
+    verdict: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
 
     subsystem: Mapped[Subsystem] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -161,6 +173,7 @@ class Item(Base):
             "(state = 'completed') = (completed_at is not null)", name="ck_items_state_completed"
         ),
         CheckConstraint("limit_unit is null or limit_unit in ('wd','d','h')", name="ck_items_unit"),
+        CheckConstraint("verdict in (0, 1, 2)", name="ck_items_verdict"),
         Index("ix_items_unit_received", "unit_id", "received_at"),
         Index("ix_items_subsystem", "subsystem_id"),
         Index("ix_items_region", "region_id"),
@@ -169,7 +182,21 @@ class Item(Base):
         Index("ix_items_rated", "rated_at"),  # ratings by the month they were given
         # Covers the cockpit's scan, in its GROUP BY order (see lib.queries.light_counts).
         Index("ix_items_view", "unit_id", "subsystem_id", "region_id", "completed_at",
-              "received_at", "deadline", "card_cancelled"),
+              "received_at", "deadline", "card_cancelled", "verdict"),
+        # The open items, by deadline: the live part of the rollups' answer (lib.rollups) and
+        # the sweep's overdue scan read only these, however many closed items the table holds.
+        Index("ix_items_open", "deadline", "unit_id", "subsystem_id", "region_id", "received_at",
+              "card_cancelled", "verdict", "completed_at",
+              sqlite_where=text("completed_at IS NULL"),
+              postgresql_where=text("completed_at IS NULL")),
+        # Items given a red card by a rule: the sweep's notices read them without a scan.
+        Index("ix_items_verdict_red", "deadline", sqlite_where=text(VERDICT_RED_SQL),
+              postgresql_where=text(VERDICT_RED_SQL)),
+        # Items whose times contradict each other (due or done before receipt, or before 1970):
+        # always read live.
+        Index("ix_items_odd", "unit_id", "subsystem_id", "region_id", "completed_at",
+              "received_at", "deadline", "card_cancelled", "verdict",
+              sqlite_where=text(ODD_SQL), postgresql_where=text(ODD_SQL)),
     )
 
 
@@ -524,3 +551,219 @@ class RankingSnapshot(Base):
         Index("ux_ranking_period_level", "period", "level", unique=True),
         CheckConstraint("level in ('unit','post','person')", name="ck_ranking_level"),
     )
+
+
+class Flag(Base):
+    """What a domain rule found (lib.flags): one row per rule and subject, with the inputs and
+    thresholds it used, so the "why" is data. A verdict flag is also an item (`item_id`) that
+    carries the card through the one light engine to notices, appeals and scores."""
+
+    __tablename__ = "flags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(24))  # the rule's stable code, e.g. MKT-R018
+    subject: Mapped[str] = mapped_column(String(64))  # the case, tender or payment it concerns
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    light: Mapped[str] = mapped_column(String(8))  # red / yellow
+    amount: Mapped[float | None] = mapped_column(Numeric(18, 2))  # money at stake, yuan
+    reason: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[str] = mapped_column(Text)  # JSON
+    thresholds: Mapped[str] = mapped_column(Text)  # JSON
+    at: Mapped[datetime] = mapped_column(UtcEpoch)  # when the line was crossed
+    first_seen: Mapped[datetime] = mapped_column(UtcEpoch)
+    last_seen: Mapped[datetime] = mapped_column(UtcEpoch)
+    # open → confirmed (with the amount recovered) or dismissed (with the reason); withdrawn
+    # when corrected data no longer fires the rule.
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    recovered: Mapped[float | None] = mapped_column(Numeric(18, 2))
+
+    __table_args__ = (
+        Index("ux_flags_code_subject", "code", "subject", unique=True),
+        Index("ix_flags_domain_status", "domain", "status"),
+        CheckConstraint("light in ('red','yellow')", name="ck_flags_light"),
+        CheckConstraint("status in ('open','confirmed','dismissed','withdrawn')",
+                        name="ck_flags_status"),
+    )
+
+
+class ImportRun(Base):
+    """One import (from a file or a front-database sync): who, when, what kind, what happened,
+    and the SHA-256 of what was read — the import history of the 数据接入 page."""
+
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcEpoch, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(100))  # the file's name, or sync:<source name>
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(8))  # ok / failed
+    message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("status in ('ok','failed')", name="ck_import_runs_status"),)
+
+
+class SyncSource(Base):
+    """A subsystem's front database (前置库) the platform pulls from: a connection, a table, the
+    kind its rows are, how its columns map to the kind's, and the watermark of the last batch
+    written (an updated-at column or a rising id)."""
+
+    __tablename__ = "sync_sources"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subsystem: Mapped[str | None] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(300))  # any SQLAlchemy URL
+    table: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(24))
+    mapping: Mapped[str] = mapped_column(Text)  # JSON: kind column -> front table column
+    watermark_column: Mapped[str] = mapped_column(String(64))
+    watermark: Mapped[str | None] = mapped_column(String(64))  # last value written
+    batch_size: Mapped[int] = mapped_column(Integer, default=5000)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    last_status: Mapped[str | None] = mapped_column(Text)
+
+
+class ForumPost(Base):
+    """A thread (thread_id null, with a title) or a reply on the public forum (互动论坛). Every
+    post waits for an inspector (pending); only approved posts are public. A rejected or hidden
+    post keeps the reason it was given (lib.forum)."""
+
+    __tablename__ = "forum_posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int | None] = mapped_column(ForeignKey("forum_posts.id"), index=True)
+    topic: Mapped[str | None] = mapped_column(String(10))  # a thread's board; null for replies
+    title: Mapped[str | None] = mapped_column(String(60))
+    body: Mapped[str] = mapped_column(Text)
+    nickname: Mapped[str] = mapped_column(String(20))
+    source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)  # why rejected or hidden
+    created_at: Mapped[datetime] = mapped_column(UtcEpoch, index=True)
+    moderated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    moderated_by: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        Index("ix_forum_posts_status", "status", "created_at"),
+        CheckConstraint("status in ('pending','approved','rejected','hidden')",
+                        name="ck_forum_posts_status"),
+    )
+
+
+class ForumReport(Base):
+    """A citizen's report of a public post (举报不良信息): one per source and post."""
+
+    __tablename__ = "forum_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("forum_posts.id"), index=True)
+    category: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open / handled
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    handled_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+
+    __table_args__ = (
+        Index("ux_forum_reports_post_source", "post_id", "source_hash", unique=True),
+        CheckConstraint("status in ('open','handled')", name="ck_forum_reports_status"),
+    )
+
+
+class SensitiveWord(Base):
+    """A word the forum refuses (敏感词), kept by administrators."""
+
+    __tablename__ = "sensitive_words"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(String(30), unique=True)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UtcEpoch)
+
+
+class Poll(Base):
+    """A vote on a policy or a service (投票评价), opened by an administrator or an inspector."""
+
+    __tablename__ = "polls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(10))  # policy / service
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    closes_at: Mapped[datetime] = mapped_column(UtcEpoch)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcEpoch)  # closed early by hand
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("subject in ('policy','service')", name="ck_polls_subject"),)
+
+
+class PollOption(Base):
+    __tablename__ = "poll_options"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(40))
+
+
+class PollVote(Base):
+    """One vote: the unique index makes it one per source (hashed address) per poll, even when
+    two requests race."""
+
+    __tablename__ = "poll_votes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    option_id: Mapped[int] = mapped_column(ForeignKey("poll_options.id"), index=True)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcEpoch)
+
+    __table_args__ = (Index("ux_poll_votes_poll_source", "poll_id", "source_hash", unique=True),)
+
+class RollupCell(Base):
+    """Counts of items whose light can no longer change (lib.rollups), per unit, subsystem and
+    region, in buckets of `size` days (1, 8, 64) by the local day of completion (kind 'c':
+    closed) or of the deadline (kind 'o': open past the sweep's watermark). n items, of them
+    red, yellow ('near') and grey, as the light rule counts them."""
+
+    __tablename__ = "rollup_cells"
+    # Clustered by the key in SQLite: a window's cells are read as contiguous ranges.
+    __table_args__ = {"sqlite_with_rowid": False}
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    size: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1: none
+    n: Mapped[int] = mapped_column(Integer)
+    red: Mapped[int] = mapped_column(Integer)
+    near: Mapped[int] = mapped_column(Integer)
+    grey: Mapped[int] = mapped_column(Integer)
+
+
+class RollupDirty(Base):
+    """(kind, unit, local day) whose cells a write has made stale: written by database triggers
+    on items in the writing transaction; read live until `lib.rollups.maintain` recomputes."""
+
+    __tablename__ = "rollup_dirty"
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class RollupState(Base):
+    """One row: whether the rollups are built, and the overdue watermark (open items due before
+    it are counted in the 'o' cells)."""
+
+    __tablename__ = "rollup_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    built: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    maintained_at: Mapped[int | None] = mapped_column(BigInteger)

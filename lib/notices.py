@@ -16,9 +16,10 @@ returned for rework and reported again. Functions never commit; the caller does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, cast, false, literal, or_, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, cast, false, literal, select, type_coerce, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,8 @@ from lib import audit
 from lib.access import CurrentUser, PermissionDenied, check_unit, require
 from lib.clock import now_utc
 from lib.config import TZ
-from lib.lights import epoch, fmt_duration, fmt_time
-from lib.models import AppSetting, Item, Notice, NoticeEvent, Subsystem
+from lib.lights import VERDICT_RED, epoch, fmt_duration, fmt_time
+from lib.models import VERDICT_RED_SQL, AppSetting, Item, Notice, NoticeEvent, Subsystem
 from lib.workdays import load_calendar, parse_limit
 
 SYSTEM_ACTOR = "系统（自动督办）"
@@ -62,6 +63,9 @@ def _event(session: Session, notice_id: int, at: datetime, actor: str, action: s
 
 
 def _matter(item: Item, subsystem: str, at: datetime) -> str:
+    if item.verdict == VERDICT_RED:
+        return (f"{subsystem}事项 {item.external_id}《{item.title or '—'}》于 "
+                f"{fmt_time(item.deadline)} 触发红线规则，亮红牌。")
     late = fmt_duration(epoch(at) - epoch(item.deadline))
     return (f"{subsystem}事项 {item.external_id}《{item.title or '—'}》办理期限为 "
             f"{fmt_time(item.deadline)}，至 {fmt_time(at)} 仍未办结，已逾期 {late}，亮红牌。")
@@ -83,28 +87,43 @@ def _issue(session: Session, items: list[tuple[Item, str]], *, now: datetime, so
     for nid in inserted:
         _event(session, nid, now, actor, "issued", 1, source)
     if inserted:
+        ids = ",".join(str(i) for i in inserted)  # the column holds 64 characters
         audit.record(session, actor=actor, action="notice.issue", entity="notice",
-                     entity_id=",".join(str(i) for i in inserted[:20]),
+                     entity_id=ids if len(ids) <= 64 else ids[:ids.rfind(",", 0, 62)] + ",…",
                      after={"count": len(inserted), "source": source})
     return inserted
 
 
-def overdue_without_notice(session: Session, now: datetime, limit: int | None = None):
-    """Open items past their deadline at `now` that have no notice for that crossing."""
+def overdue_without_notice(session: Session, now: datetime, limit: int | None = None, *,
+                           since: datetime | None = None):
+    """Red items at `now` that have no notice for that crossing: open past their deadline, or
+    given a red card by a rule (a red line crossed; its crossing is the moment it was crossed).
+
+    `since`: only crossings at or after it, for a caller that swept at `since` and has written
+    nothing older since (the demo's history, sweeping day after day through its past): each
+    read is then a narrow range of the deadline index instead of every item done after `now`."""
     t = literal(epoch(now), BigInteger)
     due = type_coerce(Item.deadline, BigInteger)
     done = type_coerce(Item.completed_at, BigInteger)
-    stmt = (select(Item, Subsystem.name)
+    base = (select(Item, Subsystem.name)
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
             .outerjoin(Notice, and_(Notice.item_id == Item.id, Notice.crossing == due))
-            .where(Notice.id.is_(None), due.is_not(None), due < t,
-                   Item.card_cancelled == false(),
-                   or_(done.is_(None), done > t),
-                   type_coerce(Item.received_at, BigInteger) <= t)
-            .order_by(Item.deadline, Item.id))
-    if limit:
-        stmt = stmt.limit(limit)
-    return [(item, sub) for item, sub in session.execute(stmt)]
+            .where(Notice.id.is_(None), Item.card_cancelled == false(),
+                   type_coerce(Item.received_at, BigInteger) <= t))
+    # Three narrow reads, each on its own index, however many closed items the table holds:
+    # open items past the deadline (the partial index ix_items_open), items completed after
+    # `now` (ix_items_completed), red verdicts (the partial index ix_items_verdict_red).
+    if since is not None:
+        base = base.where(due >= literal(epoch(since), BigInteger))
+    parts = [base.where(Item.completed_at.is_(None), due < t),
+             base.where(done > t, due < t),
+             base.where(sql_text(VERDICT_RED_SQL), due <= t)]
+    found: dict[int, tuple] = {}
+    for stmt in parts:
+        for item, sub in session.execute(stmt):
+            found.setdefault(item.id, (item, sub))
+    rows = sorted(found.values(), key=lambda r: (r[0].deadline, r[0].id))
+    return rows[:limit] if limit else rows
 
 
 @dataclass(frozen=True)
@@ -113,10 +132,12 @@ class SweepResult:
     escalated: int
 
 
-def sweep(session: Session, now: datetime | None = None) -> SweepResult:
-    """Issue the notices due and escalate the unanswered ones. Idempotent."""
+def sweep(session: Session, now: datetime | None = None, *,
+          since: datetime | None = None) -> SweepResult:
+    """Issue the notices due and escalate the unanswered ones. Idempotent. `since`: see
+    `overdue_without_notice` (only for a caller that swept then and wrote nothing older)."""
     now = now or now_utc()
-    issued = _issue(session, overdue_without_notice(session, now), now=now,
+    issued = _issue(session, overdue_without_notice(session, now, since=since), now=now,
                     source="系统自动督办（红牌）", actor=SYSTEM_ACTOR)
     return SweepResult(issued=len(issued), escalated=escalate(session, now))
 
@@ -144,18 +165,55 @@ def escalate(session: Session, now: datetime) -> int:
     return done
 
 
-def run_if_due(session: Session, now: datetime | None = None) -> SweepResult | None:
-    """The app's trigger: sweep at most once a minute across every process and session."""
-    now = now or now_utc()
-    key = "last_sweep"
+def claim_interval(session: Session, key: str, now: datetime, seconds: int) -> bool:
+    """True for exactly one caller per interval across every process: a conditional update of
+    the last run's time (app_settings `key`, epoch seconds) that only one writer can win."""
     if session.get(AppSetting, key) is None:
         session.execute(_insert_setting(session).values(key=key, value="0")
                         .on_conflict_do_nothing(index_elements=["key"]))
-    claimed = session.execute(
+    return bool(session.execute(
         update(AppSetting).where(AppSetting.key == key,
-                                 cast(AppSetting.value, BigInteger) <= epoch(now - SWEEP_INTERVAL))
-        .values(value=str(epoch(now))).execution_options(synchronize_session=False)).rowcount
-    return sweep(session, now) if claimed else None
+                                 cast(AppSetting.value, BigInteger) <= epoch(now) - seconds)
+        .values(value=str(epoch(now))).execution_options(synchronize_session=False)).rowcount)
+
+
+SWEEP_KEY = "last_sweep"  # app_settings: when the sweep last ran (epoch seconds), read by health
+
+
+def mark_swept(session: Session, now: datetime) -> None:
+    """Record a sweep run outside the app's trigger (`python -m lib sweep` from cron), so the
+    health check sees it and the app's processes do not sweep again within the minute."""
+    if session.get(AppSetting, SWEEP_KEY) is None:
+        session.execute(_insert_setting(session).values(key=SWEEP_KEY, value="0")
+                        .on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(update(AppSetting).where(AppSetting.key == SWEEP_KEY,
+                                             cast(AppSetting.value, BigInteger) < epoch(now))
+                    .values(value=str(epoch(now))).execution_options(synchronize_session=False))
+
+
+def last_swept(session: Session) -> datetime | None:
+    """When the sweep last ran (the app's thread or the cron job), None if never."""
+    value = session.get(AppSetting, SWEEP_KEY)
+    if value is None or not value.value.isdigit() or int(value.value) == 0:
+        return None
+    return datetime.fromtimestamp(int(value.value), UTC)
+
+
+def run_if_due(session: Session, now: datetime | None = None) -> SweepResult | None:
+    """The app's trigger: sweep at most once a minute across every process and session; every
+    ten minutes it first re-evaluates the domains' rules, so new red lines get their notices."""
+    from lib import flags
+
+    now = now or now_utc()
+    if not claim_interval(session, SWEEP_KEY, now, int(SWEEP_INTERVAL.total_seconds())):
+        return None
+    from lib import rollups
+
+    flags.refresh_if_due(session, now)
+    result = sweep(session, now)
+    # The rollups follow the writes since the last run and the clock (lib.rollups).
+    rollups.maintain(session, now)
+    return result
 
 
 def _insert_setting(session: Session):
@@ -257,13 +315,16 @@ def events(session: Session, user: CurrentUser, notice_id: int) -> list[NoticeEv
 
 
 def listing(session: Session, user: CurrentUser, *, statuses: tuple[str, ...] | None = None,
-            limit: int = 500) -> list[Notice]:
-    """Notices, oldest unresolved first; staff see their unit's only."""
+            limit: int | None = 500, unit_id: int | None = None) -> list[Notice]:
+    """Notices, highest level and oldest first (`limit=None`: all); staff see their unit's
+    only."""
     require(user, "view_items")
-    from lib.access import unit_scope
+    from lib.access import scoped_unit
 
-    stmt = select(Notice).order_by(Notice.level.desc(), Notice.issued_at).limit(limit)
-    scope = unit_scope(user)
+    stmt = select(Notice).order_by(Notice.level.desc(), Notice.issued_at)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    scope = scoped_unit(user, unit_id)
     if scope is not None:
         stmt = stmt.where(Notice.unit_id == scope)
     if statuses:

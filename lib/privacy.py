@@ -78,8 +78,65 @@ def decrypt(token: str | None, secret_value: str | None = None) -> str | None:
         return "（无法解密：密钥已更换或数据损坏）"
 
 
+def visitor_address(peer: str | None, real_ip: str | None) -> str | None:
+    """The visitor's address from the connection's peer and the proxy's X-Real-IP header.
+
+    Behind the reverse proxy of docs/deploy.md every connection comes from the local nginx, a
+    loopback address (127.0.0.1, or ::ffff:127.0.0.1 on a dual-stack socket): then, and only
+    then, the header nginx sets is the visitor's. Any other peer is the visitor itself (a
+    remote client cannot forge its address with the header). None when nothing is known."""
+    import ipaddress
+
+    def loopback(text: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(text.strip().split("%", 1)[0])
+        except ValueError:
+            return False
+        mapped = getattr(addr, "ipv4_mapped", None)
+        return (mapped or addr).is_loopback
+
+    peer = (peer or "").strip()
+    if peer and not loopback(peer):
+        return peer
+    real = (real_ip or "").strip()
+    return real or None
+
+
 def source_hash(ip: str | None) -> str | None:
     """A salted hash of the submitter's address, kept only to rate-limit submissions."""
     if not ip:
         return None
     return hashlib.sha256(_key() + b"|" + ip.encode()).hexdigest()
+
+
+def matcher(purpose: str):
+    """A keyed hash (HMAC-SHA256 under the privacy key) of identifiers of one kind — identity
+    numbers, bank accounts, household numbers — so that records can be matched (the same payee
+    paid twice, one account for several payees, a payee in the register of deaths) without the
+    number ever being stored in clear. Spaces are ignored and letters upper-cased (an identity
+    number's final x). The key is read once per matcher; a changed key changes every hash."""
+    import hmac
+
+    key = hashlib.sha256(b"match|" + _key()).digest()
+    prefix = purpose.encode() + b"|"
+
+    def digest(value: str) -> str:
+        norm = "".join(str(value).split()).upper()
+        return hmac.new(key, prefix + norm.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    return digest
+
+
+def match_hash(value: str, purpose: str) -> str:
+    """One keyed hash (see `matcher`)."""
+    return matcher(purpose)(value)
+
+
+def encryptor():
+    """`encrypt` for many values at once (the key read once)."""
+    f = _fernet(_key())
+
+    def enc(text: str) -> str:
+        return f.encrypt(text.encode("utf-8")).decode("ascii")
+
+    return enc

@@ -22,7 +22,7 @@ from lib.access import CurrentUser, PermissionDenied, check_unit, require, unit_
 from lib.clock import now_utc
 from lib.config import TZ
 from lib.items import snapshot
-from lib.lights import GREEN, GREY, RED, YELLOW, light_for
+from lib.lights import GREEN, GREY, RED, YELLOW, light_of
 from lib.models import (
     AppSetting,
     Item,
@@ -123,9 +123,7 @@ def nodes(session: Session, user: CurrentUser, project_id: int, as_of: datetime)
         Notice.item_id.in_([n.item_id for n, _, _ in rows]))).all())
     out = []
     for node, item, pct in rows:
-        lt = light_for(received_at=item.received_at, deadline=item.deadline,
-                       completed_at=item.completed_at, as_of=as_of, yellow_pct=pct,
-                       card_cancelled=item.card_cancelled)
+        lt = light_of(item, as_of, pct)
         nl = node_light(node_type=node.node_type, planned_start=node.planned_start,
                         planned_end=node.planned_end, percent_done=node.percent_done,
                         item_light=lt, today=today, yellow_pp=yellow_pp, red_pp=red_pp,
@@ -198,9 +196,7 @@ def update_node(session: Session, user: CurrentUser, item_id: int, percent_done:
     if percent_done == 100:
         item.completed_at, item.state = now, "completed"
     item.updated_at = now
-    lt = light_for(received_at=item.received_at, deadline=item.deadline,
-                   completed_at=item.completed_at, as_of=now, yellow_pct=pct,
-                   card_cancelled=item.card_cancelled)
+    lt = light_of(item, now, pct)
     previous = _last_update_lights(session, [item_id]).get(item_id)
     nl = node_light(node_type=node.node_type, planned_start=node.planned_start,
                     planned_end=node.planned_end, percent_done=percent_done, item_light=lt,

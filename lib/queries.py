@@ -10,11 +10,12 @@ in (T − W, T]. Lights come from `lib.lights.light_sql`, the same rule as `ligh
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, false, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, and_, case, false, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lib import config
@@ -23,6 +24,8 @@ from lib.lights import (
     GREEN,
     GREY,
     RED,
+    VERDICT_NONE,
+    VERDICT_RED,
     YELLOW,
     epoch,
     exists_sql,
@@ -98,13 +101,58 @@ def light_counts(
     """The cockpit's one scan: per (unit, subsystem, region), how many items in view are open,
     red (and of them open past the deadline), yellow, green, grey, closed and closed on time.
 
-    It sums the rule's flags (`lib.lights.light_flags_sql`) grouped in the order of the covering
-    index `ix_items_view`, so SQLite answers from the index without sorting. Staff see only
-    their own unit."""
+    Read from the rollups (`lib.rollups`: cells of the items whose light can no longer change,
+    and the open items live) when they can answer, else from the base table
+    (`direct_light_counts`); the same figures either way. `df.attrs["source"]` says which:
+    "rollups" or "direct". Staff see only their own unit."""
+    from lib import rollups
+
     require(user, "view_items")
     unit_id = scoped_unit(user, unit_id)
+    rows = rollups.light_counts(session, as_of=as_of, window_days=window_days,
+                                region_id=region_id, unit_id=unit_id)
+    if rows is None:
+        return direct_light_counts(session, user=user, as_of=as_of, window_days=window_days,
+                                   region_id=region_id, unit_id=unit_id)
+    df = _count_frame(rows)
+    df.attrs["source"] = "rollups"
+    return df
+
+
+def direct_light_counts(
+    session: Session,
+    *,
+    user: CurrentUser,
+    as_of: datetime,
+    window_days: int | None = 365,
+    region_id: int | None = None,
+    unit_id: int | None = None,
+) -> pd.DataFrame:
+    """`light_counts` read from the base table: it sums the rule's flags
+    (`lib.lights.light_flags_sql`) grouped in the order of the covering index `ix_items_view`, so
+    SQLite answers from the index without sorting. Staff see only their own unit."""
+    require(user, "view_items")
+    unit_id = scoped_unit(user, unit_id)
+    rows = raw_light_counts(session, as_of=as_of, window_days=window_days, region_id=region_id,
+                            unit_id=unit_id)
+    df = _count_frame(rows)
+    df.attrs["source"] = "direct"
+    return df
+
+
+def raw_light_counts(session: Session, *, as_of: datetime, window_days: int | None,
+                     region_id: int | None = None, unit_id: int | None = None) -> list:
+    """(unit, subsystem, region, total, open, grey, late, closed, overdue, near) of the items in
+    view at T, from the base table. No access check: callers check."""
+    return session.execute(raw_light_select(as_of=as_of, window_days=window_days,
+                                            region_id=region_id, unit_id=unit_id)).all()
+
+
+def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int | None = None,
+                     unit_id: int | None = None):
+    """The select behind `raw_light_counts` (rows in view at T, grouped)."""
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
-                        as_of, Item.card_cancelled)
+                        as_of, Item.card_cancelled, Item.verdict)
 
     def n(cond):  # COUNT(*) FILTER (WHERE …): the cheapest conditional count in both databases
         return func.count().filter(cond)
@@ -121,7 +169,10 @@ def light_counts(
         stmt = stmt.where(Item.region_id == region_id)
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
-    rows = session.execute(stmt).all()
+    return stmt
+
+
+def _count_frame(rows) -> pd.DataFrame:
     raw = pd.DataFrame(rows, columns=["unit_id", "subsystem_id", "region_id", "total", "open",
                                       "grey", "late", "closed", "overdue", "near"])
     raw = raw.astype({c: "int64" for c in raw.columns if c != "region_id"})
@@ -205,6 +256,25 @@ def unit_ranking(counts: pd.DataFrame, cat: dict[str, pd.DataFrame],
     return pd.concat([r, rest], ignore_index=True)
 
 
+def unit_lights(counts: pd.DataFrame, cat: dict[str, pd.DataFrame],
+                thresholds: AreaThresholds = AreaThresholds()) -> pd.DataFrame:
+    """Per unit in view: counts, a grade by its share of red cards (as the map grades a county),
+    the grade and rate in words; the reddest first."""
+    from lib.lights import LABELS, SYMBOLS
+
+    if counts.empty:
+        return pd.DataFrame(columns=["unit_id", "unit", "grade", "grade_text", "on_time_rate_text",
+                                     *COUNT_COLUMNS])
+    s = _summarize(counts, ["unit_id"]).merge(cat["units"], on="unit_id")
+    s["grade"] = [grade(r, t, thresholds) for r, t in zip(s["red"], s["total"], strict=True)]
+    s["grade_text"] = [f"{SYMBOLS[g]} {LABELS[g] if g != GREY else '数据不足'}" for g in s["grade"]]
+    s["on_time_rate_text"] = [f"{x:.1%}" if pd.notna(x) else "—" for x in s["on_time_rate"]]
+    order = {RED: 0, YELLOW: 1, GREEN: 2, GREY: 3}
+    s["_o"] = s["grade"].map(order)
+    return s.sort_values(["_o", "red", "yellow", "unit_code"],
+                         ascending=[True, False, False, True]).drop(columns="_o")
+
+
 @dataclass(frozen=True)
 class ItemRow:
     id: int
@@ -228,7 +298,7 @@ def _item_stmt():
     return (
         select(Item.id, Item.external_id, Item.title, Unit.name, Subsystem.name, Domain.name,
                Region.name, Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
-               Item.card_cancelled)
+               Item.card_cancelled, Item.verdict)
         .join(Unit, Unit.id == Item.unit_id)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(Domain, Domain.id == Subsystem.domain_id)
@@ -237,14 +307,14 @@ def _item_stmt():
 
 
 def _explain(row, as_of: datetime) -> ItemRow | None:
-    (iid, ext, title, unit, sub, dom, region, recv, due, done, ypct, cancelled) = row
+    (iid, ext, title, unit, sub, dom, region, recv, due, done, ypct, cancelled, verdict) = row
     lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of, yellow_pct=ypct,
-                   card_cancelled=bool(cancelled))
+                   card_cancelled=bool(cancelled), verdict=verdict or 0, verdict_note=title)
     if lt is None:
         return None
     red_since = None
     if lt.light == RED:
-        red_since = done if (done is not None and done <= as_of) else due
+        red_since = due if verdict == VERDICT_RED or done is None or done > as_of else done
     return ItemRow(iid, ext, title, unit, sub, dom, region, recv, due,
                    done if (done is not None and done <= as_of) else None,
                    lt.light, lt.reason, lt.rule, lt.inputs, red_since)
@@ -269,40 +339,170 @@ def latest_red(
                .order_by(due.desc()).limit(limit))
     late = (_item_stmt().where(*scope, done <= t, done > due)
             .order_by(done.desc()).limit(limit))
+    # A rule's red verdict (a red line crossed) is red from the moment it was crossed.
+    by_rule = (_item_stmt().where(*scope, Item.verdict == VERDICT_RED)
+               .order_by(due.desc()).limit(limit))
     rows = [_explain(r, as_of) for r in session.execute(overdue).all()]
     rows += [_explain(r, as_of) for r in session.execute(late).all()]
+    seen = {r.id for r in rows if r is not None}
+    rows += [x for x in (_explain(r, as_of) for r in session.execute(by_rule).all())
+             if x is not None and x.id not in seen]
     rows = [r for r in rows if r is not None and r.light == RED]
     rows.sort(key=lambda r: r.red_since, reverse=True)
     return rows[:limit]
+
+
+# -- item lists: urgent first, counted, paged ----------------------------------------------------
+
+STATES = {"open": "在办", "closed": "已办结"}
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which items a list shows: those in view at `as_of` (open then, or completed within the
+    window), narrowed by any of the other fields. The same population and rule as the cockpit's
+    counts, so a card's number and the list it opens always agree."""
+
+    as_of: datetime
+    window_days: int | None = 365
+    domain_code: str | None = None
+    subsystem_code: str | None = None
+    region_id: int | None = None
+    unit_id: int | None = None
+    light: str | None = None  # red / yellow / green / grey
+    state: str | None = None  # open / closed
+    text: str | None = None  # part of the item number or title
+    external_id: str | None = None  # exactly this item
+
+    def __post_init__(self):
+        if self.light not in (None, RED, YELLOW, GREEN, GREY):
+            raise ValueError(f"unknown light {self.light}")
+        if self.state not in (None, *STATES):
+            raise ValueError(f"unknown state {self.state}")
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """One page of a list (items, or anything lit by an item, like a work order), with how
+    many match in all and how many of each light."""
+
+    rows: list
+    total: int
+    counts: dict[str, int]  # total, red, yellow, green, grey, open, open_red
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the page's first row (0 when the list is empty)."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+
+ORDER_TEXT = "红牌在前（逾期最久的在前），其次黄牌（剩余时间最少的在前）、绿灯（期限近的在前）、资料不全，已办结的在最后（超期办结的在前，新近办结的在前）"
+
+
+def urgency_order(as_of: datetime) -> list:
+    """ORDER BY clauses for "urgent first", from the light rule's own flags: open red (most
+    overdue first), open yellow (least time left first), open green (nearest deadline first),
+    grey (missing data), then closed (late ones first, most recently completed first)."""
+    f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+                        as_of, Item.card_cancelled, Item.verdict)
+    # A rule's standing card (a red line crossed, an anomaly) stands with the open cards of its
+    # light, ordered by when it was found, not among the finished work.
+    verdict = and_(Item.verdict != VERDICT_NONE, Item.card_cancelled == false())
+    v_red = and_(verdict, Item.verdict == VERDICT_RED)
+    group = case((f["overdue"], 0), (v_red, 0), (f["near"], 1), (f["grey"], 3), (f["open"], 2),
+                 else_=4)
+    late_first = case((and_(f["late"], ~v_red), 0), else_=1)
+    due, done = _ts(Item.deadline), _ts(Item.completed_at)
+    when = case((and_(f["closed"], ~verdict), -done), else_=due)
+    return [group, late_first, when.asc().nulls_last(), Item.id.desc()]
+
+
+def _filtered(stmt, flt: ItemFilter, unit_id: int | None):
+    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+                   flt.as_of, Item.card_cancelled, Item.verdict)
+    stmt = stmt.where(_in_view(flt.as_of, flt.window_days))
+    if flt.light:
+        stmt = stmt.where(lt == flt.light)
+    if flt.state:
+        done = _ts(Item.completed_at)
+        is_open = or_(done.is_(None), done > literal(epoch(flt.as_of), BigInteger))
+        stmt = stmt.where(is_open if flt.state == "open" else ~is_open)
+    if flt.domain_code:
+        stmt = stmt.where(Domain.code == flt.domain_code)
+    if flt.subsystem_code:
+        stmt = stmt.where(Subsystem.code == flt.subsystem_code)
+    if flt.region_id is not None:
+        stmt = stmt.where(Item.region_id == flt.region_id)
+    if unit_id is not None:
+        stmt = stmt.where(Item.unit_id == unit_id)
+    if flt.external_id:
+        stmt = stmt.where(Item.external_id == flt.external_id.strip())
+    if flt.text and flt.text.strip():
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", flt.text.strip()[:64]) + "%"
+        stmt = stmt.where(or_(Item.external_id.ilike(pattern, escape="\\"),
+                              Item.title.ilike(pattern, escape="\\")))
+    return stmt
+
+
+def item_page(session: Session, *, user: CurrentUser, flt: ItemFilter, page: int = 1,
+              per_page: int | None = 50) -> ItemPage:
+    """The items matching `flt`, urgent first (`urgency_order`), one page of them
+    (`per_page=None`: all), with the number matching and the count of each light.
+    Staff see only their own unit."""
+    require(user, "view_items")
+    unit_id = scoped_unit(user, flt.unit_id)
+    stmt = _filtered(_item_stmt(), flt, unit_id)
+    counts = light_tally(session, stmt, flt.as_of)
+    rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page)
+    rows = [r for r in (_explain(row, flt.as_of) for row in rows) if r]
+    return ItemPage(rows, counts["total"], counts, page, per_page)
+
+
+def light_tally(session: Session, stmt, as_of: datetime) -> dict[str, int]:
+    """How many rows a select over items (joined with their subsystem) has, and of each light
+    at T: total, red, yellow, green, grey, open, open_red — the cockpit's own sums."""
+    f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+                        as_of, Item.card_cancelled, Item.verdict)
+    n = func.count().filter
+    counting = stmt.with_only_columns(
+        func.count(), n(or_(f["late"], f["overdue"])), n(f["near"]), n(f["grey"]), n(f["open"]),
+        n(f["overdue"]), maintain_column_froms=True).order_by(None)
+    total, red, yellow, grey, open_, open_red = (int(x or 0) for x in session.execute(counting).one())
+    return {"total": total, RED: red, YELLOW: yellow, GREEN: total - red - yellow - grey,
+            GREY: grey, "open": open_, "open_red": open_red}
+
+
+def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
+                per_page: int | None) -> tuple[list, int, int]:
+    """(rows, page, per page) of a select over items, urgent first (`urgency_order`); the page
+    is kept within the list; `per_page=None`: every row."""
+    page = max(1, int(page))
+    stmt = stmt.order_by(*urgency_order(as_of))
+    if per_page is None:
+        return session.execute(stmt).all(), 1, max(1, total)
+    per_page = max(1, int(per_page))
+    page = min(page, max(1, -(-total // per_page)))
+    return session.execute(stmt.offset((page - 1) * per_page).limit(per_page)).all(), page, per_page
 
 
 def list_items(
     session: Session, *, user: CurrentUser, as_of: datetime, light: str | None = None,
     domain_code: str | None = None, subsystem_code: str | None = None,
     region_id: int | None = None, unit_id: int | None = None, window_days: int | None = 365,
-    external_id: str | None = None, limit: int = 500,
+    external_id: str | None = None, state: str | None = None,
 ) -> list[ItemRow]:
-    """Items in view at T with their lights and reasons, most recent deadline first.
-    Staff see only their own unit."""
-    require(user, "view_items")
-    unit_id = scoped_unit(user, unit_id)
-    lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of,
-                   Item.card_cancelled)
-    stmt = _item_stmt().where(_in_view(as_of, window_days))
-    if light:
-        stmt = stmt.where(lt == light)
-    if domain_code:
-        stmt = stmt.where(Domain.code == domain_code)
-    if subsystem_code:
-        stmt = stmt.where(Subsystem.code == subsystem_code)
-    if region_id is not None:
-        stmt = stmt.where(Item.region_id == region_id)
-    if unit_id is not None:
-        stmt = stmt.where(Item.unit_id == unit_id)
-    if external_id:
-        stmt = stmt.where(Item.external_id == external_id.strip())
-    stmt = stmt.order_by(_ts(Item.deadline).desc().nulls_last(), Item.id.desc()).limit(limit)
-    return [r for r in (_explain(row, as_of) for row in session.execute(stmt).all()) if r]
+    """Every item in view at T matching the filters, urgent first, with lights and reasons
+    (`item_page` for a page of them and the counts). Staff see only their own unit."""
+    flt = ItemFilter(as_of=as_of, window_days=window_days, domain_code=domain_code,
+                     subsystem_code=subsystem_code, region_id=region_id, unit_id=unit_id,
+                     light=light, state=state, external_id=external_id)
+    return item_page(session, user=user, flt=flt, per_page=None).rows
 
 
 def item_lights(session: Session, *, user: CurrentUser,
@@ -311,7 +511,7 @@ def item_lights(session: Session, *, user: CurrentUser,
     require(user, "view_items")
     unit_id = scoped_unit(user, None)
     lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct, as_of,
-                   Item.card_cancelled)
+                   Item.card_cancelled, Item.verdict)
     stmt = (select(Item.external_id, Item.deadline, lt)
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
             .where(exists_sql(Item.received_at, as_of)).order_by(Item.external_id))

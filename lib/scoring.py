@@ -391,7 +391,7 @@ def _entities(session: Session, level: str) -> pd.DataFrame:
 
 
 ITEM_COLUMNS = ["id", "unit_id", "handler_id", "post_id", "received", "deadline", "completed",
-                "cancelled", "yellow_pct", "rating", "rated_at"]
+                "cancelled", "yellow_pct", "rating", "rated_at", "verdict"]
 
 
 def _numeric(df: pd.DataFrame, cols) -> pd.DataFrame:
@@ -406,7 +406,8 @@ def _item_stmt(extra: tuple = ()):
     done = type_coerce(Item.completed_at, BigInteger)
     rated = type_coerce(Item.rated_at, BigInteger)
     stmt = (select(Item.id, Item.unit_id, Item.handler_id, Person.post_id, recv, due, done,
-                   Item.card_cancelled, Subsystem.yellow_pct, Item.rating, rated, *extra)
+                   Item.card_cancelled, Subsystem.yellow_pct, Item.rating, rated, Item.verdict,
+                   *extra)
             .join(Subsystem, Subsystem.id == Item.subsystem_id)
             .outerjoin(Person, Person.id == Item.handler_id))
     return stmt, recv, due, rated
@@ -423,6 +424,7 @@ def _frame(rows, extra: int) -> pd.DataFrame:
     df = _numeric(df, ("received", "deadline", "completed", "rating", "rated_at", "post_id",
                        "handler_id"))
     df["cancelled"] = df["cancelled"].astype(bool)
+    df["verdict"] = pd.to_numeric(df["verdict"]).fillna(0).astype("int64")
     return df
 
 
@@ -458,24 +460,33 @@ def judge(items: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     """Each item judged at the end of its deadline's month (24:00 of its last day), or at
     `as_of` if sooner.
 
-    Adds: month, t (the judging moment), done, judged, late, red, on_time, yellow, eff_points."""
+    A rule's card (`verdict`, lib.flags) is not a case: it counts only as a red or yellow card
+    of its unit in the month it was given, and leaves workload, on-time rate and efficiency alone.
+
+    Adds: month, t (the judging moment), flag, done, judged, late, red, on_time, yellow,
+    eff_points."""
     df = items.copy()
     df["month"] = _month_keys(df["deadline"] - 1)  # 24:00 of Sep 30 is September's
     ends = {m: _epoch(month_end(m // 100, m % 100)) for m in df["month"].unique()}
     t = np.minimum(df["month"].map(ends).astype("float64"), float(_epoch(as_of)))
     df["t"] = t
     due, done_at, recv = df["deadline"], df["completed"], df["received"]
-    df["done"] = done_at.notna() & (done_at <= t)
-    df["judged"] = df["done"] | (due <= t)
+    flag = df["verdict"] > 0
+    df["flag"] = flag
+    df["done"] = done_at.notna() & (done_at <= t) & ~flag
+    df["judged"] = (df["done"] | (due <= t)) & ~flag
     df["late"] = df["judged"] & ~(df["done"] & (done_at <= due))
-    df["red"] = df["late"] & ~df["cancelled"]
+    df["red"] = (df["late"] & ~df["cancelled"]) | (flag & (df["verdict"] == 2) & ~df["cancelled"]
+                                                   & (due <= t))
     df["on_time"] = df["judged"] & ~df["red"]
     end = done_at.where(df["done"], t)
     allowed = due - recv
     known = recv.notna() & (allowed > 0)
     # Lit yellow before it finished: less than yellow_pct % of its time was left (the engine's
     # rule, evaluated at the moment it was finished or judged).
-    df["yellow"] = ~df["late"] & known & ((due - end) * 100 < df["yellow_pct"] * allowed)
+    df["yellow"] = (~df["late"] & ~flag & known
+                    & ((due - end) * 100 < df["yellow_pct"] * allowed)) \
+        | (flag & (df["verdict"] == 1) & ~df["cancelled"] & (due <= t))
     used = (done_at - recv) / allowed
     eff = (100 * (1 - used / 2)).clip(lower=0, upper=100)
     df["eff_points"] = eff.where(df["done"] & known)
@@ -499,7 +510,7 @@ def _aggregate(judged: pd.DataFrame, ratings: pd.DataFrame, evals: pd.DataFrame,
     df = judged[judged[key].notna()].assign(key=lambda d: d[key].astype("int64"))
     g = df.groupby(["month", "key"])
     agg = pd.DataFrame({
-        "items": g.size(),
+        "items": g["flag"].size() - g["flag"].sum(),  # cases, not the rules' cards
         "cases": g["judged"].sum(),
         "on_time": g["on_time"].sum(),
         "red": g["red"].sum(),
@@ -777,6 +788,10 @@ def items_behind(session: Session, user: CurrentUser, period: Period | str, leve
         return "—" if pd.isna(x) else datetime.fromtimestamp(int(x), TZ).strftime("%Y-%m-%d %H:%M")
 
     def result(r):
+        if r["flag"]:
+            if r["cancelled"]:
+                return "规则判定的红黄牌（经申诉或核查撤销，不计）"
+            return "规则判定红牌" if r["verdict"] == 2 else "规则判定黄牌"
         if not r["judged"]:
             return "在办（未到期）"
         if r["late"] and r["cancelled"]:

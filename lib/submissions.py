@@ -64,7 +64,7 @@ ACTIONS = {
     "replied": "答复", "review_passed": "审核通过", "review_returned": "审核退回",
     "rated": "群众评价", "rework": "发回重办", "closed": "办结",
     "extension_requested": "申请延期", "extension_granted": "同意延期",
-    "extension_refused": "不同意延期", "published": "公开答复",
+    "extension_refused": "不同意延期", "published": "公开答复", "corrected": "更正标题或内容",
 }
 MAX_SUBJECT, MAX_BODY, MAX_NAME, MAX_CONTACT, MAX_REPLY, MAX_NOTE = 100, 2000, 32, 64, 2000, 500
 RATE_LIMIT = 5  # submissions per source per hour
@@ -210,8 +210,9 @@ def _new_round_item(session: Session, sub: Submission, *, suffix: str, unit_id: 
 
 
 def submit(session: Session, data: NewSubmission, *, source: str | None = None,
-           now: datetime | None = None, code_rng=None) -> Submission:
-    """Accept a public submission: validate, rate-limit, route, open the first round."""
+           now: datetime | None = None, code_rng=None, code: str | None = None) -> Submission:
+    """Accept a public submission: validate, rate-limit, route, open the first round. `code`:
+    a tracking code given by the channel it came through (a hotline's work-order number)."""
     errors = validate(data)
     if errors:
         raise SubmissionError("；".join(errors))
@@ -230,7 +231,7 @@ def submit(session: Session, data: NewSubmission, *, source: str | None = None,
     unit_id, why = route(session, data.kind, data.region_id, data.unit_id, subject + "\n" + body)
     queue = inspectors_unit(session)
     sub = Submission(
-        code=_new_code(session, code_rng), kind=data.kind, region_id=data.region_id,
+        code=code or _new_code(session, code_rng), kind=data.kind, region_id=data.region_id,
         unit_id=unit_id or queue.id, chosen_unit_id=data.unit_id, subject=subject, body=body,
         anonymous=bool(data.anonymous),
         name_enc=None if data.anonymous else privacy.encrypt(clean(data.name)),
@@ -524,13 +525,25 @@ def reveal_identity(session: Session, user: CurrentUser, sub_id: int) -> tuple[s
     return privacy.decrypt(sub.name_enc) or "（未填写）", privacy.decrypt(sub.contact_enc) or "（未填写）"
 
 
+def with_identity(session: Session, user: CurrentUser) -> list[tuple[int, str, str, str, datetime]]:
+    """(id, code, kind, subject, submitted) of the submissions whose sender left a name or a
+    contact, newest first: what an inspector may choose to reveal."""
+    require(user, "view_reporter_identity")
+    return [(i, code, KINDS[kind][0], subject, at) for i, code, kind, subject, at in session.execute(
+        select(Submission.id, Submission.code, Submission.kind, Submission.subject,
+               Submission.created_at)
+        .where(Submission.anonymous.is_(False),
+               (Submission.name_enc.is_not(None)) | (Submission.contact_enc.is_not(None)))
+        .order_by(Submission.created_at.desc()))]
+
+
 # -- the citizen -------------------------------------------------------------------------------
 
 def _by_code(session: Session, code: str) -> Submission:
     code = clean(code).upper()
     sub = session.scalar(select(Submission).where(Submission.code == code)) if code else None
     if sub is None:
-        raise SubmissionError("查询码不存在，请核对后重新输入（查询码以 QF 开头，共 12 位）")
+        raise SubmissionError("查询码不存在，请核对后重新输入（网上提交的查询码以 QF 开头，共 12 位）")
     return sub
 
 
@@ -604,15 +617,28 @@ def rate(session: Session, code: str, rating: int, comment: str = "",
 
 # -- reading lists and figures ------------------------------------------------------------------
 
-def inbox(session: Session, user: CurrentUser, *, include_done: bool = False) -> list[Submission]:
-    """A unit's submissions (staff: only their own)."""
+OPEN_STATUSES = ("dispatched", "acknowledged", "rework", "replied")
+
+
+def inbox(session: Session, user: CurrentUser, *, as_of: datetime, include_done: bool = False,
+          page: int = 1, per_page: int | None = 50):
+    """A unit's work orders (staff: only their own), urgent first by the light of the answer
+    they owe (lib.queries.urgency_order), one page of them with the count of each light."""
+    from lib import queries
+
     require(user, "handle_submissions")
     if user.unit_id is None:
         raise PermissionDenied("账号未绑定单位")
-    stmt = select(Submission).where(Submission.unit_id == user.unit_id)
+    stmt = (select(Submission).select_from(Submission)
+            .join(Item, Item.id == Submission.item_id)
+            .join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .where(Submission.unit_id == user.unit_id))
     if not include_done:
-        stmt = stmt.where(Submission.status.in_(("dispatched", "acknowledged", "rework", "replied")))
-    return list(session.scalars(stmt.order_by(Submission.created_at.desc()).limit(500)))
+        stmt = stmt.where(Submission.status.in_(OPEN_STATUSES))
+    counts = queries.light_tally(session, stmt, as_of)
+    rows, page, per_page = queries.urgent_page(session, stmt, as_of, counts["total"], page,
+                                               per_page)
+    return queries.ItemPage([r[0] for r in rows], counts["total"], counts, page, per_page)
 
 
 def rows_with_lights(session: Session, orders: list[Submission], as_of: datetime) -> list[dict]:
@@ -642,20 +668,20 @@ def rows_with_lights(session: Session, orders: list[Submission], as_of: datetime
 
 
 def queue(session: Session, user: CurrentUser, statuses: tuple[str, ...]) -> list[Submission]:
-    require(user, "dispatch_submissions")
+    require(user, "view_supervision")
     return list(session.scalars(select(Submission).where(Submission.status.in_(statuses))
                                 .order_by(Submission.created_at).limit(500)))
 
 
 def unsatisfied(session: Session, user: CurrentUser) -> list[Submission]:
-    require(user, "dispatch_submissions")
+    require(user, "view_supervision")
     return list(session.scalars(select(Submission).where(
         Submission.rating <= 2, Submission.status.in_(("answered", "closed")))
         .order_by(Submission.rated_at.desc()).limit(500)))
 
 
 def pending_extensions(session: Session, user: CurrentUser) -> list[ExtensionRequest]:
-    require(user, "dispatch_submissions")
+    require(user, "view_supervision")
     return list(session.scalars(select(ExtensionRequest).where(ExtensionRequest.status == "pending")
                                 .order_by(ExtensionRequest.requested_at)))
 
@@ -723,6 +749,18 @@ def stats(session: Session, user: CurrentUser, *, since: datetime, until: dateti
     cols = ["unit_id", "kind", "status", "ack_deadline", "acknowledged_at", "first_reply_late",
             "replied_at", "rating", "rework_count", "return_count", "handoff_count"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def received(session: Session, user: CurrentUser, *, since: datetime,
+             until: datetime) -> list[tuple[str, str, str, str]]:
+    """(code, kind, subject, status) of the submissions received in [since, until], newest
+    first: what the dashboard lets a user pick to look at one by one."""
+    require(user, "view_complaints")
+    return [(code, KINDS[kind][0], subject, STATUS[status]) for code, kind, subject, status in
+            session.execute(select(Submission.code, Submission.kind, Submission.subject,
+                                   Submission.status)
+                            .where(Submission.created_at >= since, Submission.created_at <= until)
+                            .order_by(Submission.created_at.desc(), Submission.id.desc()))]
 
 
 def indicators(df: pd.DataFrame) -> dict[str, float | None]:
@@ -801,7 +839,7 @@ class RuleRow:
 
 
 def routing_rules(session: Session, user: CurrentUser) -> list[RuleRow]:
-    require(user, "dispatch_submissions")
+    require(user, "view_supervision")
     rows = session.execute(select(RoutingRule, Region.name)
                            .outerjoin(Region, Region.id == RoutingRule.region_id)
                            .order_by(RoutingRule.priority, RoutingRule.id)).all()

@@ -45,8 +45,10 @@ class TimeLimit:
         return f"{self.value}{UNITS[self.unit]}"
 
 
+@lru_cache(maxsize=512)
 def parse_limit(text: str) -> TimeLimit:
-    """'10wd' → 10 working days, '15d' → 15 natural days, '48h' → 48 hours."""
+    """'10wd' → 10 working days, '15d' → 15 natural days, '48h' → 48 hours (TimeLimit is frozen,
+    so the parsed value is shared)."""
     m = _LIMIT_RE.match(text or "")
     if not m:
         raise ValueError(f"时限格式无效：“{text}”（示例：10wd、15d、48h）")

@@ -6,14 +6,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from lib import access, projects, scoring, settings, submissions, ui
+from lib import access, health, projects, scoring, settings, submissions, ui
 from lib.access import PermissionDenied
 from lib.workdays import statutory_is_workday
 
 user = ui.require("settings")
 st.title("系统设置")
-tab_matrix, tab_lights, tab_calendar, tab_public, tab_content, tab_scoring = st.tabs(
-    ["权限矩阵", "灯色阈值与默认时限", "工作日历", "群众诉求时限", "热点与政策", "考核办法"])
+tab_matrix, tab_lights, tab_calendar, tab_public, tab_content, tab_scoring, tab_health = st.tabs(
+    ["权限矩阵", "灯色阈值与默认时限", "工作日历", "群众诉求时限", "热点与政策", "考核办法", "运行状况"])
 
 with tab_matrix:
     st.caption("角色 × 操作。页面和数据的访问由服务器按此矩阵逐项校验，不只是隐藏菜单。")
@@ -23,7 +23,7 @@ with tab_lights:
     st.caption("黄牌：在办事项剩余时间少于总时限的该百分比时亮黄牌。默认时限：wd 为工作日，d 为自然日，"
                "h 为小时（如 20wd、30d、48h）。修改默认时限后，使用默认时限的在办事项将重新计算期限；"
                "已办结事项的灯色不变。")
-    with ui.session() as s:
+    with ui.read() as s:
         subs = settings.subsystem_rows(s)
     frame = pd.DataFrame(subs)
     with st.form("thresholds"):
@@ -41,15 +41,18 @@ with tab_lights:
             if not changes:
                 st.info("没有修改。")
             else:
-                try:
+                def save(s):  # all rows or none
                     moved = 0
-                    with ui.session() as s:  # all rows or none
-                        for row in changes:
-                            pct = row["yellow_pct"]
-                            moved += settings.update_subsystem(
-                                s, user, int(row["id"]),
-                                yellow_pct=int(pct) if pd.notna(pct) else -1,
-                                limit=str(row["limit"] or ""))
+                    for row in changes:
+                        pct = row["yellow_pct"]
+                        moved += settings.update_subsystem(
+                            s, user, int(row["id"]),
+                            yellow_pct=int(pct) if pd.notna(pct) else -1,
+                            limit=str(row["limit"] or ""))
+                    return moved
+
+                try:
+                    moved = ui.write(save)
                 except (settings.SettingsError, PermissionDenied) as exc:
                     st.error(f"未保存任何修改：{exc}")
                 else:
@@ -59,14 +62,13 @@ with tab_lights:
 with tab_calendar:
     st.caption("法定节假日与调休由节假日表提供；在此可将某一天改为工作日或休息日（如台风停工）。"
                "调整后，在办事项的期限重新计算；已办结事项不受影响。")
-    with ui.session() as s:
+    with ui.read() as s:
         overrides = settings.override_rows(s)
     if overrides:
-        st.dataframe(pd.DataFrame([{"日期": o["day"].isoformat(),
+        ui.table(pd.DataFrame([{"日期": o["day"].isoformat(),
                                     "调整为": "工作日" if o["is_workday"] else "休息日",
                                     "节假日表原为": "工作日" if statutory_is_workday(o["day"]) else "休息日",
-                                    "原因": o["note"]} for o in overrides]),
-                     hide_index=True, width="stretch")
+                                    "原因": o["note"]} for o in overrides]), "日历人工调整", key="cal_overrides")
     else:
         st.info("目前没有人工调整，全部按节假日表计算。")
     with st.form("calendar_override"):
@@ -76,8 +78,7 @@ with tab_calendar:
         note = st.text_input("原因", max_chars=200, placeholder="如：台风“摩羯”停工停课")
         if st.form_submit_button("保存调整", type="primary"):
             try:
-                with ui.session() as s:
-                    moved = settings.set_override(s, user, day, kind == "工作日", note)
+                moved = ui.write(lambda s: settings.set_override(s, user, day, kind == "工作日", note))
             except (settings.SettingsError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
@@ -90,8 +91,7 @@ with tab_calendar:
         st.write(f"撤销 {day} 的人工调整后，该日恢复按节假日表计算，在办事项的期限将重新计算。")
         if st.button("确认撤销", type="primary"):
             try:
-                with ui.session() as s:
-                    moved = settings.remove_override(s, user, day)
+                moved = ui.write(lambda s: settings.remove_override(s, user, day))
             except (settings.SettingsError, PermissionDenied) as exc:
                 st.error(f"未撤销：{exc}")
             else:
@@ -110,7 +110,7 @@ with tab_calendar:
 
 with tab_public:
     st.caption("答复时限按类别在“灯色阈值与默认时限”中设置（网上举报、网上投诉、网上咨询、网上建议）。")
-    with ui.session() as s:
+    with ui.read() as s:
         current = {k: submissions.get_setting(s, k) for k in submissions.DEFAULT_SETTINGS}
     with st.form("submission_settings"):
         values = {k: st.text_input(f"{label}（如 1wd、48h）", value=current[k], max_chars=6,
@@ -118,16 +118,18 @@ with tab_public:
                   for k, label in submissions.SETTING_LABELS.items()}
         if st.form_submit_button("保存", type="primary"):
             try:
-                with ui.session() as s:
+                def save_settings(s):
                     for k, v in values.items():
                         if v.strip() != current[k]:
                             submissions.set_setting(s, user, k, v)
+
+                ui.write(save_settings)
             except (submissions.SubmissionError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
                 st.success("已保存")
     st.markdown("**重点项目节点灯色**（落后计划的百分点）")
-    with ui.session() as s:
+    with ui.read() as s:
         yellow_pp, red_pp = projects.thresholds(s)
     with st.form("project_thresholds"):
         c1, c2 = st.columns(2)
@@ -135,8 +137,7 @@ with tab_public:
         new_red = c2.number_input("红灯：超过", min_value=2, max_value=100, value=red_pp, step=1)
         if st.form_submit_button("保存节点灯色"):
             try:
-                with ui.session() as s:
-                    projects.set_thresholds(s, user, int(new_yellow), int(new_red))
+                ui.write(lambda s: projects.set_thresholds(s, user, int(new_yellow), int(new_red)))
             except (projects.ProjectError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
@@ -144,7 +145,7 @@ with tab_public:
                 st.success("已保存")
 
 with tab_content:
-    with ui.session() as s:
+    with ui.read() as s:
         pages = [(p.id, p.category, p.title, p.body, p.published)
                  for p in submissions.content(s, include_hidden=True)]
     categories = {"hot": "热点问题", "policy": "政策法规"}
@@ -160,9 +161,9 @@ with tab_content:
         published = st.checkbox("在群众门户发布", value=current[4])
         if st.form_submit_button("保存", type="primary"):
             try:
-                with ui.session() as s:
-                    submissions.save_content(s, user, page_id=chosen, category=category, title=title,
-                                      body=body, published=published)
+                ui.write(lambda s: submissions.save_content(
+                    s, user, page_id=chosen, category=category, title=title, body=body,
+                    published=published))
             except (submissions.SubmissionError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
@@ -171,7 +172,7 @@ with tab_content:
 with tab_scoring:
     st.caption("行政效能考核的权重（六项合计 100）、亮牌扣分、参与排名的最少事项数和等次分数线。"
                "修改只影响实时计算的排名；已公布的排名连同当时的考核办法冻结，不受影响。")
-    with ui.session() as s:
+    with ui.read() as s:
         current = scoring.load_scheme(s)
     defaults = scoring.Scheme()
     with st.form("scoring_scheme"):
@@ -213,10 +214,45 @@ with tab_scoring:
                                  min_ratings=int(min_ratings),
                                  excellent=int(excellent), good=int(good), passing=int(passing))
             try:
-                with ui.session() as s:
-                    changed = scoring.save_scheme(s, user, new)
+                changed = ui.write(lambda s: scoring.save_scheme(s, user, new))
             except (scoring.ScoringError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
                 ui.clear_data_caches()
                 st.success("已保存，实时排名按新办法计算。" if changed else "考核办法没有变化。")
+
+
+@st.cache_data(ttl=30, show_spinner="正在检查运行状况（逐条校验审计链）…")
+def _health(url: str) -> health.Report:
+    return health.check(ui.engine())
+
+
+with tab_health:
+    st.caption("与命令行 python -m lib health 相同的检查（供 cron 与监控，异常时退出码非零）："
+               "数据库连接与版本、督办扫描最近一次运行、审计链逐条校验与链头、事项数。结果缓存 30 秒。")
+    # On demand: every tab of a page runs on each load, and the check reads the whole audit chain.
+    def _ask() -> None:
+        _health.clear()
+        st.session_state["health_shown"] = True
+
+    shown = st.session_state.get("health_shown", False)
+    st.button("重新检查" if shown else "检查运行状况", key="health_refresh", on_click=_ask,
+              type="secondary" if shown else "primary")
+    shown = st.session_state.get("health_shown", False)
+    if not shown:
+        st.info("点击“检查运行状况”运行检查（逐条校验审计链，数据多时需要数秒）。")
+        st.stop()
+    report = _health(ui.url())
+    if report.ok:
+        st.success("运行正常")
+    else:
+        # A warning, not an error box: the page works; what it reports needs the operator.
+        st.warning("存在异常：" + "；".join(c.name for c in report.checks if not c.ok)
+                   + "（见下表说明）", icon=":material/warning:")
+    ui.table(pd.DataFrame([{"检查项": c.name, "状态": "正常" if c.ok else "异常", "说明": c.detail}
+                           for c in report.checks]), "运行状况", key="health_checks")
+    if report.figures:
+        cols = st.columns(len(report.figures))
+        for col, (label, value) in zip(cols, report.figures.items(), strict=True):
+            col.metric(label, f"{value:,}")
+    st.caption(f"检查用时 {report.took:.1f} 秒。")

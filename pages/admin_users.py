@@ -16,17 +16,17 @@ role_label = ROLES.get
 st.title("用户与单位")
 tab_users, tab_new, tab_edit, tab_units = st.tabs(["用户列表", "新建用户", "修改用户", "单位"])
 
-with ui.session() as s:
+with ui.read() as s:
     users = auth.list_users(s, user)
 
 with tab_users:
-    st.dataframe(pd.DataFrame([{
+    ui.table(pd.DataFrame([{
         "用户名": u["username"], "姓名": u["display_name"],
         "角色": "、".join(ROLES[r] for r in u["roles"]), "所属单位": u["unit"] or "—",
         "状态": "启用" if u["active"] else "停用",
         "锁定至": fmt_time(u["locked_until"]) if u["locked_until"] else "",
         "连续失败": u["failed_logins"],
-    } for u in users]), hide_index=True, width="stretch")
+    } for u in users]), "用户", key="users_tbl")
 
 with tab_new, st.form("create_user", clear_on_submit=False):
     st.caption(auth.POLICY_TEXT)
@@ -41,9 +41,9 @@ with tab_new, st.form("create_user", clear_on_submit=False):
     password = st.text_input("初始密码", type="password", max_chars=128, key="new_password")
     if st.form_submit_button("创建用户", type="primary"):
         try:
-            with ui.session() as s:
-                auth.create_user(s, user, username=username, display_name=display_name,
-                                 roles=set(roles), unit_id=unit_id, password=password)
+            ui.write(lambda s: auth.create_user(s, user, username=username,
+                                                display_name=display_name, roles=set(roles),
+                                                unit_id=unit_id, password=password))
         except (auth.AccountError, PermissionDenied) as exc:
             st.error(f"未创建：{exc}")
         else:
@@ -64,9 +64,9 @@ with tab_edit:
         active = st.checkbox("启用", value=target["active"])
         if st.form_submit_button("保存修改", type="primary"):
             try:
-                with ui.session() as s:
-                    auth.update_user(s, user, uid, display_name=name, roles=set(roles),
-                                     unit_id=unit_id, active=active)
+                ui.write(lambda s: auth.update_user(s, user, uid, display_name=name,
+                                                    roles=set(roles), unit_id=unit_id,
+                                                    active=active))
             except (auth.AccountError, PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
@@ -78,16 +78,14 @@ with tab_edit:
             st.warning(f"该账号连续失败 {target['failed_logins']} 次"
                        + (f"，锁定至 {fmt_time(target['locked_until'])}" if target["locked_until"] else ""))
             if st.button("解除锁定", key=f"unlock_{uid}"):
-                with ui.session() as s:
-                    auth.unlock_user(s, user, uid)
+                ui.write(lambda s: auth.unlock_user(s, user, uid))
                 st.success("已解除锁定")
                 st.rerun()
     with c2, st.form(f"reset_{uid}", clear_on_submit=True):
         new_password = st.text_input("重置密码", type="password", max_chars=128)
         if st.form_submit_button("重置密码"):
             try:
-                with ui.session() as s:
-                    auth.reset_password(s, user, uid, new_password)
+                ui.write(lambda s: auth.reset_password(s, user, uid, new_password))
             except (auth.AccountError, PermissionDenied) as exc:
                 st.error(f"未重置：{exc}")
             else:
@@ -95,9 +93,10 @@ with tab_edit:
 
 with tab_units:
     counties = cat["counties"]
-    st.dataframe(units.rename(columns={"unit_code": "代码", "unit": "名称"})
-                 .assign(层级=units["unit_level"].map({"municipal": "市直", "county": "县（市、区）"}))
-                 [["代码", "名称", "层级"]], hide_index=True, width="stretch")
+    ui.table(units.rename(columns={"unit_code": "代码", "unit": "名称"})
+             .assign(层级=units["unit_level"].map({"municipal": "市直", "county": "县（市、区）",
+                                              "town": "乡镇（街道）"}))
+             [["代码", "名称", "层级"]], "单位", key="units_tbl")
     with st.form("create_unit", clear_on_submit=False):
         st.markdown("**新增单位**")
         c1, c2 = st.columns(2)
@@ -109,9 +108,9 @@ with tab_units:
         region = st.selectbox("所属区域", list(regions), format_func=regions.get)
         if st.form_submit_button("新增单位"):
             try:
-                with ui.session() as s:
-                    settings.create_unit(s, user, code=code, name=name, level=level,
-                                         region_id=None if region is None else int(region))
+                ui.write(lambda s: settings.create_unit(
+                    s, user, code=code, name=name, level=level,
+                    region_id=None if region is None else int(region)))
             except (settings.SettingsError, PermissionDenied) as exc:
                 st.error(f"未新增：{exc}")
             else:
@@ -124,8 +123,7 @@ with tab_units:
         new_name = st.text_input("新名称", max_chars=64)
         if st.form_submit_button("更名"):
             try:
-                with ui.session() as s:
-                    settings.rename_unit(s, user, int(uid), new_name)
+                ui.write(lambda s: settings.rename_unit(s, user, int(uid), new_name))
             except (settings.SettingsError, PermissionDenied) as exc:
                 st.error(f"未更名：{exc}")
             else:

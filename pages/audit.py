@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import audit, ui
+from lib.access import actor_for
 from lib.config import TZ
 from lib.lights import fmt_time
 
@@ -14,8 +15,9 @@ user = ui.require("audit")
 st.title("审计日志")
 st.caption("所有写操作（谁、何时、做了什么、修改前后）按时间顺序链式存证，任何一条被修改或删除都会被校验发现。")
 
-with ui.session() as s:
+with ui.read() as s:
     actions = audit.actions(s)
+    actors = audit.actors(s, user)
 today = ui.today_local()
 c1, c2, c3, c4 = st.columns(4)
 picked = c1.date_input("日期范围", value=(today - timedelta(days=7), today), max_value=today,
@@ -24,31 +26,30 @@ if isinstance(picked, (tuple, list)):  # a range is being picked: one date until
     since, until = picked[0], picked[-1]
 else:
     since = until = picked
-actor = c2.text_input("操作人（用户名）", max_chars=64)
+actor = c2.selectbox("操作人（可输入搜索）", ["", *actors], key="audit_actor",
+                     format_func=lambda a: actor_for(user, a) if a else "全部")
 action = c3.selectbox("操作类型", ["全部"] + actions,
                       format_func=lambda a: a if a == "全部" else audit.action_label(a))
 entity_id = c4.text_input("对象编号", max_chars=64, placeholder="事项编号、用户名等")
 
 start = datetime.combine(since, time(0), tzinfo=TZ)
 end = datetime.combine(until, time(23, 59, 59), tzinfo=TZ)
-with ui.session() as s:
+with ui.read() as s:
     rows = audit.search(s, user, since=start, until=end, actor=actor or None,
                         action=None if action == "全部" else action, entity_id=entity_id or None)
 if not rows:
     st.info("所选条件下没有审计记录。可扩大日期范围或清除筛选条件。")
 else:
-    frame = pd.DataFrame([{"序号": r.id, "时间": fmt_time(r.at), "操作人": r.actor,
-                           "操作": audit.action_label(r.action), "对象": r.entity, "对象编号": r.entity_id or "",
-                           "修改前": r.before or "", "修改后": r.after or ""} for r in rows])
+    frame = pd.DataFrame([{"序号": r["id"], "时间": fmt_time(r["at"]), "操作人": r["actor"],
+                           "操作": audit.action_label(r["action"]), "对象": r["entity"],
+                           "对象编号": r["entity_id"], "修改前": r["before"], "修改后": r["after"]}
+                          for r in (audit.shown(user, x) for x in rows)])
     st.caption(f"共 {len(frame)} 条（最多显示 1,000 条，新的在前）")
-    st.dataframe(frame, hide_index=True, width="stretch")
-    st.download_button("导出 Excel", ui.excel_bytes({"审计日志": frame}),
-                       file_name=f"审计日志_{since:%Y%m%d}.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    ui.table(frame, "审计日志", key="audit_tbl")
 
 st.subheader("校验审计链")
 if st.button("立即校验", type="primary"):
-    with st.spinner("正在逐条校验…"), ui.session() as s:
+    with st.spinner("正在逐条校验…"), ui.read() as s:
         result = audit.verify(s)
     if result.ok:
         st.success(result.message)

@@ -10,7 +10,7 @@ from lib import access, charts, geo, items, queries, ui
 from lib import submissions as subs
 from lib.access import PermissionDenied
 from lib.clock import now_utc
-from lib.lights import RED, SYMBOLS, badge, fmt_time, light_for
+from lib.lights import RED, SYMBOLS, badge, fmt_time, light_of
 from lib.queries import region_summary
 
 user = ui.require("complaints")
@@ -22,7 +22,7 @@ st.title("网络投诉")
 window_name = st.selectbox("统计区间", ["近30天", "近90天", "近一年"], index=1)
 days = ui.WINDOWS[window_name]
 now = now_utc()
-with ui.session() as s:
+with ui.read() as s:
     df = subs.stats(s, user, since=now - timedelta(days=days), until=now)
     monthly = subs.monthly_ratings(s, user)
 if df.empty:
@@ -68,8 +68,7 @@ with left:
 with right:
     st.subheader("按类别")
     by_kind = df.groupby("kind").size().rename(index={k2: v[0] for k2, v in subs.KINDS.items()})
-    st.dataframe(by_kind.rename("件数").reset_index().rename(columns={"kind": "类别"}),
-                 hide_index=True, width="stretch")
+    ui.table(by_kind.rename("件数").reset_index().rename(columns={"kind": "类别"}), "网络投诉_按类别", key="cmp_kind")
     st.subheader("满意度走势")
     if monthly.empty:
         st.caption("暂无评价。")
@@ -85,35 +84,32 @@ for unit_id, g in df.groupby("unit_id"):
                  "满意率": pct(kk["satisfaction"]), "退单率": pct(kk["return_rate"]),
                  "重办": kk["rework"]})
 unit_table = pd.DataFrame(rows).sort_values("诉求", ascending=False)
-st.dataframe(unit_table, hide_index=True, width="stretch")
-st.download_button("导出 Excel", ui.excel_bytes({"各单位办理情况": unit_table}),
-                   file_name="网络投诉_各单位.xlsx",
-                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+ui.table(unit_table, "网络投诉_各单位", key="cmp_units")
 st.download_button("导出 Open311 (JSON)", ui.open311_json(url), file_name="open311_requests.json",
                    mime="application/json", help="GeoReport v2 请求列表，不含个人信息")
 
 st.subheader("红牌诉求")
-reds = ui.list_items(url, user, ui.as_of_for(ui.today_local()), days, RED, "COMPLAINT", None,
-                     None, None, None, 200)
-if not reds:
-    st.success("没有红牌诉求。")
-else:
-    st.dataframe(ui.items_frame(reds), hide_index=True, width="stretch")
+reds = ui.item_list(user, queries.ItemFilter(as_of=ui.as_of_for(ui.today_local()), window_days=days,
+                                             domain_code="COMPLAINT", light=RED),
+                    key="complaints_red", export_name="红牌诉求",
+                    empty=f"{window_name}内没有红牌诉求。").rows
 
 st.subheader("逐件查看")
-code = st.text_input("查询码", max_chars=16, placeholder="QF…（红牌诉求的事项编号即查询码）",
-                     value=reds[0].external_id.split("-")[0] if reds else "")
-if code.strip():
+with ui.read() as s:
+    received = subs.received(s, user, since=now - timedelta(days=days), until=now)
+labels = {code: f"{code} · {kind} · {subject} · {status}" for code, kind, subject, status in received}
+first_red = reds[0].external_id.split("-")[0] if reds else None
+code = st.selectbox(f"选择诉求（{window_name}内共 {len(labels):,} 件，可输入查询码或标题搜索）",
+                    list(labels), format_func=labels.get, key="complaint_pick",
+                    index=list(labels).index(first_red) if first_red in labels else 0)
+if code:
     try:
-        with ui.session() as s:
+        with ui.read() as s:
             sub = subs.find_by_code(s, user, code)
             item = items.get_item(s, user, sub.item_id)
-            lt = light_for(received_at=item.received_at, deadline=item.deadline,
-                           completed_at=item.completed_at, as_of=now,
-                           yellow_pct=item.subsystem.yellow_pct,
-                           card_cancelled=item.card_cancelled)
-            evts = [(e.at, subs.ACTIONS.get(e.action, e.action), e.actor, e.note)
-                    for e in subs.events(s, user, sub.id)]
+            lt = light_of(item, now, item.subsystem.yellow_pct)
+            evts = [(e.at, subs.ACTIONS.get(e.action, e.action), access.actor_for(user, e.actor),
+                     e.note) for e in subs.events(s, user, sub.id)]
             detail = (sub.kind, sub.subject, sub.body, sub.status, sub.unit_id, sub.reply,
                       sub.rating, sub.anonymous)
     except (subs.SubmissionError, items.ItemError, PermissionDenied) as exc:
@@ -131,6 +127,5 @@ if code.strip():
         if reply:
             st.markdown("**答复**")
             ui.plain(reply)
-        st.dataframe(pd.DataFrame([{"时间": fmt_time(a), "环节": w, "操作人": who,
-                                    "说明": note or ""} for a, w, who, note in evts]),
-                     hide_index=True, width="stretch")
+        ui.table(pd.DataFrame([{"时间": fmt_time(a), "环节": w, "操作人": who,
+                                    "说明": note or ""} for a, w, who, note in evts]), "工单办理过程", key="cmp_history")

@@ -62,7 +62,7 @@ else:
     prev_rows = ui.ranking(url, prev.code, level, ui.scoring_as_of(prev)).rows()
     status = "实时计算，尚未公布" + ("；考核期进行中，得分随办理情况变化" if period.end > now else "")
 
-with ui.session() as s:
+with ui.read() as s:
     rows = scoring.visible(s, scoring.compare(rows, prev_rows), user, level)
 ranked = [r for r in rows if r["ranked"]]
 level_name = scoring.LEVELS[level]
@@ -95,7 +95,7 @@ with tab_rank:
     elif own_unit is not None:
         st.info("部门经办人只能查看本单位的考核情况；全市排名由纪检监察机关定期公布，"
                 "可在群众门户“效能排名与网上测评”查看。")
-        st.dataframe(ui.scores_table(scoring.frame(rows, level, with_move=True)), hide_index=True, width="stretch")
+        ui.table(ui.scores_table(scoring.frame(rows, level, with_move=True)), "本单位考核", key="eff_own")
     elif not ranked:
         st.info(f"{period.label}没有参与排名的{level_name}。考核事项按办理期限所在月份计入；"
                 f"考核期内已办结或已到期的事项不少于 {scheme.min_cases} 件方参与排名。"
@@ -125,11 +125,10 @@ with tab_rank:
                                        "平均得分": values[f["properties"]["adcode"]]["avg"],
                                        "参与排名单位": values[f["properties"]["adcode"]]["units"]}
                                       for f in geo.county_features()])
-                st.dataframe(table.sort_values("平均得分", ascending=False), hide_index=True,
-                             width="stretch")
+                ui.table(table.sort_values("平均得分", ascending=False), "各县区平均得分", key="eff_county")
                 st.caption("各县（市、区）所属单位得分的平均值；市直单位不计入地图。灰色：没有参与排名的单位。")
         st.subheader(f"全部{level_name}（{len(ranked)} 个参与排名，{len(rows) - len(ranked)} 个不参与）")
-        st.dataframe(ui.scores_table(scoring.frame(rows, level, with_move=True)), hide_index=True, width="stretch")
+        ui.table(ui.scores_table(scoring.frame(rows, level, with_move=True)), "行政效能排名", key="eff_all")
         st.caption("较上期：▲ 上升、▼ 下降的名次数，— 名次不变，新：上期未参与排名。"
                    "得分相同（保留两位小数）者名次并列，其后名次顺延。")
     if rows:
@@ -166,7 +165,7 @@ with tab_why:
         if not row["ranked"]:
             st.warning(row["reason"])
         else:
-            st.dataframe(scoring.explain(row, scheme), hide_index=True, width="stretch")
+            ui.table(scoring.explain(row, scheme), "得分说明", key="eff_explain")
             st.caption("得分贡献 = 指标值 × 实际权重 ÷ 100，各项之和即综合得分。" if period.kind == "month"
                        else "季度、年度的各列为各月按考核事项数加权的平均值，得分贡献之和即综合得分。")
         for line in scoring.basis(row, scheme):
@@ -174,12 +173,12 @@ with tab_why:
         if live is not None and period.kind != "month" and row["months_scored"]:
             months = live.monthly[live.monthly["code"] == code].sort_values("month")
             st.markdown("**各月得分**（季度、年度得分为各月得分按考核事项数加权的平均值）")
-            st.dataframe(pd.DataFrame({
+            ui.table(pd.DataFrame({
                 "月份": [f"{x // 100}-{x % 100:02d}" for x in months["month"]],
                 "考核事项": months["cases"], "得分": months["score"].round(2),
                 "说明": ["" if pd.notna(x) else "当月没有已办结或已到期的事项，不计分"
                        for x in months["score"]],
-            }), hide_index=True, width="stretch")
+            }), "各月得分", key="eff_months")
         with st.expander("计分事项明细" + ("（当前数据）" if use_snapshot else ""), expanded=False):
             try:
                 items = ui.items_behind(url, user, period.code, level, code,
@@ -190,10 +189,7 @@ with tab_why:
                 if items.empty:
                     st.info("本期没有该对象的考核事项。")
                 else:
-                    st.dataframe(items, hide_index=True, width="stretch")
-                    st.download_button("导出明细 Excel", ui.excel_bytes({"计分事项": items}),
-                                       file_name=f"计分事项_{period.code}_{code}.xlsx",
-                                       key="eff_items_xlsx")
+                    ui.table(items, "计分事项", key="eff_items")
 
 # -- Publication and history ----------------------------------------------------------------
 with tab_publish:
@@ -219,9 +215,8 @@ with tab_publish:
                         st.error("请先勾选确认。")
                     else:
                         try:
-                            with ui.session() as s:
-                                made = scoring.publish(s, user, period, level)
-                                digest = made.hash
+                            digest = ui.write(
+                                lambda s: scoring.publish(s, user, period, level).hash)
                         except (scoring.ScoringError, PermissionDenied) as exc:
                             st.error(str(exc))
                         else:
@@ -235,12 +230,12 @@ with tab_publish:
         st.info("还没有公布过排名。考核期结束后，由纪检监察机关或系统管理员在本页公布。")
     else:
         history.sort(key=lambda x: x["published_at"], reverse=True)
-        st.dataframe(pd.DataFrame([{
+        ui.table(pd.DataFrame([{
             "考核期": scoring.Period.parse(x["period"]).label, "层级": scoring.LEVELS[x["level"]],
             "公布时间": fmt_time(x["published_at"]), "公布人": x["published_by"],
             "参与排名": sum(1 for r in x["rows"] if r["ranked"]),
             "校验": "✓ 通过" if x["valid"] else "✗ 不符", "哈希": x["hash"],
-        } for x in history]), hide_index=True, width="stretch")
+        } for x in history]), "公布记录", key="eff_history")
         st.caption("在左侧选择考核期和层级即可查看任一期公布的排名。")
         years = sorted({scoring.Period.parse(x["period"]).year for x in history}, reverse=True)
         st.subheader("年度汇总（年度考核依据）")
@@ -250,18 +245,15 @@ with tab_publish:
         if own_unit is not None and not summary.empty:
             own_code = next((r["unit_code"] for r in rows), None)
             summary = summary[summary["单位代码"] == own_code]
-        st.dataframe(ui.scores_table(summary), hide_index=True, width="stretch")
+        ui.table(ui.scores_table(summary), "年度汇总", key="eff_year")
         st.caption("各列为该年度已公布各期的单位得分（未参与排名为“—”）；年度排名公布后另列年度名次和等次。")
-        if not summary.empty:
-            st.download_button("导出年度汇总 Excel", ui.excel_bytes({f"{year}年度汇总": summary}),
-                               file_name=f"行政效能年度汇总_{year}.xlsx", key="eff_year_xlsx")
 
 # -- The method ------------------------------------------------------------------------------
 with tab_method:
     for line in scheme.describe():
         st.markdown(f"- {line}")
-    st.dataframe(pd.DataFrame([{"指标": i.label, "权重": scheme.weights[i.code], "计算方法": i.how}
-                               for i in scoring.INDICATORS]), hide_index=True, width="stretch")
+    ui.table(pd.DataFrame([{"指标": i.label, "权重": scheme.weights[i.code], "计算方法": i.how}
+                               for i in scoring.INDICATORS]), "考核指标", key="eff_method")
     st.markdown(
         "- 考核事项按**办理期限所在月份**计入，按该月结束时（进行中的月份按当前时刻）的状态评判，"
         "每件事项只在一个月计分；季度、年度得分为计分月份得分的平均值。\n"

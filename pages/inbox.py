@@ -18,20 +18,30 @@ st.caption(f"{user.unit_name} · 群众诉求须先签收（默认 1 个工作�
            "逾期未答复亮红牌，超期答复记为超期。")
 show_done = st.toggle("显示已答复、已办结的工单")
 
-with ui.session() as s:
-    rows = subs.rows_with_lights(s, subs.inbox(s, user, include_done=show_done), now_utc())
+now = now_utc()
+page, per = ui.page_size("inbox")
+with ui.read() as s:
+    result = subs.inbox(s, user, as_of=now, include_done=show_done, page=page, per_page=per)
+    rows = subs.rows_with_lights(s, result.rows, now)
+# The confirmation of the last action first: answering the last open order empties the list.
+if notice := st.session_state.pop("inbox_notice", None):
+    st.success(notice)
 if not rows:
-    st.info("本单位目前没有待办工单。新的群众诉求派单后会出现在这里。")
+    st.info("本单位目前没有待办工单。新的群众诉求派单后会出现在这里。"
+            + ("" if show_done else "已答复、已办结的工单可打开上方开关查看。"))
     st.stop()
 
-st.dataframe(pd.DataFrame([{
+ui.tally(result)
+st.caption("排列：逾期未答复的在前（逾期最久的在前），其次临近期限的（剩余时间最少的在前），再次其他在办工单，已办结的在最后。")
+ui.table(pd.DataFrame([{
     "灯色": badge(r["light"]), "查询码": r["code"], "类别": r["kind"], "标题": r["subject"],
     "状态": subs.STATUS[r["status"]], "签收期限": fmt_time(r["ack_deadline"]),
     "答复期限": fmt_time(r["deadline"]), "重办": r["rework"], "原因": r["reason"],
-} for r in rows]), hide_index=True, width="stretch")
+} for r in rows]), "本单位工单", key="inbox_tbl")
+ui.pager("inbox", result)
 
 by_id = {r["id"]: r for r in rows}
-picked = st.selectbox("选择工单", list(by_id),
+picked = st.selectbox("选择工单（可输入查询码搜索）", list(by_id), key="inbox_pick",
                       format_func=lambda i: f"{by_id[i]['code']} · {by_id[i]['subject']}")
 r = by_id[picked]
 st.subheader(f"{r['kind']}：{ui.esc(r['subject'])}")
@@ -45,8 +55,7 @@ if r["handoffs"] >= 3 or r["rework"] >= 3:
 
 def act(fn, *args, ok: str) -> None:
     try:
-        with ui.session() as s:
-            fn(s, user, r["id"], *args, version=r["version"])
+        ui.write(lambda s: fn(s, user, r["id"], *args, version=r["version"]))
     except (subs.SubmissionError, PermissionDenied) as exc:
         st.error(f"未完成：{exc}")
     else:
@@ -54,9 +63,6 @@ def act(fn, *args, ok: str) -> None:
         st.session_state["inbox_notice"] = ok
         st.rerun()
 
-
-if notice := st.session_state.pop("inbox_notice", None):
-    st.success(notice)
 
 if r["status"] == "dispatched":
     if st.button("签收", type="primary"):
@@ -89,8 +95,8 @@ if r["status"] in ("dispatched", "acknowledged", "rework"):
         reason = c2.text_input("延期理由", max_chars=subs.MAX_NOTE)
         if st.form_submit_button("提交延期申请"):
             try:
-                with ui.session() as s:
-                    subs.request_extension(s, user, r["id"], int(days), reason, version=r["version"])
+                ui.write(lambda s: subs.request_extension(s, user, r["id"], int(days), reason,
+                                                          version=r["version"]))
             except (subs.SubmissionError, PermissionDenied) as exc:
                 st.error(f"未提交：{exc}")
             else:

@@ -8,7 +8,7 @@ from lib.lights import fmt_time
 ui.public("board")
 st.title("答复公开")
 st.caption("以下咨询和建议的答复经纪检监察机关审核公开，已删除个人信息。")
-with ui.session() as s:
+with ui.read() as s:
     rows = [(r.kind, r.public_question, r.public_answer, r.answered_at, r.unit_id)
             for r in submissions.board(s)]
     units = dict(ui.catalog_frames(ui.url())["units"][["unit_id", "unit"]].values)

@@ -7,7 +7,7 @@ from lib.lights import fmt_time
 
 ui.public("hot")
 st.title("热点与政策")
-with ui.session() as s:
+with ui.read() as s:
     pages = [(p.category, p.title, p.body, p.updated_at) for p in submissions.content(s)]
 if not pages:
     st.info("暂无发布的内容。")

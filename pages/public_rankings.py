@@ -36,17 +36,16 @@ with tab_rank:
         red, black = st.columns(2)
         with red:
             st.markdown("**红榜（前五名）**")
-            st.dataframe(pd.DataFrame([{"名次": scoring.rank_text(r), "单位": r["name"],
+            ui.table(pd.DataFrame([{"名次": scoring.rank_text(r), "单位": r["name"],
                                         "得分": r["score"], "等次": r["grade"]}
-                                       for r in ranked[:5]]), hide_index=True, width="stretch")
+                                       for r in ranked[:5]]), "红榜", key="pub_red")
         with black:
             st.markdown("**黑榜（后五名）**")
-            st.dataframe(pd.DataFrame([{"名次": scoring.rank_text(r), "单位": r["name"],
+            ui.table(pd.DataFrame([{"名次": scoring.rank_text(r), "单位": r["name"],
                                         "得分": r["score"], "等次": r["grade"]}
-                                       for r in ranked[-5:][::-1]]), hide_index=True,
-                         width="stretch")
+                                       for r in ranked[-5:][::-1]]), "黑榜", key="pub_black")
         public = scoring.frame(rows, "unit", with_move=prev is not None)
-        st.dataframe(ui.scores_table(public), hide_index=True, width="stretch")
+        ui.table(ui.scores_table(public), "效能排名", key="pub_all")
         st.caption(f"校验值：{snap['hash']}")
         with st.expander("考核办法"):
             for line in scheme.describe():
@@ -69,13 +68,13 @@ with tab_year:
     else:
         year = st.selectbox("年度", years, key="pub_year")
         summary = scoring.summarize_year([(x["period"], x["rows"]) for x in snaps], year)
-        st.dataframe(ui.scores_table(summary), hide_index=True, width="stretch")
+        ui.table(ui.scores_table(summary), "年度汇总", key="pub_year")
         st.caption("各列为该年度已公布各期的得分（“—”：该期未参与排名）。")
 
 with tab_eval:
     st.markdown("请对您办过事的单位的服务作出评价。评价不需要登录，不收集个人信息；"
                 f"同一单位 {evaluations.PER_UNIT_DAYS} 天内只能评价一次。评价结果计入该单位的“网上测评满意度”。")
-    with ui.session() as s:
+    with ui.read() as s:
         choices = evaluations.units(s)
     names = {u.code: u.name for u in choices}
     ids = {u.code: u.id for u in choices}
@@ -95,9 +94,8 @@ with tab_eval:
                 if len(done) >= evaluations.PER_DAY:
                     raise evaluations.EvaluationError(
                         f"每次访问最多评价 {evaluations.PER_DAY} 个单位，感谢参与")
-                with ui.session() as s:
-                    evaluations.submit(s, ids.get(unit_code), rating, comment,
-                                       source=ui.client_address())
+                ui.write(lambda s: evaluations.submit(s, ids.get(unit_code), rating, comment,
+                                                      source=ui.client_address()))
             except evaluations.EvaluationError as exc:
                 st.error(str(exc))
             else:

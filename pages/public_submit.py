@@ -48,9 +48,8 @@ with st.form("public_submit"):
                                          name="" if anonymous else name,
                                          contact="" if anonymous else contact)
         try:
-            with ui.session() as s:
-                sub = submissions.submit(s, data, source=ui.client_address())
-                code = sub.code
+            code = ui.write(
+                lambda s: submissions.submit(s, data, source=ui.client_address()).code)
         except submissions.SubmissionError as exc:
             st.error(f"未提交：{exc}")
         else:

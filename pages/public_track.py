@@ -15,7 +15,7 @@ if not code.strip():
     st.info("请输入提交诉求时获得的查询码。")
     st.stop()
 try:
-    with ui.session() as s:
+    with ui.read() as s:
         view = submissions.track(s, code)
 except submissions.SubmissionError as exc:
     st.error(str(exc))
@@ -47,8 +47,7 @@ elif view.can_rate:
         comment = st.text_area("评价意见（选填）", max_chars=submissions.MAX_NOTE)
         if st.form_submit_button("提交评价", type="primary"):
             try:
-                with ui.session() as s:
-                    submissions.rate(s, view.code, int(rating), comment)
+                ui.write(lambda s: submissions.rate(s, view.code, int(rating), comment))
             except submissions.SubmissionError as exc:
                 st.error(f"未评价：{exc}")
             else:

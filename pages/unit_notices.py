@@ -19,8 +19,7 @@ if message := st.session_state.pop("unit_notice_msg", None):
 
 def done(fn, *args, ok: str) -> None:
     try:
-        with ui.session() as s:
-            fn(s, user, *args)
+        ui.write(lambda s: fn(s, user, *args))
     except (notices.NoticeError, appeals.AppealError, PermissionDenied) as exc:
         st.error(f"未完成：{exc}")
     else:
@@ -29,16 +28,16 @@ def done(fn, *args, ok: str) -> None:
         st.rerun()
 
 
-with ui.session() as s:
+with ui.read() as s:
     rows = [(n.id, n.issued_at, n.level, n.status, n.reply_due, n.matter, n.requirements)
-            for n in notices.listing(s, user)]
+            for n in notices.listing(s, user, limit=None)]
 if not rows:
     st.info("本单位没有督办通知。")
 else:
-    st.dataframe(pd.DataFrame([{
+    ui.table(pd.DataFrame([{
         "文号": notices.number(i, at), "级别": notices.LEVELS[lvl], "状态": notices.STATUS[status],
         "回复期限": fmt_time(due), "督办事项": matter,
-    } for i, at, lvl, status, due, matter, _ in rows]), hide_index=True, width="stretch")
+    } for i, at, lvl, status, due, matter, _ in rows]), "督办通知", key="un_notices")
     by_id = {r[0]: r for r in rows}
     nid = st.selectbox("选择督办通知", list(by_id),
                        format_func=lambda i: notices.number(i, by_id[i][1]))
@@ -57,13 +56,12 @@ else:
 
 st.subheader("红牌申诉")
 st.caption("对本单位的红牌有异议的，可附理由和证据提出申诉，由纪检监察机关审理；撤销的红牌不计入考核和驾驶舱。")
-with ui.session() as s:
+with ui.read() as s:
     mine = [(ext, a.status, a.reason, a.decision_note) for a, ext, _ in appeals.listing(s, user)]
-    reds = queries.list_items(s, user=user, as_of=now_utc(), light="red", window_days=365, limit=200)
+    reds = queries.list_items(s, user=user, as_of=now_utc(), light="red", window_days=365)
 if mine:
-    st.dataframe(pd.DataFrame([{"事项": ext, "状态": appeals.STATUS[state], "申诉理由": reason,
-                                "审理意见": note or ""} for ext, state, reason, note in mine]),
-                 hide_index=True, width="stretch")
+    ui.table(pd.DataFrame([{"事项": ext, "状态": appeals.STATUS[state], "申诉理由": reason,
+                                "审理意见": note or ""} for ext, state, reason, note in mine]), "本单位申诉", key="un_appeals")
 if not reds:
     st.caption("本单位目前没有红牌。")
 else:

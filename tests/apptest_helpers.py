@@ -4,6 +4,9 @@ import sqlite3
 
 from streamlit.testing.v1 import AppTest
 
+# The sign-in page's inputs: the login form, and the first sign-in form (activation code).
+LOGIN_KEYS = ["login_username", "login_password", "activate_username", "activate_code",
+              "activate_new", "activate_again"]
 PASSWORDS = {"admin": "Guanli@2026", "leader": "Lingdao@2026", "inspector": "Jiancha@2026",
              "staff": "Jingban@2026", "staff_fg": "Fagai@2026", "reviewer": "Shencha@2026"}
 
@@ -33,7 +36,8 @@ def login(at: AppTest, username: str, password: str | None = None) -> AppTest:
 
 
 def page_links(at: AppTest) -> list[str]:
-    return [p.label for p in at.get("page_link")]
+    """The navigation: the page links in the sidebar (the cockpit has links of its own)."""
+    return [p.label for p in at.sidebar.get("page_link")]
 
 
 def errors(at: AppTest) -> list[str]:

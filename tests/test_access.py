@@ -41,19 +41,24 @@ def test_pages_per_role():
     def keys(role):
         return [p.key for p in access.visible_pages(CurrentUser(None, "x", "x", frozenset({role})))]
 
-    assert keys("admin") == ["cockpit", "items", "key_work", "complaints", "efficiency", "audit",
-                             "users", "settings", "account"]
-    assert keys("leader") == ["cockpit", "items", "key_work", "complaints", "efficiency",
-                              "account"]
-    assert keys("inspector") == ["cockpit", "items", "key_work", "complaints", "dispatch",
-                                 "supervision", "efficiency", "audit", "account"]
-    assert keys("staff") == ["cockpit", "items", "key_work", "inbox", "unit_notices",
-                             "efficiency", "account"]
-    assert keys("reviewer") == ["cockpit", "items", "key_work", "complaints", "efficiency",
-                                "account"]
+    domains = ["power", "market", "funds", "disclosure"]
+    assert keys("admin") == ["cockpit", "items", "key_work", *domains, "complaints", "efficiency",
+                             "moderation", "data", "audit", "users", "settings", "account"]
+    assert keys("leader") == ["cockpit", "items", "key_work", *domains, "complaints",
+                              "efficiency", "account"]
+    assert keys("inspector") == ["cockpit", "items", "key_work", *domains, "complaints",
+                                 "dispatch", "supervision", "efficiency", "moderation", "data",
+                                 "audit", "account"]
+    # Staff see their own unit's records; the market's tenders are read across buyers.
+    assert keys("staff") == ["cockpit", "items", "key_work", "power", "funds", "disclosure",
+                             "inbox", "unit_notices", "efficiency", "account"]
+    assert keys("reviewer") == ["cockpit", "items", "key_work", *domains, "complaints",
+                                "dispatch", "supervision", "efficiency", "moderation", "data",
+                                "audit", "account"]
     assert keys("nobody") == ["account"]
     assert [p.key for p in access.public_pages()] == ["submit", "track", "board", "hot",
-                                                      "rankings"]
+                                                      "rankings", "villages", "govinfo",
+                                                      "public_funds", "forum", "polls"]
 
 
 def test_only_inspectors_and_administrators_publish_rankings():
@@ -86,7 +91,7 @@ def test_staff_read_only_their_own_unit(demo_engine):
         assert set(counts["unit_id"]) == {staff.unit_id}
         everything = queries.light_counts(s, user=SYSTEM, as_of=ANCHOR)
         assert everything["total"].sum() > counts["total"].sum() > 0
-        listed = queries.list_items(s, user=staff, as_of=ANCHOR, limit=5000)
+        listed = queries.list_items(s, user=staff, as_of=ANCHOR)
         assert listed and all(r.unit == "遂溪县自然资源局" for r in listed)
         assert all(r.unit == "遂溪县自然资源局"
                    for r in queries.latest_red(s, user=staff, as_of=ANCHOR, limit=50))
@@ -155,3 +160,92 @@ def test_completion_rules_and_optimistic_locking(empty_engine):
         events = items.history(s, staff, item_id)
         assert [e.kind for e in events] == ["created", "completed"]
         assert events[-1].actor == "t" and "文书号" in events[-1].note
+
+
+# -- the provincial reviewer: every inspector's and leader's page, read-only, no personal data ---
+
+REVIEWER = CurrentUser(id=7, username="reviewer", display_name="省级检查组", roles=frozenset({"reviewer"}))
+
+
+def test_the_reviewer_opens_every_page_an_inspector_or_a_leader_opens():
+    def keys(role):
+        return {p.key for p in access.visible_pages(CurrentUser(None, "x", "x", frozenset({role})))}
+
+    assert keys("reviewer") == keys("inspector") | keys("leader")
+    # …and may do nothing but look: every action of the role is a "view", and not the two
+    # that show personal data.
+    reviewer = access.MATRIX["reviewer"]
+    assert all(a.startswith("view_") for a in reviewer)
+    assert not reviewer & {"view_staff_names", "view_reporter_identity"}
+
+
+def test_actors_are_masked_for_whoever_may_not_see_names():
+    leader = CurrentUser(None, "l", "l", frozenset({"leader"}))
+    assert access.actor_for(leader, "zhou_qiang") == "zhou_qiang"
+    assert access.actor_for(REVIEWER, "zhou_qiang") == "z*********"
+    assert access.actor_for(REVIEWER, "reviewer") == "reviewer"  # oneself
+    for system in ("系统（自动督办）", "演示经办人", "群众", "system", "", None):
+        assert access.actor_for(REVIEWER, system) == (system or "")
+
+
+def _writes():
+    """Every write a page can ask of the library, with arguments that would otherwise get past
+    the permission check (the check comes first)."""
+    from lib import appeals, auth, forum, notices, polls, projects, scoring, settings
+    from lib import submissions as subs
+
+    return {
+        "notice.issue": lambda s: notices.issue_manual(s, REVIEWER, [1], requirements=""),
+        "notice.verify": lambda s: notices.verify(s, REVIEWER, 1, True),
+        "notice.acknowledge": lambda s: notices.acknowledge(s, REVIEWER, 1),
+        "notice.report": lambda s: notices.report(s, REVIEWER, 1, "整改报告" * 5),
+        "appeal.file": lambda s: appeals.file(s, REVIEWER, 1, "理由" * 10),
+        "appeal.decide": lambda s: appeals.decide(s, REVIEWER, 1, True, "撤销红牌"),
+        "accountability": lambda s: appeals.record_accountability(
+            s, REVIEWER, kind="criticism", unit_id=1, person_id=None, item_id=None,
+            notice_id=None, measure="通报批评", reason="重点工作推进不力"),
+        "submission.dispatch": lambda s: subs.dispatch(s, REVIEWER, 1, 1),
+        "submission.review": lambda s: subs.review(s, REVIEWER, 1, True),
+        "submission.rework": lambda s: subs.send_back_for_rework(s, REVIEWER, 1, "请重新办理"),
+        "submission.publish": lambda s: subs.publish(s, REVIEWER, 1, "问题", "答复"),
+        "submission.identity": lambda s: subs.reveal_identity(s, REVIEWER, 1),
+        "submission.rule": lambda s: subs.add_rule(s, REVIEWER, priority=1, kind=None,
+                                                   keyword="", region_id=None, unit_id=1),
+        "submission.acknowledge": lambda s: subs.acknowledge(s, REVIEWER, 1),
+        "extension.decide": lambda s: subs.decide_extension(s, REVIEWER, 1, True, ""),
+        "item.complete": lambda s: items.record_completion(
+            s, REVIEWER, items.Completion(1, now_utc(), "", None)),
+        "node.update": lambda s: projects.update_node(s, REVIEWER, 1, 50, ""),
+        "ranking.publish": lambda s: scoring.publish(s, REVIEWER, "2026-09"),
+        "calendar.set": lambda s: settings.set_override(s, REVIEWER, now_utc().date(), False, "x"),
+        "password.change": lambda s: auth.change_password(s, REVIEWER, "Shencha@2026",
+                                                          "Another#2027", "Another#2027"),
+        "forum.moderate": lambda s: forum.moderate(s, REVIEWER, 1, "approve"),
+        "forum.dismiss": lambda s: forum.dismiss_reports(s, REVIEWER, 1),
+        "forum.word": lambda s: forum.add_word(s, REVIEWER, "词语"),
+        "forum.word_remove": lambda s: forum.remove_word(s, REVIEWER, 1),
+        "poll.create": lambda s: polls.create(s, REVIEWER, subject="policy", title="一项政策评价",
+                                              description="", options=["好", "不好"],
+                                              closes_at=now_utc() + timedelta(days=3)),
+        "poll.close": lambda s: polls.close(s, REVIEWER, 1),
+    }
+
+
+@pytest.mark.parametrize("write", sorted(_writes()))
+def test_the_library_refuses_the_reviewer_every_write(sqlite_demo_url, write):
+    engine = db.get_engine(sqlite_demo_url)
+    with db.read_scope(engine) as s, pytest.raises(PermissionDenied):
+        _writes()[write](s)
+
+
+def test_the_reviewer_reads_the_supervision_queues_and_the_audit_log(sqlite_demo_url):
+    from lib import audit, notices
+    from lib import submissions as subs
+
+    engine = db.get_engine(sqlite_demo_url)
+    with db.read_scope(engine) as s:
+        assert notices.listing(s, REVIEWER)
+        assert subs.queue(s, REVIEWER, ("answered", "closed"))
+        subs.pending_extensions(s, REVIEWER)
+        assert subs.routing_rules(s, REVIEWER)
+        assert audit.search(s, REVIEWER, limit=5)

@@ -26,18 +26,18 @@ def engine(empty_engine):
 
 
 def staff(engine, code="440823.ZRZY"):
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         uid = s.scalar(select(Unit.id).where(Unit.code == code))
     return CurrentUser(None, "jingban", "经办", frozenset({"staff"}), unit_id=uid)
 
 
 def item_id(engine, ext):
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         return s.scalar(select(Item.id).where(Item.external_id == ext))
 
 
 def lights(engine, at=AFTER):
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         return {e: lt for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=at)}
 
 

@@ -40,11 +40,15 @@ def rows(engine):
 def test_every_write_is_recorded_with_before_and_after(empty_engine):
     write_some(empty_engine)
     log = rows(empty_engine)
-    assert [r.action for r in log] == ["item.create", "item.create", "item.update",
+    # A bulk import is one audit row (who, when, the file's hash, the counts); a change to an
+    # existing item is its own row with before and after.
+    assert [r.action for r in log] == ["data.import", "item.update", "data.import",
                                        "subsystem.update", "calendar.set"]
-    update = log[2]
+    assert '"created": 2' in log[0].after and '"sha256": "' in log[0].after
+    update = log[1]
     assert update.actor == "importer" and update.entity_id == "A-1"
     assert '"state": "open"' in update.before and '"state": "completed"' in update.after
+    assert '"updated": 1' in log[2].after
     assert '"yellow_pct": 20' in log[3].before and '"yellow_pct": 30' in log[3].after
     assert log[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in zip(log, log[1:], strict=False))
@@ -129,3 +133,22 @@ def test_reading_personal_data_is_audited(empty_engine):
     with db.session_scope(empty_engine) as s:
         found = audit.search(s, inspector, action="personal.read")
     assert [(r.actor, r.entity_id) for r in found] == [("jiancha", "TS-1")]
+
+
+def test_appends_in_one_transaction_chain_on_through_savepoints_and_commits(empty_engine):
+    """A transaction reads the chain head once and follows on from its own last row; a
+    savepoint rolled back (its rows gone) or a commit makes the next append read the head."""
+    with db.session_scope(empty_engine) as s:
+        for n in range(3):
+            audit.record(s, actor="t", action="test.a", entity="x", entity_id=n)
+        sp = s.begin_nested()
+        audit.record(s, actor="t", action="test.gone", entity="x", entity_id="sp")
+        sp.rollback()
+        audit.record(s, actor="t", action="test.b", entity="x", entity_id=4)
+        s.commit()
+        audit.record(s, actor="t", action="test.c", entity="x", entity_id=5)
+    chain = rows(empty_engine)
+    assert [r.action for r in chain][-5:] == ["test.a"] * 3 + ["test.b", "test.c"]
+    assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
+    with db.session_scope(empty_engine) as s:
+        assert audit.verify(s).ok

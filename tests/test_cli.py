@@ -34,7 +34,7 @@ def test_catalog_csv(cli_db, capsys):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["kind", "code", "name", "parent"]
     kinds = {r["kind"] for r in rows}
-    assert kinds == {"region", "unit", "domain", "subsystem"}
+    assert kinds == {"region", "unit", "domain", "subsystem", "town"}  # villages: demo only
     by_code = {(r["kind"], r["code"]): r for r in rows}
     assert by_code[("region", "440811")]["name"] == "麻章区"
     assert by_code[("region", "440811")]["parent"] == "440800"

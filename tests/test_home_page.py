@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from lib import db
-from tests.apptest_helpers import app, login
+from tests.apptest_helpers import LOGIN_KEYS, app, login
 
 
 @pytest.fixture
@@ -16,6 +16,7 @@ def leader(sqlite_demo_url, monkeypatch):
 
 def texts(at):
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [p.proto.label for p in at.get("page_link")]
     parts += [f"{m.label}:{m.value}" for m in at.metric]
     return "\n".join(parts)
 
@@ -24,7 +25,7 @@ def test_the_cockpit_needs_a_login(sqlite_demo_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", sqlite_demo_url)
     at = app().run()
     assert not at.exception
-    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    assert [t.key for t in at.text_input] == LOGIN_KEYS
     assert not at.metric and not at.dataframe
 
 
@@ -57,7 +58,7 @@ def test_cockpit_panels(leader):
 
 def test_selecting_a_county_filters_the_page(leader):
     at = leader
-    at.selectbox(key="region").select("麻章区").run()
+    at.selectbox(key="cockpit.county").select("440811").run()  # 麻章区
     assert not at.exception
     assert any("麻章区" in c.value for c in at.caption)
     red_table = at.dataframe[-1].value
@@ -69,9 +70,10 @@ def test_a_past_day_and_other_windows(leader):
     at.date_input[0].set_value(date(2025, 6, 30)).run()
     assert not at.exception
     assert any("2025-06-30 23:59" in c.value for c in at.caption)
-    for name in ("近30天", "近90天", "全部"):
-        at.selectbox[0].select(name).run()
+    for code, name in (("30", "近30天"), ("90", "近90天"), ("all", "全部")):
+        at.selectbox(key="cockpit.window").select(code).run()
         assert not at.exception
+        assert any(f"统计区间：{name}" in c.value for c in at.caption)
 
 
 def test_staff_see_their_own_unit_only(sqlite_demo_url, monkeypatch):
@@ -125,3 +127,93 @@ def test_production_without_a_privacy_key_refuses_to_start(tmp_path, monkeypatch
     at.switch_page("pages/public_submit.py").run()
     assert any("加密密钥" in e.value for e in at.error)
     assert not at.text_input
+
+
+def test_a_page_run_prints_nothing(sqlite_demo_url, monkeypatch, capfd):
+    """A normal run (sign-in, cockpit, a rerun) writes no library noise or traceback."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_demo_url)
+    at = login(app(), "leader")
+    at.run()
+    assert not at.exception
+    out, err = capfd.readouterr()
+    assert "Invalid token" not in out + err
+    assert "Traceback" not in out + err
+
+
+# -- click-through: each number on a card opens the list of exactly those items ----------------
+
+def card_links(at):
+    """(label, page, query string) of the links on the domain cards."""
+    return [(p.proto.label, p.proto.page, p.proto.query_string) for p in at.get("page_link")
+            if "domain=" in p.proto.query_string]
+
+
+def list_total(at) -> int:
+    import re
+
+    line = next(m.value for m in at.markdown if m.value.startswith("共 **"))
+    return int(re.match(r"共 \*\*([\d,]+)\*\* 件", line).group(1).replace(",", ""))
+
+
+def open_link(at, page: str, query: str):
+    from urllib.parse import parse_qsl
+
+    at.switch_page(f"pages/{page}.py")
+    for name in list(at.query_params):
+        del at.query_params[name]
+    for name, value in parse_qsl(query):
+        at.query_params[name] = value
+    return at.run()
+
+
+@pytest.mark.parametrize("county", [None, "440882"])
+def test_every_number_on_a_card_equals_the_list_it_opens(leader, county):
+    import re
+
+    at = leader
+    if county:
+        at.selectbox(key="cockpit.county").select(county).run()
+    at.date_input(key="cockpit.asof").set_value(date(2026, 10, 31)).run()
+    at.selectbox(key="cockpit.window").select("90").run()
+    links = card_links(at)
+    assert len(links) == 6 * 5  # six domains: the title, open, red, open red, yellow
+    numbered = [(label, page, q) for label, page, q in links if re.search(r"\d", label)]
+    for label, page, query in numbered:
+        assert "asof=2026-10-31" in query and "window=90" in query
+        assert (f"county={county}" in query) == bool(county)
+        expected = int(re.search(r"([\d,]+)", label.replace("20%", "")).group(1).replace(",", ""))
+        at2 = open_link(at, page, query)
+        assert not at2.exception, (label, at2.exception)
+        assert list_total(at2) == expected, (label, query)
+        at2.switch_page("Home.py").run()
+
+
+def test_the_items_list_is_urgent_first_across_all_its_pages(leader):
+    """监察事项 for one district over 90 days, 20 a page: walking every page gives each item
+    once, red (most overdue first), then yellow (least time left first), green, and the closed
+    ones last; the count above the list is the number of rows walked."""
+    at = open_link(leader, "items", "county=440802&window=90")
+    at.selectbox(key="items.per").select(20).run()
+    total = list_total(at)
+    pages = -(-total // 20)
+    assert pages >= 3
+    rows = []
+    for p in range(1, pages + 1):
+        at.number_input(key="items.page").set_value(p).run()
+        assert not at.exception
+        rows += at.dataframe[0].value.to_dict("records")
+    assert len(rows) == total == len({r["事项编号"] for r in rows})
+    rank = {"■ 红牌": 0, "▲ 黄牌": 1, "● 绿灯": 2, "○ 资料不全": 3}
+
+    def group(r):
+        # A rule's card (red line, anomaly) stands with the open cards of its light.
+        verdict = r["原因"].startswith(("触发红线规则", "规则提示异常"))
+        return 4 if r["办结时间"] != "—" and not verdict else rank[r["灯色"]]
+
+    groups = [group(r) for r in rows]
+    assert groups == sorted(groups) and {0, 2, 4} <= set(groups)
+    open_reds = [r["办理期限"] for r in rows if group(r) == 0]
+    assert open_reds == sorted(open_reds)  # the most overdue (earliest deadline) first
+    closed = [r for r in rows if group(r) == 4]
+    late = [r["灯色"] == "■ 红牌" for r in closed]
+    assert late == sorted(late, reverse=True)  # closed late before closed on time

@@ -60,14 +60,14 @@ def test_reimport_updates_and_records_history(empty_engine):
 @pytest.mark.parametrize("body,expected", [
     ("A-1,APPROVAL,ZJ.NOPE,2026-09-30T10:00,5wd,\n", "第2行：未知单位“ZJ.NOPE”"),
     ("A-1,APPROVAL,ZJ.FG,2026-13-40,5wd,\n", "第2行：受理时间 received_at 无效"),
-    ("A-1,APPROVAL,ZJ.FG,,5wd,\n", "第2行：受理时间 received_at 无效"),
+    ("A-1,APPROVAL,ZJ.FG,,5wd,\n", "第2行：受理时间 received_at 为空"),
     ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5wd,\nA-1,FEES,ZJ.FG,2026-09-30T10:00,,\n",
-     "第3行：external_id “A-1” 与第2行重复"),
+     "第3行：事项编号 external_id “A-1” 与第2行重复"),
     ("A-1,NOPE,ZJ.FG,2026-09-30T10:00,5wd,\n", "第2行：未知子系统代码“NOPE”"),
     ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,5weeks,\n", "时限格式无效"),
     ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,,2026-09-29T10:00\n", "第2行：办结时间早于受理时间"),
     ("A-1,APPROVAL,ZJ.FG,2099-09-30T10:00,,\n", "第2行：受理时间晚于当前时间"),
-    (",APPROVAL,ZJ.FG,2026-09-30T10:00,,\n", "第2行：external_id 为空"),
+    (",APPROVAL,ZJ.FG,2026-09-30T10:00,,\n", "第2行：事项编号 external_id 为空"),
     ("A-1,APPROVAL,ZJ.FG,2026-09-30T10:00,,,extra\n", "第2行：列数多于表头"),
 ])
 def test_bad_rows_are_refused_and_nothing_is_written(empty_engine, body, expected):
@@ -93,7 +93,7 @@ def test_every_bad_row_is_listed(empty_engine):
     ("   \n", "文件为空"),
     (HEADER, "只有表头"),
     ("external_id,unit\nA,B\n", "表头缺少列"),
-    (HEADER.strip() + ",note\nA-1,APPROVAL,ZJ.FG,2026-09-30,,,x\n", "未知列：note"),
+    (HEADER.strip() + ",note\nA-1,APPROVAL,ZJ.FG,2026-09-30,,,x\n", "未知列“note”"),
 ])
 def test_empty_or_malformed_files(empty_engine, text, expected):
     with pytest.raises(ImportFailed, match=expected):
@@ -117,3 +117,30 @@ def test_file_encodings(empty_engine, tmp_path):
         assert import_items_file(s, path).created == 1
     with db.session_scope(empty_engine) as s, pytest.raises(ImportFailed, match="无法读取文件"):
         import_items_file(s, tmp_path / "missing.csv")
+
+
+def test_chinese_headers_and_excel_files(empty_engine, tmp_path):
+    """The same kind read from an .xlsx with the Chinese headers (dates as real Excel dates)."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["事项编号", "子系统", "责任单位", "受理时间", "办理时限", "办结时间"])
+    ws.append(["X-1", "APPROVAL", "ZJ.FG", datetime(2026, 9, 30, 10, 0), "5wd", None])
+    ws.append(["X-2", "FEES", "湛江市财政局", "2026-09-30 10:00", None, "2026-10-09T09:00"])
+    path = tmp_path / "items.xlsx"
+    wb.save(path)
+    with db.session_scope(empty_engine) as s:
+        result = import_items_file(s, path)
+    assert (result.created, result.rows) == (2, 2)
+    assert get(empty_engine, "X-1").deadline.astimezone(TZ).isoformat() == \
+        "2026-10-14T00:00:00+08:00"
+    assert get(empty_engine, "X-2").state == "completed"
+
+
+def test_a_formula_in_a_text_cell_is_refused(empty_engine):
+    with pytest.raises(ImportFailed, match="疑似表格公式"):
+        run(empty_engine, HEADER + '"=HYPERLINK(""x"")",APPROVAL,ZJ.FG,2026-09-30T10:00,,\n')
+    assert count(empty_engine) == 0

@@ -88,12 +88,12 @@ def test_reason_carries_rule_inputs_and_thresholds():
 def _lights_by_python(session, as_of):
     rows = session.execute(
         select(Item.external_id, Item.received_at, Item.deadline, Item.completed_at,
-               Subsystem.yellow_pct, Item.card_cancelled)
+               Subsystem.yellow_pct, Item.card_cancelled, Item.verdict)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)).all()
     out = {}
-    for ext, recv, due, done, pct, cancelled in rows:
+    for ext, recv, due, done, pct, cancelled, verdict in rows:
         lt = light_for(received_at=recv, deadline=due, completed_at=done, as_of=as_of,
-                       yellow_pct=pct, card_cancelled=cancelled)
+                       yellow_pct=pct, card_cancelled=cancelled, verdict=verdict)
         if lt is not None:
             out[ext] = lt.light
     return out
@@ -157,3 +157,63 @@ def test_aggregate_counts_agree_with_item_lights(demo_engine, offset):
     assert counts["yellow"].sum() == expected[YELLOW]
     assert counts["green"].sum() == expected[GREEN]
     assert counts["grey"].sum() == expected[GREY]
+
+
+def test_a_rule_verdict_lights_the_card_whatever_the_clock():
+    """A red line crossed is red from the moment it was crossed, open or closed, on time or
+    not; a yellow verdict is yellow unless the clock says red; a cancelled card shows neither."""
+    def v(as_of, verdict, completed=None, cancelled=False):
+        lt = light_for(received_at=T0, deadline=DUE, completed_at=completed, as_of=as_of,
+                       verdict=verdict, verdict_note="单一投标", card_cancelled=cancelled)
+        return lt.light, lt.rule
+
+    assert v(T0 + S, 2) == (RED, "rule_red")
+    assert v(T0 + S, 2, completed=T0 + S) == (RED, "rule_red")
+    assert v(T0 + S, 1) == (YELLOW, "rule_yellow")
+    assert v(DUE + S, 1) == (RED, "open_overdue")  # the clock's red wins over a yellow verdict
+    assert v(T0 + S, 1, completed=T0 + S) == (YELLOW, "rule_yellow")
+    assert v(T0 + S, 2, cancelled=True) == (GREEN, "card_cancelled")
+    assert v(T0 + S, 2, completed=T0 + S, cancelled=True) == (GREEN, "card_cancelled")
+    assert light_for(received_at=T0, deadline=DUE, completed_at=None, as_of=T0 - S,
+                     verdict=2) is None
+    lt = light_for(received_at=T0, deadline=DUE, completed_at=None, as_of=T0 + S, verdict=2,
+                   verdict_note="最低价投标被否决")
+    assert "最低价投标被否决" in lt.reason
+
+
+def test_sql_and_python_agree_on_every_verdict_combination(empty_engine):
+    """Every combination of clock state, verdict and cancellation, at moments either side of
+    each boundary: the SQL rule and the Python rule give the same light."""
+    cal = WorkCalendar()
+    with db.session_scope(empty_engine) as s:
+        sub = s.scalar(select(Subsystem).where(Subsystem.code == "FEES"))
+        unit = s.scalar(select(Unit).order_by(Unit.id))
+        base, _ = upsert_item(s, cal, external_id="V-BASE", subsystem=sub, unit_id=unit.id,
+                              received_at=T0, limit=parse_limit("48h"), completed_at=None,
+                              actor="test")
+        due = base.deadline
+        ends = {"open": None, "ontime": due - timedelta(hours=1), "late": due + timedelta(hours=1)}
+        for end_name, done in ends.items():
+            for verdict in (0, 1, 2):
+                for cancelled in (False, True):
+                    item, _ = upsert_item(
+                        s, cal, external_id=f"V-{end_name}-{verdict}-{int(cancelled)}",
+                        subsystem=sub, unit_id=unit.id, received_at=T0,
+                        limit=parse_limit("48h"), completed_at=done, actor="test")
+                    item.verdict, item.card_cancelled = verdict, cancelled
+    allowed = 48 * 3600
+    yellow_at = due - timedelta(seconds=allowed * 20 // 100)
+    moments = [T0 - S, T0, T0 + S, yellow_at - S, yellow_at + S, due - timedelta(hours=1),
+               due, due + S, due + timedelta(hours=1), due + timedelta(days=30)]
+    with db.read_scope(empty_engine) as s:
+        for m in moments:
+            by_sql = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=m)}
+            assert by_sql == _lights_by_python(s, m), m
+            counts = queries.light_counts(s, user=SYSTEM, as_of=m, window_days=None)
+            from collections import Counter
+
+            expected = Counter(by_sql.values())
+            assert (counts["red"].sum(), counts["yellow"].sum(), counts["green"].sum()) == (
+                expected[RED], expected[YELLOW], expected[GREEN]), m
+        at = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=T0 + S)}
+    assert at["V-open-2-0"] == RED and at["V-open-1-0"] == YELLOW and at["V-open-2-1"] == GREEN

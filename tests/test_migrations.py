@@ -4,6 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+import lib.domains  # noqa: F401 - the domains' models join Base.metadata
 from lib import db
 from lib.models import Base
 from tests.conftest import new_database_url

@@ -43,7 +43,7 @@ def sweep(engine, at):
 
 
 def staff(engine, code="440823.ZRZY"):
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         uid = s.scalar(select(Unit.id).where(Unit.code == code))
     return CurrentUser(None, "jingban", "经办", frozenset({"staff"}), unit_id=uid)
 
@@ -157,3 +157,29 @@ def test_the_app_sweeps_at_most_once_a_minute(engine):
         assert notices.run_if_due(s, at + timedelta(seconds=30)) is None
     with db.session_scope(engine) as s:
         assert notices.run_if_due(s, at + timedelta(seconds=61)) is not None
+
+
+def test_a_sweep_that_issues_many_notices_at_once_is_audited_whole(empty_engine):
+    """Forty items overdue together: one audit row, its notice ids cut to fit the column
+    (PostgreSQL refused the whole sweep when they were longer than 64 characters)."""
+    from lib.models import AuditLog
+
+    rows = "".join(f"MANY-{i},FEES,440823.ZRZY,2026-11-02T09:00,48h,\n" for i in range(40))
+    with db.session_scope(empty_engine) as s:
+        import_items(s, HEADER + rows, actor="t")
+    assert sweep(empty_engine, T_DUE + timedelta(minutes=1)).issued == 40
+    with db.session_scope(empty_engine) as s:
+        row = s.scalar(select(AuditLog).where(AuditLog.action == "notice.issue"))
+    assert len(row.entity_id) <= 64 and row.entity_id.endswith(",…")
+    assert '"count": 40' in row.after
+
+
+def test_since_reads_only_crossings_from_then_on(engine):
+    """The demo's history sweeps with `since` (its last sweep): crossings before it are left
+    to that sweep, crossings at or after it are found as by a full sweep."""
+    with db.session_scope(engine) as s:
+        assert notices.sweep(s, T_DUE + timedelta(days=1), since=T_DUE + timedelta(seconds=1)).issued == 0
+    assert count(engine) == 0
+    with db.session_scope(engine) as s:
+        assert notices.sweep(s, T_DUE + timedelta(days=1), since=T_DUE).issued == 2
+    assert sweep(engine, T_DUE + timedelta(days=2)).issued == 0

@@ -4,26 +4,39 @@ import pytest
 from sqlalchemy import select
 
 from lib import db
+from lib.access import PAGES as PAGE_SPECS
 from lib.models import AuditLog, CalendarOverride, Item, Unit, User
-from tests.apptest_helpers import app, copy_sqlite, errors, login, page_links
+from tests.apptest_helpers import LOGIN_KEYS, app, copy_sqlite, errors, login, page_links
 
 PAGES = {"领导驾驶舱": "Home.py", "监察事项": "pages/items.py", "重点工作与项目": "pages/key_work.py",
+         "权力运行": "pages/power.py", "专项资金": "pages/funds.py",
+         "要素市场": "pages/market.py",
          "网络投诉": "pages/complaints.py",
          "诉求分派与审核": "pages/dispatch.py", "本单位工单": "pages/inbox.py",
          "督办通知": "pages/unit_notices.py", "督办中心": "pages/supervision.py",
-         "行政效能": "pages/efficiency.py", "审计日志": "pages/audit.py", "用户与单位": "pages/admin_users.py",
+         "行政效能": "pages/efficiency.py", "信息公开": "pages/disclosure.py",
+         "论坛审核": "pages/moderation.py",
+         "数据接入": "pages/data_exchange.py",
+         "审计日志": "pages/audit.py", "用户与单位": "pages/admin_users.py",
          "系统设置": "pages/admin_settings.py", "个人设置": "pages/account.py"}
-PUBLIC = ["我要反映", "办理进度查询", "答复公开", "热点与政策", "效能排名与网上测评"]
-VISIBLE = {
-    "admin": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "行政效能", "审计日志",
-              "用户与单位", "系统设置", "个人设置"],
-    "leader": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "行政效能", "个人设置"],
-    "inspector": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "诉求分派与审核", "督办中心",
-                  "行政效能", "审计日志", "个人设置"],
-    "staff": ["领导驾驶舱", "监察事项", "重点工作与项目", "本单位工单", "督办通知", "行政效能",
-              "个人设置"],
-    "reviewer": ["领导驾驶舱", "监察事项", "重点工作与项目", "网络投诉", "行政效能", "个人设置"],
+PUBLIC = [p.title for p in PAGE_SPECS if p.public]
+# What each role sees in the sidebar, listed as sets; the sidebar's order is access.PAGES's.
+_SEES = {
+    "admin": {"领导驾驶舱", "监察事项", "重点工作与项目", "权力运行", "专项资金", "要素市场", "信息公开",
+              "网络投诉", "行政效能", "论坛审核", "数据接入", "审计日志", "用户与单位", "系统设置", "个人设置"},
+    "leader": {"领导驾驶舱", "监察事项", "重点工作与项目", "权力运行", "专项资金", "要素市场", "信息公开",
+               "网络投诉", "行政效能", "个人设置"},
+    "inspector": {"领导驾驶舱", "监察事项", "重点工作与项目", "权力运行", "专项资金", "要素市场", "信息公开",
+                  "网络投诉", "诉求分派与审核", "督办中心", "行政效能", "论坛审核", "数据接入", "审计日志",
+                  "个人设置"},
+    "staff": {"领导驾驶舱", "监察事项", "重点工作与项目", "权力运行", "专项资金", "信息公开", "本单位工单",
+              "督办通知", "行政效能", "个人设置"},
+    "reviewer": {"领导驾驶舱", "监察事项", "重点工作与项目", "权力运行", "专项资金", "要素市场", "信息公开",
+                 "网络投诉", "诉求分派与审核", "督办中心", "行政效能", "论坛审核", "数据接入", "审计日志",
+                 "个人设置"},
 }
+VISIBLE = {role: [p.title for p in PAGE_SPECS if not p.public and p.title in sees]
+           for role, sees in _SEES.items()}
 
 
 @pytest.fixture
@@ -53,7 +66,7 @@ def test_each_role_sees_its_pages_and_is_refused_the_others(url, role):
 def test_a_deep_link_without_login_shows_only_the_login_form(url):
     at = app()
     at.switch_page("pages/admin_users.py").run()
-    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    assert [t.key for t in at.text_input] == LOGIN_KEYS
     assert not at.dataframe
 
 
@@ -74,7 +87,7 @@ def test_logout(url):
     next(b for b in at.button if b.label == "退出登录").click()
     at.run()
     assert any("您已安全退出" in i.value for i in at.info)
-    assert [t.label for t in at.text_input] == ["用户名", "密码"]
+    assert [t.key for t in at.text_input] == LOGIN_KEYS
     assert not at.metric
 
 
@@ -119,8 +132,12 @@ def test_staff_record_a_completion(url):
 
 
 def test_reviewer_sees_no_staff_names(url):
+    with db.session_scope(db.get_engine(url)) as s:  # an item with a named handler
+        ext = s.scalar(select(Item.external_id).where(Item.handler_id.is_not(None)).limit(1))
     at = login(app(), "reviewer")
-    at.switch_page("pages/items.py").run()
+    at.switch_page("pages/items.py")
+    at.query_params["item"] = ext
+    at.run()
     details = "\n".join(m.value for m in at.markdown)
     handler_line = next(line for line in details.splitlines() if "经办人" in line)
     assert "*" in handler_line
@@ -304,10 +321,82 @@ def test_key_work_page_and_a_node_report(url):
     staff = login(app(), "staff")
     staff.switch_page("pages/key_work.py").run()
     assert not staff.exception
-    staff.selectbox[0].set_value(pid).run()
-    staff.selectbox[1].set_value(current).run()
+    staff.selectbox(key="project_pick").set_value(pid).run()
+    staff.selectbox(key="node_pick").set_value(current).run()
     assert any(b.label == "提交" for b in staff.button)
     staff.slider[0].set_value(100)
     next(b for b in staff.button if b.label == "提交").click()
     staff.run()
     assert not staff.exception and not errors(staff)
+
+
+# -- the provincial reviewer: every page, read-only, no personal data ---------------------------
+
+def _everything_shown(at) -> list[str]:
+    """Every piece of text the page put on screen: markdown, captions, alerts, metrics, tables,
+    the options of every selector, labels of tabs and expanders, and embedded HTML."""
+    out = []
+    for kind in ("markdown", "caption", "text", "title", "header", "subheader", "info", "warning",
+                 "success", "error", "code", "latex"):
+        out += [str(e.value) for e in at.get(kind)]
+    out += [f"{m.label} {m.value}" for m in at.metric]
+    for frame in list(at.dataframe) + list(at.table):
+        df = frame.value
+        out += [str(c) for c in df.columns]
+        out += [str(v) for v in df.astype(str).to_numpy().ravel()]
+    for kind in ("selectbox", "multiselect", "radio", "segmented_control", "pills"):
+        for w in at.get(kind):
+            out += [str(o) for o in getattr(w.proto, "options", [])]
+    out += [e.proto.label for e in at.get("expandable")] + [t.proto.label for t in at.get("tab")]
+    out += [e.proto.body for e in at.get("html")]
+    return out
+
+
+def _personal_data(url) -> tuple[set[str], set[str]]:
+    """(names, exact values) that must never reach the reviewer: every official's name, every
+    other account's name and username, every reporter's name and contact, and the public's own
+    words."""
+    from lib import privacy
+    from lib.models import Person, Submission
+
+    with db.session_scope(db.get_engine(url)) as s:
+        names = set(s.scalars(select(Person.name)))
+        accounts = s.execute(select(User.username, User.display_name)
+                             .where(User.username != "reviewer")).all()
+        senders = s.execute(select(Submission.name_enc, Submission.contact_enc,
+                                   Submission.body)).all()
+    names |= {display.split("（")[0] for _, display in accounts}
+    exact = {username for username, _ in accounts}
+    for name_enc, contact_enc, body in senders:
+        names |= {v for v in (privacy.decrypt(name_enc), privacy.decrypt(contact_enc)) if v}
+        names.add(body)
+    return names, exact
+
+
+def test_a_reviewer_opens_every_page_with_nothing_to_submit_and_no_personal_data(url):
+    from lib import access
+
+    reviewer = access.CurrentUser(None, "reviewer", "省级检查组", frozenset({"reviewer"}))
+    pages = [p for p in access.visible_pages(reviewer)]
+    inspector_or_leader = {p.key for role in ("inspector", "leader") for p in access.visible_pages(
+        access.CurrentUser(None, "x", "x", frozenset({role})))}
+    assert {p.key for p in pages} == inspector_or_leader
+    names, exact = _personal_data(url)
+    at = login(app(), "reviewer")
+    seen = 0
+    for spec in pages:
+        runs = [at.switch_page(spec.path).run()]
+        if spec.key == "efficiency":  # people are ranked too: their names must be masked
+            runs.append(at.radio(key="eff_level").set_value("个人").run())
+        for run in runs:
+            assert not run.exception, (spec.title, run.exception)
+            assert not errors(run), (spec.title, errors(run))
+            # Nothing to submit: no form, and no button but signing out and checking the chain.
+            assert not [b for b in run.button if b.proto.is_form_submitter], spec.title
+            assert {b.label for b in run.button} <= {"退出登录", "立即校验"}, spec.title
+            shown = _everything_shown(run)
+            leaks = {n for n in names for text in shown if n and n in text}
+            leaks |= {v for v in shown if v in exact}
+            assert not leaks, (spec.title, sorted(leaks)[:5])
+            seen += len(shown)
+    assert seen > 2000  # the pages really showed their data

@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from lib import db, queries
@@ -112,3 +113,99 @@ def test_grade_thresholds():
     assert queries.grade(6, 100, t) == YELLOW
     assert queries.grade(5, 100, t) == YELLOW
     assert queries.grade(4, 100, t) == GREEN
+
+
+def urgent_fixture(engine):
+    """Items whose order is known: three open reds overdue by 3, 9 and 1 days; two yellows with
+    2 and 6 hours left; greens with 20 and 40 hours left; a grey; closed items (late and on time)."""
+    d, h = timedelta(days=1), timedelta(hours=1)
+    with db.session_scope(engine) as s:
+        for ext, overdue in (("R-3d", 3), ("R-9d", 9), ("R-1d", 1)):
+            add(s, ext, "FEES", "440823.ZRZY", T - (overdue + 2) * d, "48h")
+        add(s, "Y-6h", "FEES", "440823.ZRZY", T - 42 * h, "48h")
+        add(s, "Y-2h", "FEES", "440823.ZRZY", T - 46 * h, "48h")
+        add(s, "G-40h", "FEES", "440825.ZRZY", T - 8 * h, "48h")
+        add(s, "G-20h", "FEES", "440825.ZRZY", T - 28 * h, "48h")
+        add(s, "C-ok-old", "FEES", "440823.ZRZY", T - 30 * d, "48h", T - 29 * d)
+        add(s, "C-ok-new", "FEES", "440823.ZRZY", T - 3 * d, "48h", T - 2 * d)
+        add(s, "C-late", "FEES", "440823.ZRZY", T - 30 * d, "48h", T - 20 * d)
+        add(s, "KEY", "KEYWORK", "440881.CZ", T - 30 * d, "10d")  # another domain, overdue
+    with db.session_scope(engine) as s:  # a feed that lost the deadline: grey
+        from lib.models import Item
+        s.add(Item(external_id="GREY", subsystem_id=s.scalar(select(Subsystem.id).where(
+            Subsystem.code == "FEES")), unit_id=s.scalar(select(Unit.id).where(
+                Unit.code == "440823.ZRZY")), received_at=T - d, state="open", title="无期限"))
+
+
+URGENT_ORDER = ["R-9d", "R-3d", "R-1d", "Y-2h", "Y-6h", "G-20h", "G-40h", "GREY",
+                "C-late", "C-ok-new", "C-ok-old"]
+
+
+def test_item_page_lists_the_urgent_first_and_counts_everything(empty_engine):
+    urgent_fixture(empty_engine)
+    flt = queries.ItemFilter(as_of=T, domain_code="POWER")
+    with db.session_scope(empty_engine) as s:
+        whole = queries.item_page(s, user=SYSTEM, flt=flt, per_page=None)
+        assert [r.external_id for r in whole.rows] == URGENT_ORDER
+        assert [r.light for r in whole.rows[:8]] == [RED] * 3 + [YELLOW] * 2 + [GREEN] * 2 + [GREY]
+        assert whole.total == 11
+        assert whole.counts == {"total": 11, RED: 4, YELLOW: 2, GREEN: 4, GREY: 1, "open": 8,
+                                "open_red": 3}
+        # Pages of 4 walk through all of them, in the same order, none dropped.
+        seen = []
+        for p in (1, 2, 3):
+            page = queries.item_page(s, user=SYSTEM, flt=flt, page=p, per_page=4)
+            assert (page.total, page.pages, page.page) == (11, 3, p)
+            seen += [r.external_id for r in page.rows]
+        assert seen == URGENT_ORDER
+        assert queries.item_page(s, user=SYSTEM, flt=flt, page=99, per_page=4).page == 3
+        # Across domains, the more overdue key task comes before every POWER red.
+        everything = queries.item_page(s, user=SYSTEM, flt=queries.ItemFilter(as_of=T), per_page=2)
+        assert [r.external_id for r in everything.rows] == ["KEY", "R-9d"]
+
+
+def test_item_page_filters_by_light_state_and_text(empty_engine):
+    urgent_fixture(empty_engine)
+    with db.session_scope(empty_engine) as s:
+        def ids(**kw):
+            page = queries.item_page(s, user=SYSTEM, flt=queries.ItemFilter(as_of=T, **kw),
+                                     per_page=None)
+            assert page.total == len(page.rows)
+            return [r.external_id for r in page.rows]
+
+        assert ids(light=RED, domain_code="POWER") == ["R-9d", "R-3d", "R-1d", "C-late"]
+        assert ids(light=RED, state="open") == ["KEY", "R-9d", "R-3d", "R-1d"]
+        assert ids(state="closed") == ["C-late", "C-ok-new", "C-ok-old"]
+        assert ids(light=YELLOW) == ["Y-2h", "Y-6h"]
+        assert ids(text="c-ok") == ["C-ok-new", "C-ok-old"]
+        assert ids(text="无期限") == ["GREY"]
+        assert ids(text="100%_") == []  # wildcards are taken literally
+        assert ids(external_id="R-1d") == ["R-1d"]
+        with pytest.raises(ValueError):
+            queries.ItemFilter(as_of=T, light="purple")
+
+
+def test_a_cards_numbers_equal_the_lists_they_open(empty_engine):
+    """The cockpit's domain card (light_counts → domain_kpis) and the list filtered the same way
+    count the same items, for every domain, county and window."""
+    urgent_fixture(empty_engine)
+    d = timedelta(days=1)
+    with db.session_scope(empty_engine) as s:
+        add(s, "OLD-LATE", "FEES", "440823.ZRZY", T - 200 * d, "48h", T - 150 * d)
+        cat = queries.catalog_frames(s)
+        for window in (30, 365, None):
+            for region_id in (None, *cat["counties"]["region_id"].head(3).map(int)):
+                counts = queries.light_counts(s, user=SYSTEM, as_of=T, window_days=window,
+                                              region_id=region_id)
+                kpis = queries.domain_kpis(counts, cat).set_index("domain_code")
+                for code, k in kpis.iterrows():
+                    def n(window=window, code=code, region_id=region_id, **kw):
+                        flt = queries.ItemFilter(as_of=T, window_days=window, domain_code=code,
+                                                 region_id=region_id, **kw)
+                        return queries.item_page(s, user=SYSTEM, flt=flt, per_page=1).total
+
+                    assert n() == k["total"]
+                    assert n(state="open") == k["open"]
+                    assert n(light=RED) == k["red"]
+                    assert n(light=RED, state="open") == k["open_red"]
+                    assert n(light=YELLOW) == k["yellow"]

@@ -24,7 +24,7 @@ LEADER = CurrentUser(None, "lingdao", "领导", frozenset({"leader"}))
 
 
 def unit(engine, code):
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         u = s.scalar(select(Unit).where(Unit.code == code))
         return u.id
 
@@ -46,7 +46,7 @@ def submit(engine, data=None, now=T0, source=None):
 
 
 def get(engine, sub_id):
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         return s.get(Submission, sub_id)
 
 
@@ -278,13 +278,16 @@ def test_stale_edits_are_refused(engine):
 def test_two_sessions_cannot_overwrite_each_other(engine):
     """Optimistic locking in the database (version column), not only in the form."""
     sub_id, _ = submit(engine)
-    factory = db.sessionmaker(bind=engine)
+    factory = db.sessionmaker(bind=engine, expire_on_commit=False)
     a, b = factory(), factory()
     try:
-        sa_, sb_ = a.get(Submission, sub_id), b.get(Submission, sub_id)
+        # Both open the form; each look is its own short transaction (writers never overlap).
+        sb_ = b.get(Submission, sub_id)
+        b.commit()
+        sa_ = a.get(Submission, sub_id)
         sa_.subject = "甲的修改"
         a.commit()
-        sb_.subject = "乙的修改"
+        sb_.subject = "乙的修改"  # submitted later, over the version seen before 甲's save
         with pytest.raises(StaleDataError):
             b.commit()
     finally:
@@ -364,3 +367,37 @@ def test_privacy_key_sources(tmp_path, monkeypatch):
     other = Fernet.generate_key().decode()
     monkeypatch.setenv("PRIVACY_KEY", other)
     assert "无法解密" in privacy.decrypt(token)  # a changed key never shows garbage as a name
+
+
+def test_the_inbox_lists_the_overdue_first_and_pages_through_all(engine):
+    """Four complaints to one unit, received 20, 15, 2 and 9 days before T: the two overdue
+    (most overdue first), then the one with the least time left, then the fresh one."""
+    cg = unit(engine, "ZJ.CGZF")
+    ids = {}
+    for days in (20, 15, 2, 9):
+        ids[days], _ = submit(engine, new(unit_id=cg), now=T0 + timedelta(days=-days))
+    worker = CurrentUser(None, "jingban", "经办", frozenset({"staff"}), unit_id=cg)
+    with db.read_scope(engine) as s:
+        whole = subs.inbox(s, worker, as_of=T0, per_page=None)
+        assert [o.id for o in whole.rows] == [ids[20], ids[15], ids[9], ids[2]]
+        assert whole.total == 4 and whole.counts["open_red"] == 2
+        first, second = (subs.inbox(s, worker, as_of=T0, page=p, per_page=3) for p in (1, 2))
+        assert [o.id for o in first.rows + second.rows] == [ids[20], ids[15], ids[9], ids[2]]
+        assert (first.pages, second.page) == (2, 2)
+        with pytest.raises(PermissionDenied):
+            subs.inbox(s, INSPECTOR, as_of=T0)
+
+
+@pytest.mark.parametrize("peer,real,expected", [
+    ("203.0.113.7", None, "203.0.113.7"),  # a visitor straight to the app
+    ("203.0.113.7", "10.0.0.9", "203.0.113.7"),  # a remote peer cannot forge the header
+    ("127.0.0.1", "198.51.100.4", "198.51.100.4"),  # behind the local nginx
+    ("::ffff:127.0.0.1", "198.51.100.4", "198.51.100.4"),  # the same on a dual-stack socket
+    ("::1", "2001:db8::5", "2001:db8::5"),
+    ("::ffff:127.0.0.1", None, None),  # local use, no proxy: no address, no rate limit
+    (None, None, None),
+])
+def test_the_visitors_address_behind_the_proxy(peer, real, expected):
+    from lib import privacy
+
+    assert privacy.visitor_address(peer, real) == expected

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import lib.domains  # noqa: F401 - the domains' models join Base.metadata
 from lib.models import Base
 
 config = context.config
@@ -19,9 +20,9 @@ def run_migrations_online() -> None:
         if sqlite:
             # SQLite changes a table by copying it and dropping the old one; with foreign keys
             # on, that drop would cascade into child tables and lose their rows. The pragma
-            # only takes effect outside a transaction, hence the commit.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
+            # only takes effect outside a transaction, so it goes straight to the driver (whose
+            # own BEGIN is off, see lib.db) before the migration's transaction begins.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             context.configure(
                 connection=connection,
@@ -38,8 +39,8 @@ def run_migrations_online() -> None:
                     raise RuntimeError(f"migration left broken foreign keys: {problems[:5]}")
         finally:
             if sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-                connection.commit()
+                connection.rollback()  # end whatever the check began
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 run_migrations_online()

@@ -107,19 +107,19 @@ def wait_idle(pg, timeout: float = 60_000) -> None:
 
 def login(pg, base: str, username: str, password: str) -> None:
     pg.goto(base)
-    pg.get_by_label("用户名").first.wait_for(timeout=90_000)
+    pg.get_by_label("用户名", exact=True).first.wait_for(timeout=90_000)
     # A click that lands while the page's first run is still settling can be lost (the form
     # is redrawn empty): fill and submit again, at most twice more. The password is right, so
     # a repeat cannot count as a failed login.
     for attempt in range(3):
-        pg.get_by_label("用户名").fill(username)
-        pg.get_by_label("密码").fill(password)
+        pg.get_by_label("用户名", exact=True).first.fill(username)
+        pg.get_by_label("密码", exact=True).first.fill(password)
         pg.get_by_role("button", name="登录").click()
         try:
             pg.get_by_role("button", name="退出登录").wait_for(timeout=40_000)
             break
         except PlaywrightTimeout:
-            if attempt == 2 or pg.get_by_label("用户名").count() == 0:
+            if attempt == 2 or pg.get_by_label("用户名", exact=True).first.count() == 0:
                 raise
     # The login cookie is written by a component after the run; wait until the browser has it.
     for _ in range(100):

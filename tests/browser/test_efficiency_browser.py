@@ -21,7 +21,8 @@ def test_why_this_score_and_the_printed_report(page, app_url):
     page.get_by_role("tab", name="得分说明").click()
     page.get_by_text("得分贡献之和即综合得分").first.wait_for(timeout=30_000)
     page.get_by_text("计分事项明细").first.click()
-    page.get_by_role("button", name="导出明细 Excel").wait_for(timeout=30_000)
+    page.get_by_test_id("stExpander").get_by_role("button", name="导出 Excel").first.wait_for(
+        timeout=30_000)
     wait_idle(page)
     assert_no_errors(page)
     screenshot(page, "leader-行政效能-得分说明")
