@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -122,6 +123,9 @@ class Kind:
     # Rows per `apply` call, so a long import shows its progress; None: all rows at once (for
     # kinds whose rows depend on each other).
     chunk: int | None = None
+    # Wraps the whole write of a large batch (given the session and the number of rows): a kind
+    # may prepare its tables for many rows and put them back after (see lib.importer).
+    bulk: Callable[[Session, int], AbstractContextManager] | None = None
 
     def column(self, code: str) -> Column:
         return next(c for c in self.columns if c.code == code)
@@ -297,6 +301,31 @@ def _convert(col: Column, text: str):
     raise AssertionError(f"unknown column type {col.type}")
 
 
+def _fast(col: Column) -> Callable[[str], object]:
+    """The cell converter for a column: `_convert`, with shortcuts for the common cases of the
+    types a large file is full of (the answers and messages are `_convert`'s)."""
+    if col.type == "datetime":
+        def conv(text: str):
+            if len(text) > 10 and "/" not in text:  # an ISO time (a bare date takes the long way)
+                try:
+                    value = datetime.fromisoformat(text)
+                except ValueError:
+                    return _convert(col, text)
+                return value.replace(tzinfo=TZ) if value.tzinfo is None else value
+            return _convert(col, text)
+        return conv
+    if col.type == "limit":
+        seen: dict[str, object] = {}
+
+        def conv(text: str):  # a few distinct values (5wd, 48h …) in a whole file
+            value = seen.get(text)
+            if value is None:
+                value = seen[text] = _convert(col, text)
+            return value
+        return conv
+    return lambda text: _convert(col, text)
+
+
 def check_rows(kind: Kind, header: list[str],
                rows: list[tuple[int, list[str]]]) -> tuple[list[Row], list[str]]:
     """Map the header (codes or Chinese labels), convert every cell, and find duplicates of the
@@ -329,7 +358,7 @@ def check_rows(kind: Kind, header: list[str],
     errors: list[str] = []
     seen: dict = {}
     width = len(header)
-    placed = [(col, position.get(col.code)) for col in kind.columns]
+    placed = [(col, position.get(col.code), _fast(col)) for col in kind.columns]
     for line, cells in rows:
         if not "".join(cells).strip():
             continue  # a blank line
@@ -339,7 +368,7 @@ def check_rows(kind: Kind, header: list[str],
             continue
         values = {}
         row_errors = []
-        for col, at in placed:
+        for col, at, conv in placed:
             text = cells[at].strip() if at is not None and at < n else ""
             if not text:
                 if col.required:
@@ -352,7 +381,7 @@ def check_rows(kind: Kind, header: list[str],
             if text.startswith("'") and text[1:2] in FORMULA_PREFIXES:
                 text = text[1:]  # neutralized on export (see `safe_cell`): the value itself
             try:
-                values[col.code] = _convert(col, text)
+                values[col.code] = conv(text)
             except ValueError as exc:
                 row_errors.append(f"{col.label} {col.code} {exc}")
         if kind.key and values.get(kind.key) is not None and not row_errors:
@@ -404,11 +433,12 @@ def apply_rows(session: Session, kind: Kind, rows: list[Row], actor: str,
     """Write checked rows, in chunks when the kind allows (reporting progress after each)."""
     size = kind.chunk or len(rows) or 1
     result = ImportResult(rows=len(rows))
-    for start in range(0, len(rows), size):
-        result.merge(kind.apply(session, rows[start:start + size], actor))
-        if progress:
-            progress(min(start + size, len(rows)), len(rows))
-    session.flush()
+    with kind.bulk(session, len(rows)) if kind.bulk else nullcontext():
+        for start in range(0, len(rows), size):
+            result.merge(kind.apply(session, rows[start:start + size], actor))
+            if progress:
+                progress(min(start + size, len(rows)), len(rows))
+        session.flush()
     return result
 
 

@@ -10,6 +10,8 @@ messages in Chinese. Re-importing an external_id updates that item and records t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -88,23 +90,37 @@ def _apply(session: Session, rows: list[Row], actor: str) -> ImportResult:
     cal = load_calendar(session)
     result = ImportResult()
     existing = _existing(session, [r["external_id"] for r in rows])
-    now = now_utc()
-    now_ts = _ts(now)
+    now_ts = _ts(now_utc())
     fresh = []
+    # A day limit's deadline depends only on the local day of receipt: computed once per day
+    # and limit (a million rows fall on a few thousand). Local day: China Standard Time is UTC+8
+    # all year since 1992, before the calendar's first year.
+    dues: dict[tuple, int] = {}
+    defaults: dict[int, TimeLimit] = {}
     for row in rows:
         unit, sub, limit = row.refs["unit"], row.refs["subsystem"], row["time_limit"]
         ext = row["external_id"]
-        effective = limit or TimeLimit(sub.limit_value, sub.limit_unit)
-        deadline = cal.deadline(row["received_at"], effective)
+        received = row["received_at"]
+        received_ts = int(received.timestamp())
+        effective = limit or defaults.get(sub.id)
+        if effective is None:
+            effective = defaults[sub.id] = TimeLimit(sub.limit_value, sub.limit_unit)
+        if effective.unit == "h":
+            due_ts = received_ts + effective.value * 3600
+        else:
+            key = ((received_ts + 28800) // 86400, effective.unit, effective.value)
+            due_ts = dues.get(key)
+            if due_ts is None:
+                due_ts = dues[key] = _ts(cal.deadline(received, effective))
         completed = row["completed_at"]
         if ext in existing:
-            wanted = (sub.id, unit.id, _ts(row["received_at"]), limit.value if limit else None,
-                      limit.unit if limit else None, _ts(deadline), _ts(completed))
+            wanted = (sub.id, unit.id, received_ts, limit.value if limit else None,
+                      limit.unit if limit else None, due_ts, _ts(completed))
             if wanted == existing[ext]:
                 result.count("unchanged", ext)
                 continue
             upsert_item(session, cal, external_id=ext, subsystem=sub, unit_id=unit.id,
-                        received_at=row["received_at"], limit=limit, completed_at=completed,
+                        received_at=received, limit=limit, completed_at=completed,
                         actor=actor, region_id=unit.region_id if unit.level == "county" else None,
                         note="文件导入")
             result.count("updated", ext)
@@ -113,8 +129,8 @@ def _apply(session: Session, rows: list[Row], actor: str) -> ImportResult:
         fresh.append({
             "external_id": ext, "subsystem_id": sub.id, "unit_id": unit.id,
             "region_id": unit.region_id if unit.level == "county" else None,
-            "received_at": _ts(row["received_at"]), "limit_value": limit.value if limit else None,
-            "limit_unit": limit.unit if limit else None, "deadline": _ts(deadline),
+            "received_at": received_ts, "limit_value": limit.value if limit else None,
+            "limit_unit": limit.unit if limit else None, "deadline": due_ts,
             "completed_at": _ts(completed), "state": state_for(completed), "updated_at": now_ts,
         })
         result.count("created", ext)
@@ -123,7 +139,7 @@ def _apply(session: Session, rows: list[Row], actor: str) -> ImportResult:
         session.flush()
         conn = session.connection()
         before = conn.execute(select(func.coalesce(func.max(Item.id), 0))).scalar_one()
-        _insert_many(conn, Item.__table__, fresh)
+        _insert_items(conn, fresh, before)
         state = {r["external_id"]: r["state"] for r in fresh}
         events = []
         # The new rows' ids: above the highest id before the insert (and among them, ours).
@@ -157,6 +173,72 @@ def _existing(session: Session, keys: list[str]) -> dict[str, tuple]:
                 .where(Item.external_id.in_(chunk))):
             out[ext] = (sub_id, unit_id, _ts(recv), lv, lu, _ts(due), _ts(done))
     return out
+
+
+# -- large imports on SQLite ---------------------------------------------------------------------
+#
+# A million new items cost SQLite most in two places: each row goes into a dozen indexes in the
+# file's order, which is random for all but one of them (each insert a page the cache may not
+# hold), and the rollups' insert trigger runs once per row. For a batch at least as large as
+# the table, the indexes are taken off for the import and built again at its end (sorting once
+# beats a million random inserts), and the page cache is made large for its duration; for every
+# chunk of new rows the insert trigger is set aside and what it would have marked is marked by
+# one statement. All of it is inside the import's transaction: a failed import rolls the
+# indexes and the trigger back with the rows, and no other writer can come between (SQLite
+# has one writer; readers keep seeing the database as it was until the commit).
+
+BULK_MIN_ROWS = 50_000  # below this, the indexes stay (rebuilding them is not worth it)
+BULK_CACHE_KIB = 512 * 1024  # the page cache for a large import (default is 2 MiB)
+TRIGGER_MIN_ROWS = 1_000  # below this, the insert trigger marks the rollups row by row
+INSERT_TRIGGER = "trg_items_rollup_ins"  # lib/migrations/versions/0018_rollups.py
+# What the insert trigger marks for each new row, for all rows above an id at once (the same
+# expression as its body: the closing day of a closed item, the deadline's day of an open one).
+MARK_NEW_SQL = (
+    "INSERT OR IGNORE INTO rollup_dirty (kind, unit_id, day) "
+    "SELECT DISTINCT CASE WHEN completed_at IS NULL THEN 'o' ELSE 'c' END, unit_id, "
+    "(COALESCE(completed_at, deadline) + 28800) / 86400 FROM items "
+    "WHERE id > ? AND COALESCE(completed_at, deadline) IS NOT NULL")
+
+
+@contextmanager
+def _bulk(session: Session, n_rows: int) -> Iterator[None]:
+    """Prepare SQLite for a large import (see above); nothing on PostgreSQL or for a small one."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite" or n_rows < BULK_MIN_ROWS:
+        yield
+        return
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        there = conn.exec_driver_sql("SELECT count(*) FROM items").scalar()
+        indexes = []
+        if n_rows >= there:
+            indexes = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items' "
+                "AND sql IS NOT NULL ORDER BY name").all()
+            for name, _ in indexes:
+                conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        yield
+        for _, sql in indexes:
+            conn.exec_driver_sql(sql)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
+
+
+def _insert_items(conn, rows: list[dict], before: int) -> None:
+    """New items (ids above `before`), with the rollups marked for them."""
+    trigger = None
+    if conn.dialect.name == "sqlite" and len(rows) >= TRIGGER_MIN_ROWS:
+        trigger = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (INSERT_TRIGGER,)).scalar()
+    if trigger is None:
+        _insert_many(conn, Item.__table__, rows)
+        return
+    conn.exec_driver_sql(f"DROP TRIGGER {INSERT_TRIGGER}")
+    _insert_many(conn, Item.__table__, rows)
+    conn.exec_driver_sql(MARK_NEW_SQL, (before,))
+    conn.exec_driver_sql(trigger)
 
 
 def _insert_many(conn, table, rows: list[dict]) -> None:
@@ -193,7 +275,7 @@ def _export(session: Session):
 
 ITEMS = register(Kind("items", "监察事项", COLUMNS, "external_id", _resolve, _apply,
                       description="任一子系统的监察事项：受理时间、时限与办结时间",
-                      export=_export, chunk=20_000))
+                      export=_export, chunk=20_000, bulk=_bulk))
 
 
 def import_items(session: Session, text: str, *, actor: str = "导入") -> ImportResult:

@@ -1,9 +1,11 @@
 """CSV import of items: all rows or none, row-numbered Chinese errors, updates by external_id."""
 
+import dataclasses
+
 import pytest
 from sqlalchemy import func, select
 
-from lib import db
+from lib import db, exchange
 from lib.config import TZ
 from lib.importer import ImportFailed, import_items, import_items_file
 from lib.models import Item, ItemEvent
@@ -144,3 +146,105 @@ def test_a_formula_in_a_text_cell_is_refused(empty_engine):
     with pytest.raises(ImportFailed, match="疑似表格公式"):
         run(empty_engine, HEADER + '"=HYPERLINK(""x"")",APPROVAL,ZJ.FG,2026-09-30T10:00,,\n')
     assert count(empty_engine) == 0
+
+
+def _big_file(n: int, start: int = 0) -> str:
+    """n items over two years, some open, some closed, with every kind of limit."""
+    lines = [HEADER.rstrip("\n")]
+    for i in range(start, start + n):
+        day = 1 + i % 28
+        month = 1 + (i // 28) % 12
+        year = 2024 + (i // 336) % 2
+        done = "" if i % 3 == 0 else f"{year}-{month:02d}-{day:02d}T17:{i % 60:02d}"
+        limit = ["", "5wd", "15d", "48h"][i % 4]
+        unit = ["ZJ.FG", "440823.ZRZY", "ZJ.CZ"][i % 3]
+        lines.append(f"BIG-{i:06d},APPROVAL,{unit},{year}-{month:02d}-{day:02d}T09:{i % 60:02d},"
+                     f"{limit},{done}")
+    return "\n".join(lines) + "\n"
+
+
+def _schema(engine):
+    with engine.connect() as c:
+        return sorted(c.exec_driver_sql(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'items'").all())
+
+
+def _contents(engine):
+    with engine.connect() as c:
+        items = c.exec_driver_sql(
+            "SELECT external_id, subsystem_id, unit_id, region_id, received_at, limit_value,"
+            " limit_unit, deadline, completed_at, state FROM items ORDER BY external_id").all()
+        events = c.exec_driver_sql(
+            "SELECT i.external_id, e.kind, e.to_state FROM item_events e JOIN items i"
+            " ON i.id = e.item_id ORDER BY i.external_id, e.id").all()
+        dirty = c.exec_driver_sql("SELECT kind, unit_id, day FROM rollup_dirty ORDER BY 1, 2, 3").all()
+    return items, events, dirty
+
+
+def test_a_large_import_on_sqlite_takes_the_bulk_path_with_the_same_result(
+        tmp_path_factory, monkeypatch):
+    """The bulk path (indexes off and built again, the insert trigger set aside and its marks
+    made at once) leaves the same rows, history, rollup marks and schema as row by row."""
+    import lib.importer as importer
+    from lib import catalog, rollups
+    from tests.conftest import new_database_url
+
+    def fresh():
+        engine = db.get_engine(new_database_url("sqlite", tmp_path_factory))
+        db.migrate(engine)
+        with db.session_scope(engine) as s:
+            catalog.seed_catalog(s)
+            rollups.rebuild(s)
+        return engine
+
+    slow, fast = fresh(), fresh()
+    schema = _schema(slow)
+    assert any(t == "index" for t, _, _ in schema) and any(t == "trigger" for t, _, _ in schema)
+    # A first file into both, then a second one half new, half changed.
+    first, second = _big_file(300), _big_file(300, start=150).replace("T17:", "T18:")
+    for text in (first, second):
+        run(slow, text)
+    monkeypatch.setattr(importer, "BULK_MIN_ROWS", 100)
+    monkeypatch.setattr(importer, "TRIGGER_MIN_ROWS", 10)
+    # several chunks within one import
+    monkeypatch.setitem(exchange.KINDS, "items", dataclasses.replace(importer.ITEMS, chunk=64))
+    used = []
+    real = importer._insert_many
+    monkeypatch.setattr(importer, "_insert_many",
+                        lambda conn, table, rows: (used.append(table.name), real(conn, table, rows)))
+    for text in (first, second):
+        run(fast, text)
+    assert used.count("items") > 2
+    assert _contents(fast) == _contents(slow)
+    assert _schema(fast) == schema
+    with db.session_scope(fast) as s:
+        assert rollups.verify(s) == []
+
+
+def test_a_large_import_that_fails_midway_leaves_indexes_and_trigger_in_place(
+        tmp_path_factory, monkeypatch):
+    import lib.importer as importer
+    from lib import catalog
+    from tests.conftest import new_database_url
+
+    engine = db.get_engine(new_database_url("sqlite", tmp_path_factory))
+    db.migrate(engine)
+    with db.session_scope(engine) as s:
+        catalog.seed_catalog(s)
+    schema = _schema(engine)
+    monkeypatch.setattr(importer, "BULK_MIN_ROWS", 100)
+    monkeypatch.setattr(importer, "TRIGGER_MIN_ROWS", 10)
+    monkeypatch.setitem(exchange.KINDS, "items", dataclasses.replace(importer.ITEMS, chunk=64))
+    real = importer._insert_many
+    calls = []
+
+    def failing(conn, table, rows):
+        calls.append(table.name)
+        if len(calls) == 5:
+            raise RuntimeError("disk full")
+        real(conn, table, rows)
+    monkeypatch.setattr(importer, "_insert_many", failing)
+    with pytest.raises(RuntimeError):
+        run(engine, _big_file(300))
+    assert count(engine) == 0
+    assert _schema(engine) == schema
