@@ -13,7 +13,7 @@ import secrets
 import threading
 import time as time_module
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -211,8 +211,31 @@ def _login_form(authenticator: stauth.Authenticate, notice: str | None = None) -
         st.session_state.update({"authentication_status": True, "username": user.username,
                                  "name": user.display_name, "roles": sorted(user.roles),
                                  "email": None, "logout": None})
-        authenticator.cookie_controller.set_cookie()
+        model = authenticator.cookie_controller.cookie_model
+        model.exp_date = model._set_exp_date()
+        st.session_state[_LOGIN_COOKIE] = {
+            "token": model._token_encode(),
+            "expires": datetime.now() + timedelta(days=model.cookie_expiry_days)}
+        # drawn by `require` once the page knows the user stays signed in (see below)
     return user
+
+
+# The login cookie is written in the browser by a component (extra-streamlit-components' cookie
+# manager) that must be on the page when the browser draws it. Drawn only in the login run (as
+# streamlit-authenticator does), it was lost whenever that run was cut short by the next one
+# before the browser had drawn it (many sign-ins at once, a busy server): the session went on
+# signed in, but the next page opened or a reload asked for the password again. So the same
+# cookie (the same token and expiry, so the browser's component does nothing new) is drawn in
+# every run of the session that signed in, until it signs out.
+_LOGIN_COOKIE = "_login_cookie"
+
+
+def _keep_login_cookie(authenticator: stauth.Authenticate) -> None:
+    cookie = st.session_state.get(_LOGIN_COOKIE)
+    if cookie is None:
+        return
+    model = authenticator.cookie_controller.cookie_model
+    model.cookie_manager.set(model.cookie_name, cookie["token"], expires_at=cookie["expires"])
 
 
 def _restore(authenticator: stauth.Authenticate) -> CurrentUser | None:
@@ -223,6 +246,7 @@ def _restore(authenticator: stauth.Authenticate) -> CurrentUser | None:
         authenticator.logout(location="unrendered")
         return None
     if not st.session_state.get("authentication_status"):
+        st.session_state.pop(_LOGIN_COOKIE, None)
         return None
     with read() as s:
         user = auth.load_user(s, st.session_state.get("username") or "")
@@ -252,8 +276,10 @@ def require(page_key: str) -> CurrentUser:
                     + (f" · {user.unit_name}" if user.unit_name else ""))
         authenticator.logout("退出登录", location="sidebar", key="sign_out", callback=_on_logout)
     if not st.session_state.get("authentication_status"):
+        st.session_state.pop(_LOGIN_COOKIE, None)  # signed out: the cookie is deleted, not drawn
         _login_form(authenticator, notice="您已安全退出。")
         st.stop()
+    _keep_login_cookie(authenticator)
     with st.sidebar:
         st.divider()
         for p in access.visible_pages(user):

@@ -1,5 +1,7 @@
 """AppTest of every page and form: who may open what, what refuses, and the forms' bad inputs."""
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -89,6 +91,36 @@ def test_logout(url):
     assert any("您已安全退出" in i.value for i in at.info)
     assert [t.key for t in at.text_input] == LOGIN_KEYS
     assert not at.metric
+
+
+def _cookie_writes(at) -> list[tuple]:
+    """What the cookie manager's components on the page are asked to do (set or delete)."""
+    out = []
+    for el in at.get("component_instance"):
+        args = json.loads(el.proto.json_args)
+        if args.get("method") in ("set", "delete"):
+            out.append((args["method"], args.get("cookie"), args.get("value"),
+                        args.get("options", {}).get("expires")))
+    return out
+
+
+def test_the_login_cookie_is_drawn_in_every_run_until_sign_out(url):
+    """A run cut short by the next one must not lose the cookie: the session that signed in
+    draws the same cookie (same token, same expiry) in each of its runs, and none after it
+    signs out."""
+    at = login(app(), "leader")
+    first = _cookie_writes(at)
+    assert [(m, c) for m, c, _, _ in first] == [("set", "esup_auth")]
+    assert first[0][2]  # a token
+    at.run()
+    assert _cookie_writes(at) == first
+    at.switch_page("pages/items.py").run()
+    assert _cookie_writes(at) == first
+    next(b for b in at.button if b.label == "退出登录").click()
+    at.run()
+    assert [m for m, _, _, _ in _cookie_writes(at)] == ["delete"]
+    at.run()
+    assert not [w for w in _cookie_writes(at) if w[0] == "set"]
 
 
 def _items_of(url, unit_code, state="open"):
