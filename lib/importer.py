@@ -10,6 +10,9 @@ messages in Chinese. Re-importing an external_id updates that item and records t
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 from lib.clock import now_utc
 from lib.config import TZ
 from lib.exchange import (
+    SAMPLE,
     Column,
     ImportFailed,
     ImportResult,
@@ -31,9 +35,11 @@ from lib.exchange import (
     register,
     row_error,
 )
-from lib.items import state_for, upsert_item
+from lib.items import upsert_item
 from lib.models import Item, ItemEvent, Subsystem, Unit
 from lib.workdays import TimeLimit, load_calendar
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["ImportFailed", "ImportResult", "import_items", "import_items_file", "parse_time"]
 
@@ -60,25 +66,30 @@ def _resolve(session: Session, rows: list[Row]) -> list[str]:
     units_by_code = {u.code: u for u in session.scalars(select(Unit))}
     units_by_name = {u.name: u for u in units_by_code.values()}
     now = now_utc()
+    first = datetime(FIRST_YEAR, 1, 1, tzinfo=TZ)
+    after = datetime(LAST_YEAR, 1, 1, tzinfo=TZ)
     errors = []
     for row in rows:
-        sub = subsystems.get(row["subsystem"])
+        values = row.values
+        sub = subsystems.get(values["subsystem"])
         if sub is None:
-            errors.append(row_error(row, f"未知子系统代码“{row['subsystem']}”"))
-        unit = units_by_code.get(row["unit"]) or units_by_name.get(row["unit"])
+            errors.append(row_error(row, f"未知子系统代码“{values['subsystem']}”"))
+        unit = units_by_code.get(values["unit"]) or units_by_name.get(values["unit"])
         if unit is None:
-            errors.append(row_error(row, f"未知单位“{row['unit']}”（请填写单位代码或全称）"))
-        received, completed = row["received_at"], row["completed_at"]
+            errors.append(row_error(row, f"未知单位“{values['unit']}”（请填写单位代码或全称）"))
+        received, completed = values["received_at"], values["completed_at"]
         if received > now:
             errors.append(row_error(row, "受理时间晚于当前时间"))
-        elif not (FIRST_YEAR <= received.astimezone(TZ).year < LAST_YEAR):
+        elif not first <= received < after:
             errors.append(row_error(row, f"受理时间超出工作日历范围（{FIRST_YEAR}–{LAST_YEAR - 1} 年）"))
         if completed is not None:
             if completed < received:
                 errors.append(row_error(row, "办结时间早于受理时间"))
             if completed > now:
                 errors.append(row_error(row, "办结时间晚于当前时间"))
-        row.refs.update(subsystem=sub, unit=unit)
+        refs = row.refs
+        refs["subsystem"] = sub
+        refs["unit"] = unit
     return errors
 
 
@@ -92,62 +103,74 @@ def _apply(session: Session, rows: list[Row], actor: str) -> ImportResult:
     existing = _existing(session, [r["external_id"] for r in rows])
     now_ts = _ts(now_utc())
     fresh = []
-    # A day limit's deadline depends only on the local day of receipt: computed once per day
-    # and limit (a million rows fall on a few thousand). Local day: China Standard Time is UTC+8
-    # all year since 1992, before the calendar's first year.
-    dues: dict[tuple, int] = {}
     defaults: dict[int, TimeLimit] = {}
+    # Per unit (as resolved): its id and the region an item of it belongs to.
+    placed = {id(u): (u.id, u.region_id if u.level == "county" else None)
+              for u in {id(r.refs["unit"]): r.refs["unit"] for r in rows}.values()}
+    unchanged = 0
     for row in rows:
-        unit, sub, limit = row.refs["unit"], row.refs["subsystem"], row["time_limit"]
-        ext = row["external_id"]
-        received = row["received_at"]
+        values, refs = row.values, row.refs
+        unit, sub, limit = refs["unit"], refs["subsystem"], values["time_limit"]
+        unit_id, region_id = placed[id(unit)]
+        sub_id = sub.id
+        ext = values["external_id"]
+        received = values["received_at"]
         received_ts = int(received.timestamp())
-        effective = limit or defaults.get(sub.id)
+        effective = limit or defaults.get(sub_id)
         if effective is None:
-            effective = defaults[sub.id] = TimeLimit(sub.limit_value, sub.limit_unit)
-        if effective.unit == "h":
-            due_ts = received_ts + effective.value * 3600
-        else:
-            key = ((received_ts + 28800) // 86400, effective.unit, effective.value)
-            due_ts = dues.get(key)
-            if due_ts is None:
-                due_ts = dues[key] = _ts(cal.deadline(received, effective))
-        completed = row["completed_at"]
+            effective = defaults[sub_id] = TimeLimit(sub.limit_value, sub.limit_unit)
+        due_ts = cal.deadline_ts(received_ts, effective)
+        completed = values["completed_at"]
+        completed_ts = None if completed is None else int(completed.timestamp())
         if ext in existing:
-            wanted = (sub.id, unit.id, received_ts, limit.value if limit else None,
-                      limit.unit if limit else None, due_ts, _ts(completed))
+            wanted = (sub_id, unit_id, received_ts, limit.value if limit else None,
+                      limit.unit if limit else None, due_ts, completed_ts)
             if wanted == existing[ext]:
-                result.count("unchanged", ext)
+                unchanged += 1
                 continue
-            upsert_item(session, cal, external_id=ext, subsystem=sub, unit_id=unit.id,
+            upsert_item(session, cal, external_id=ext, subsystem=sub, unit_id=unit_id,
                         received_at=received, limit=limit, completed_at=completed,
-                        actor=actor, region_id=unit.region_id if unit.level == "county" else None,
-                        note="文件导入")
+                        actor=actor, region_id=region_id, note="文件导入")
             result.count("updated", ext)
             continue
         # Times as stored (epoch seconds; UtcEpoch takes them as they are).
         fresh.append({
-            "external_id": ext, "subsystem_id": sub.id, "unit_id": unit.id,
-            "region_id": unit.region_id if unit.level == "county" else None,
-            "received_at": received_ts, "limit_value": limit.value if limit else None,
+            "external_id": ext, "subsystem_id": sub_id, "unit_id": unit_id,
+            "region_id": region_id, "received_at": received_ts,
+            "limit_value": limit.value if limit else None,
             "limit_unit": limit.unit if limit else None, "deadline": due_ts,
-            "completed_at": _ts(completed), "state": state_for(completed), "updated_at": now_ts,
+            "completed_at": completed_ts, "state": "open" if completed is None else "completed",
+            "updated_at": now_ts,
         })
-        result.count("created", ext)
+    result.count("unchanged", n=unchanged)
+    for r in fresh[:SAMPLE]:  # the keys the preview names
+        result.count("created", r["external_id"])
+    result.count("created", n=max(len(fresh) - SAMPLE, 0))
     if fresh:
         # Core executemany (the driver's fast path), then the new ids by key for the history.
         session.flush()
         conn = session.connection()
         before = conn.execute(select(func.coalesce(func.max(Item.id), 0))).scalar_one()
+        _make_room(session, conn, len(fresh))
         _insert_items(conn, fresh, before)
-        state = {r["external_id"]: r["state"] for r in fresh}
-        events = []
-        # The new rows' ids: above the highest id before the insert (and among them, ours).
-        for iid, ext in conn.execute(select(Item.id, Item.external_id).where(Item.id > before)):
-            if ext in state:
-                events.append({"item_id": iid, "at": now_ts, "kind": "created", "from_state": None,
-                               "to_state": state[ext], "actor": actor, "note": "文件导入"})
-        _insert_many(conn, ItemEvent.__table__, events)
+        if conn.dialect.name == "sqlite":
+            # One writer: every item above the highest id before the insert is one of ours.
+            conn.exec_driver_sql(
+                "INSERT INTO item_events (item_id, at, kind, from_state, to_state, actor, note) "
+                "SELECT id, ?, 'created', NULL, state, ?, '文件导入' FROM items WHERE id > ? "
+                "ORDER BY id", (now_ts, actor, before))
+        else:
+            state = {r["external_id"]: r["state"] for r in fresh}
+            events = []
+            # The new rows' ids: above the highest id before the insert (and among them, ours:
+            # another transaction may insert items at the same time).
+            for iid, ext in conn.execute(select(Item.id, Item.external_id)
+                                         .where(Item.id > before)):
+                if ext in state:
+                    events.append({"item_id": iid, "at": now_ts, "kind": "created",
+                                   "from_state": None, "to_state": state[ext], "actor": actor,
+                                   "note": "文件导入"})
+            _insert_many(conn, ItemEvent.__table__, events)
     return result
 
 
@@ -179,9 +202,10 @@ def _existing(session: Session, keys: list[str]) -> dict[str, tuple]:
 #
 # A million new items cost SQLite most in two places: each row goes into a dozen indexes in the
 # file's order, which is random for all but one of them (each insert a page the cache may not
-# hold), and the rollups' insert trigger runs once per row. For a batch at least as large as
-# the table, the indexes are taken off for the import and built again at its end (sorting once
-# beats a million random inserts), and the page cache is made large for its duration; for every
+# hold), and the rollups' insert trigger runs once per row. For a batch of new items from a file
+# at least as large as the table, the indexes are taken off and built again at the import's end
+# (sorting once, on helper threads, beats a million random inserts), and the page cache is made
+# large for its duration; for every
 # chunk of new rows the insert trigger is set aside and what it would have marked is marked by
 # one statement. All of it is inside the import's transaction: a failed import rolls the
 # indexes and the trigger back with the rows, and no other writer can come between (SQLite
@@ -200,29 +224,51 @@ MARK_NEW_SQL = (
     "WHERE id > ? AND COALESCE(completed_at, deadline) IS NOT NULL")
 
 
+_BULK = "items.bulk"  # session.info: the state of a large import under way
+
+
 @contextmanager
 def _bulk(session: Session, n_rows: int) -> Iterator[None]:
-    """Prepare SQLite for a large import (see above); nothing on PostgreSQL or for a small one."""
+    """Prepare SQLite for a large import (see above); nothing on PostgreSQL or for a small one.
+    The indexes are taken off by the first chunk that brings new items (a file of items that
+    are all there already keeps them: see `_make_room`)."""
     conn = session.connection()
     if conn.dialect.name != "sqlite" or n_rows < BULK_MIN_ROWS:
         yield
         return
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    threads = conn.exec_driver_sql("PRAGMA threads").scalar()
     conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA threads={min(os.cpu_count() or 1, 4)}")  # sorts for the index builds
+    state = {"rows": n_rows, "there": conn.exec_driver_sql("SELECT count(*) FROM items").scalar(),
+             "indexes": None}
+    session.info[_BULK] = state
     try:
-        there = conn.exec_driver_sql("SELECT count(*) FROM items").scalar()
-        indexes = []
-        if n_rows >= there:
-            indexes = conn.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items' "
-                "AND sql IS NOT NULL ORDER BY name").all()
-            for name, _ in indexes:
-                conn.exec_driver_sql(f'DROP INDEX "{name}"')
         yield
-        for _, sql in indexes:
-            conn.exec_driver_sql(sql)
+        if state["indexes"]:
+            t0 = time.perf_counter()
+            for _, sql in state["indexes"]:
+                conn.exec_driver_sql(sql)
+            _log.info("items: %d indexes built again in %.1f s", len(state["indexes"]),
+                      time.perf_counter() - t0)
     finally:
+        session.info.pop(_BULK, None)
         conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
+        conn.exec_driver_sql(f"PRAGMA threads={threads}")
+
+
+def _make_room(session: Session, conn, new_rows: int) -> None:
+    """In a large import whose file is at least as large as the table, the first chunk with
+    new items takes the indexes off (`_bulk` builds them again at the end)."""
+    state = session.info.get(_BULK)
+    if (state is None or state["indexes"] is not None or new_rows < TRIGGER_MIN_ROWS
+            or state["rows"] < state["there"]):
+        return
+    state["indexes"] = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items' "
+        "AND sql IS NOT NULL ORDER BY name").all()
+    for name, _ in state["indexes"]:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
 
 
 def _insert_items(conn, rows: list[dict], before: int) -> None:

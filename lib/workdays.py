@@ -86,6 +86,7 @@ class WorkCalendar:
                 days.append(d.toordinal())
             d += timedelta(days=1)
         self._workdays = days  # sorted ordinals of working days
+        self._day_deadlines: dict[tuple, int] = {}
 
     def is_workday(self, day: date) -> bool:
         if day in self.overrides:
@@ -122,6 +123,21 @@ class WorkCalendar:
             last = local_day + timedelta(days=limit.value)
         # 24:00 of the last day is 00:00 of the next.
         return datetime.combine(last + timedelta(days=1), time(0), tzinfo=TZ)
+
+
+    def deadline_ts(self, received_ts: int, limit: TimeLimit) -> int:
+        """`deadline` for a receipt time in epoch seconds, as epoch seconds. A day limit's
+        deadline depends only on the local day of receipt, so it is computed once per day and
+        limit (a million imported items fall on a few thousand). China Standard Time is UTC+8
+        all year since 1992, before the calendar's first year."""
+        if limit.unit == "h":
+            return received_ts + limit.value * 3600
+        key = ((received_ts + 28800) // 86400, limit.unit, limit.value)
+        due = self._day_deadlines.get(key)
+        if due is None:
+            received = datetime.fromtimestamp(received_ts, TZ)
+            due = self._day_deadlines[key] = int(self.deadline(received, limit).timestamp())
+        return due
 
 
 @lru_cache(maxsize=8)

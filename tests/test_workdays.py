@@ -110,3 +110,23 @@ def test_every_limit_ends_at_local_midnight_or_exact_hours():
         due = CAL.deadline(start + timedelta(days=n), parse_limit(f"{n}wd"))
         assert (due.hour, due.minute, due.second) == (0, 0, 0)
         assert due.tzinfo is not None
+
+
+def test_deadline_ts_equals_deadline_at_any_time_of_any_day():
+    """The importer's epoch-second deadline (cached per local day and limit) is `deadline`'s,
+    around midnight and across holidays and their make-up working days included."""
+    import random
+
+    cal = WorkCalendar()
+    rng = random.Random(5)
+    start = datetime(2020, 1, 1, tzinfo=TZ)
+    limits = [TimeLimit(5, "wd"), TimeLimit(1, "wd"), TimeLimit(15, "d"), TimeLimit(48, "h"),
+              TimeLimit(20, "wd")]
+    for _ in range(5000):
+        received = start + timedelta(minutes=rng.randrange(7 * 366 * 24 * 60))
+        if rng.random() < 0.2:  # just before and after local midnight
+            received = received.replace(hour=rng.choice([0, 23]), minute=rng.choice([0, 59]))
+        limit = rng.choice(limits)
+        ts = int(received.timestamp())
+        assert cal.deadline_ts(ts, limit) == int(cal.deadline(received, limit).timestamp()), \
+            (received, limit)
