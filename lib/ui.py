@@ -6,12 +6,14 @@ filters) and never read session state.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
 import secrets
 import threading
 import time as time_module
+import types
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -38,6 +40,30 @@ def _library_print(*args, **kwargs) -> None:
 
 # Only that module's own `print` is replaced; the library's code is used unmodified.
 _cookie_model.print = _library_print
+
+
+# The module (its package exports a class of the same name over it).
+_stx_cookies = importlib.import_module("extra_streamlit_components.CookieManager")
+
+
+class _CookieWriter(_stx_cookies.CookieManager):
+    """extra-streamlit-components' cookie manager without the component it draws on creation to
+    read every cookie of the browser. streamlit-authenticator (0.4.2) reads the login cookie from
+    the request (`st.context.cookies`) and only sets and deletes through the manager; the reading
+    component only cost each new session an iframe and a second run as soon as it answered, and
+    a click that came while that run replaced the first was lost (a sign-in that did nothing,
+    seen with 30 browsers at once)."""
+
+    def __init__(self, key: str = "init") -> None:  # noqa: ARG002 - the library's signature
+        self.cookie_manager = _stx_cookies._component_func
+        self.cookies = {}
+
+    def delete(self, cookie, key="delete"):
+        self.cookies.setdefault(cookie, None)  # the library's delete forgets what it never read
+        super().delete(cookie, key=key)
+
+
+_cookie_model.stx = types.SimpleNamespace(CookieManager=_CookieWriter)
 
 
 @st.cache_resource(show_spinner=False)
@@ -211,6 +237,7 @@ def _login_form(authenticator: stauth.Authenticate, notice: str | None = None) -
         st.session_state.update({"authentication_status": True, "username": user.username,
                                  "name": user.display_name, "roles": sorted(user.roles),
                                  "email": None, "logout": None})
+        st.session_state.pop(_LOGGED_OUT, None)
         model = authenticator.cookie_controller.cookie_model
         model.exp_date = model._set_exp_date()
         st.session_state[_LOGIN_COOKIE] = {
@@ -228,6 +255,20 @@ def _login_form(authenticator: stauth.Authenticate, notice: str | None = None) -
 # cookie (the same token and expiry, so the browser's component does nothing new) is drawn in
 # every run of the session that signed in, until it signs out.
 _LOGIN_COOKIE = "_login_cookie"
+
+
+# Signing out deletes the cookie through the same kind of component, with the same risk: drawn
+# in one run only, a run cut short could leave the cookie, and a reload would sign the user in
+# again (a shared computer). So a session that signed out draws the deletion in each of its runs
+# that end on the login form, until it signs in again (never in a run that signs in: the
+# browser could run the deletion after the new cookie).
+_LOGGED_OUT = "_logged_out"
+
+
+def _keep_logout(authenticator: stauth.Authenticate) -> None:
+    if st.session_state.get(_LOGGED_OUT):
+        model = authenticator.cookie_controller.cookie_model
+        model.cookie_manager.delete(model.cookie_name)
 
 
 def _keep_login_cookie(authenticator: stauth.Authenticate) -> None:
@@ -270,6 +311,7 @@ def require(page_key: str) -> CurrentUser:
     if user is None:
         user = _login_form(authenticator)
         if user is None:
+            _keep_logout(authenticator)
             st.stop()
     with st.sidebar:
         st.markdown(f"**{user.display_name}**  \n{user.role_names}"
@@ -277,6 +319,7 @@ def require(page_key: str) -> CurrentUser:
         authenticator.logout("退出登录", location="sidebar", key="sign_out", callback=_on_logout)
     if not st.session_state.get("authentication_status"):
         st.session_state.pop(_LOGIN_COOKIE, None)  # signed out: the cookie is deleted, not drawn
+        st.session_state[_LOGGED_OUT] = True  # (deleted in this run by the library, see _keep_logout)
         _login_form(authenticator, notice="您已安全退出。")
         st.stop()
     _keep_login_cookie(authenticator)

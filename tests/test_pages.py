@@ -104,11 +104,18 @@ def _cookie_writes(at) -> list[tuple]:
     return out
 
 
+def _cookie_components(at) -> list[str]:
+    return [json.loads(el.proto.json_args).get("method") for el in at.get("component_instance")]
+
+
 def test_the_login_cookie_is_drawn_in_every_run_until_sign_out(url):
     """A run cut short by the next one must not lose the cookie: the session that signed in
-    draws the same cookie (same token, same expiry) in each of its runs, and none after it
-    signs out."""
-    at = login(app(), "leader")
+    draws the same cookie (same token, same expiry) in each of its runs; the session that signed
+    out draws the deletion in each run on the login form, until it signs in again, and never in
+    the run that signs in. No component reads the browser's cookies (it only cost a second run)."""
+    at = app().run()
+    assert _cookie_components(at) == []  # the login form: nothing read, nothing written
+    at = login(at, "leader")
     first = _cookie_writes(at)
     assert [(m, c) for m, c, _, _ in first] == [("set", "esup_auth")]
     assert first[0][2]  # a token
@@ -116,11 +123,17 @@ def test_the_login_cookie_is_drawn_in_every_run_until_sign_out(url):
     assert _cookie_writes(at) == first
     at.switch_page("pages/items.py").run()
     assert _cookie_writes(at) == first
+    assert "getAll" not in _cookie_components(at)
     next(b for b in at.button if b.label == "退出登录").click()
     at.run()
     assert [m for m, _, _, _ in _cookie_writes(at)] == ["delete"]
     at.run()
-    assert not [w for w in _cookie_writes(at) if w[0] == "set"]
+    assert [m for m, _, _, _ in _cookie_writes(at)] == ["delete"]  # still deleting
+    login(at, "leader")
+    again = _cookie_writes(at)
+    assert [m for m, _, _, _ in again] == ["set"]  # signing in: no deletion beside it
+    at.run()
+    assert _cookie_writes(at) == again
 
 
 def _items_of(url, unit_code, state="open"):
