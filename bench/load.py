@@ -378,7 +378,7 @@ VIEWER_PAGES = {
                   ("/items?light=red&state=open", "监察事项"), ("/audit", "审计日志")],
     "reviewer": [("/", "电子监察综合平台"), ("/complaints", "网络投诉"), ("/supervision", "督办中心"),
                  ("/items", "监察事项")],
-    "admin": [("/settings", "系统设置"), ("/users", "用户与单位"), ("/", "电子监察综合平台"),
+    "admin": [("/admin_settings", "系统设置"), ("/admin_users", "用户与单位"), ("/", "电子监察综合平台"),
               ("/audit", "审计日志")],
 }
 
