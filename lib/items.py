@@ -35,6 +35,19 @@ def limit_of(item: Item, subsystem: Subsystem) -> TimeLimit:
     return TimeLimit(subsystem.limit_value, subsystem.limit_unit)
 
 
+# What each kind of history row (ItemEvent.kind) is called on the screen.
+EVENT_LABELS = {
+    "created": "受理", "updated": "信息更新", "completed": "办结", "reopened": "重新办理",
+    "progress": "进度填报", "appealed": "提出申诉", "card_cancelled": "申诉成立，撤销亮牌",
+    "appeal_upheld": "申诉不成立，维持亮牌", "flagged": "规则预警", "withdrawn": "预警撤回",
+    "flag_confirmed": "预警核实属实", "flag_dismissed": "预警核实排除",
+}
+
+
+def event_label(kind: str) -> str:
+    return EVENT_LABELS.get(kind, kind)
+
+
 def state_for(completed_at: datetime | None) -> str:
     return "completed" if completed_at is not None else "open"
 

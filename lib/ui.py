@@ -1177,9 +1177,12 @@ def table(df: pd.DataFrame, name: str, *, key: str, height: int | str = "auto",
                  column_config=column_config)
     if df.empty:
         return
-    c1, c2, _ = st.columns([1, 1, 6])
-    c1.download_button("导出 CSV", lambda: table_csv(df), file_name=f"{name}.csv",
-                       mime="text/csv", key=f"{key}_csv", on_click="ignore")
-    c2.download_button("导出 Excel", lambda: table_xlsx(df, name[:31]), file_name=f"{name}.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=f"{key}_xlsx", on_click="ignore")
+    # Side by side, each as wide as its words (fixed-ratio columns squeezed them to one
+    # character in a narrow column of the page).
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("导出 CSV", lambda: table_csv(df), file_name=f"{name}.csv",
+                           mime="text/csv", key=f"{key}_csv", on_click="ignore")
+        st.download_button("导出 Excel", lambda: table_xlsx(df, name[:31]),
+                           file_name=f"{name}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           key=f"{key}_xlsx", on_click="ignore")

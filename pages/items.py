@@ -74,7 +74,7 @@ with left:
         ui.explain(ui.as_item_row(item, sub, unit_name, lt))
 with right:
     st.markdown("**办理记录**")
-    ui.table(pd.DataFrame([{"时间": fmt_time(e.at), "环节": e.kind,
+    ui.table(pd.DataFrame([{"时间": fmt_time(e.at), "环节": items.event_label(e.kind),
                                 "操作人": access.actor_for(user, e.actor), "说明": e.note or ""}
                                for e in events]), "办理记录", key="item_events")
 

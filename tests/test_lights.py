@@ -217,3 +217,21 @@ def test_sql_and_python_agree_on_every_verdict_combination(empty_engine):
                 expected[RED], expected[YELLOW], expected[GREEN]), m
         at = {ext: lt for ext, _, lt in queries.item_lights(s, user=SYSTEM, as_of=T0 + S)}
     assert at["V-open-2-0"] == RED and at["V-open-1-0"] == YELLOW and at["V-open-2-1"] == GREEN
+
+
+def test_every_history_kind_written_has_a_chinese_label():
+    """The 办理记录 table names each step in Chinese: every kind the library writes has a label."""
+    import re
+    from pathlib import Path
+
+    from lib.items import EVENT_LABELS
+
+    written = set()
+    for path in Path("lib").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for call in re.finditer(r"(?<!class )ItemEvent\((.{0,200})", text, re.S):
+            written |= set(re.findall(r'"([a-z_]+)"', call.group(1).split("to_state")[0]))
+    written |= {"updated", "reopened", "completed", "created"}  # lib/items.py's computed kinds
+    written -= {"open", "completed_at"}
+    assert written - set(EVENT_LABELS) == set()
+    assert all(re.search(r"[\u4e00-\u9fff]", v) for v in EVENT_LABELS.values())
