@@ -253,8 +253,9 @@ def _bulk(session: Session, n_rows: int) -> Iterator[None]:
                       time.perf_counter() - t0)
     finally:
         session.info.pop(_BULK, None)
-        conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
-        conn.exec_driver_sql(f"PRAGMA threads={threads}")
+        if not conn.invalidated:  # a lost connection: its error is the one to report
+            conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
+            conn.exec_driver_sql(f"PRAGMA threads={threads}")
 
 
 def _make_room(session: Session, conn, new_rows: int) -> None:
