@@ -251,13 +251,29 @@ def cookie_key(secret_value: str | None = None) -> str:
 
 
 def _demo_cookie_key(path: Path) -> str:
-    if path.exists():
-        return path.read_text().strip()
+    """The demo key, made once. Many first sessions may ask at the same moment (a fresh install
+    opened by several browsers): each writes its key to a file of its own and links it into
+    place, which succeeds for exactly one; the others read the winner's key. The file is never
+    seen half-written."""
+    try:
+        key = path.read_text().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+    own = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}")
+    fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        try:
+            os.link(own, path)  # atomic: fails if another session's key is already there
+        except FileExistsError:
+            key = path.read_text().strip()
+    finally:
+        own.unlink(missing_ok=True)
     return key
 
 

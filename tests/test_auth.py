@@ -145,6 +145,42 @@ def test_only_admins_manage_users(accounts):
         auth.list_users(s, leader)
 
 
+def test_the_demo_cookie_key_is_made_once_when_many_sessions_start_at_once(tmp_path, monkeypatch):
+    """A fresh install opened by many browsers at once: every session gets the same key, none
+    fails (seen under load: FileExistsError for all but the first)."""
+    import threading
+
+    path = tmp_path / "data" / "cookie_key"
+    monkeypatch.setattr(auth, "COOKIE_KEY_FILE", path)
+    monkeypatch.delenv("AUTH_COOKIE_KEY", raising=False)
+    monkeypatch.delenv("APP_ENV", raising=False)
+    slow = auth.secrets.token_urlsafe
+    gate = threading.Barrier(12)
+
+    def token(n):  # every session has looked for the file before any writes it
+        gate.wait(timeout=10)
+        return slow(n)
+
+    monkeypatch.setattr(auth.secrets, "token_urlsafe", token)
+    keys, errors = [], []
+
+    def start():
+        try:
+            keys.append(auth.cookie_key(None))
+        except Exception as exc:  # noqa: BLE001 - the test reports every failure
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(keys) == 12 and len(set(keys)) == 1 and path.read_text() == keys[0]
+    assert [p.name for p in path.parent.iterdir()] == ["cookie_key"]  # no file of its own left
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
 def test_cookie_key_sources(tmp_path, monkeypatch):
     path = tmp_path / "cookie_key"
     monkeypatch.setattr(auth, "COOKIE_KEY_FILE", path)
