@@ -31,16 +31,6 @@ RESULTS = ROOT / "bench" / "results"
 CHUNK = 500_000
 
 
-def _trigger_ddl() -> list[str]:
-    import importlib.util
-
-    path = ROOT / "lib" / "migrations" / "versions" / "0018_rollups.py"
-    spec = importlib.util.spec_from_file_location("m0018", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.TRIGGERS_SQLITE
-
-
 def _plan(session):
     """Per subsystem: its id, weight, limit in seconds, and the units that handle it."""
     from lib import domains
@@ -141,12 +131,12 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     con.execute("PRAGMA temp_store=MEMORY")
     indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
                           "AND tbl_name = 'items' AND sql IS NOT NULL").fetchall()
-    triggers = [name for (name,) in con.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'items'")]
+    triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                           "AND tbl_name = 'items'").fetchall()
     con.execute("BEGIN")
     for name, _ in indexes:
         con.execute(f"DROP INDEX {name}")
-    for name in triggers:
+    for name, _ in triggers:
         con.execute(f"DROP TRIGGER {name}")
     cols = generate(items, days, anchor, plan, counties, units)
     figures["generate (numpy)"] = time.perf_counter() - t
@@ -172,7 +162,7 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     t = time.perf_counter()
     for _, ddl in indexes:
         con.execute(ddl)
-    for ddl in _trigger_ddl():
+    for _, ddl in triggers:
         con.execute(ddl)
     con.execute("COMMIT")
     con.execute("PRAGMA analysis_limit=2000")

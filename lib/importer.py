@@ -214,14 +214,19 @@ def _existing(session: Session, keys: list[str]) -> dict[str, tuple]:
 BULK_MIN_ROWS = 50_000  # below this, the indexes stay (rebuilding them is not worth it)
 BULK_CACHE_KIB = 512 * 1024  # the page cache for a large import (default is 2 MiB)
 TRIGGER_MIN_ROWS = 1_000  # below this, the insert trigger marks the rollups row by row
-INSERT_TRIGGER = "trg_items_rollup_ins"  # lib/migrations/versions/0018_rollups.py
+INSERT_TRIGGER = "trg_items_rollup_ins"  # lib/migrations/versions/0019_month_end_snapshots.py
 # What the insert trigger marks for each new row, for all rows above an id at once (the same
-# expression as its body: the closing day of a closed item, the deadline's day of an open one).
+# expressions as its body: the closing day of a closed item, the deadline's day of an open one;
+# and the receipt's day, for the month-end snapshots).
 MARK_NEW_SQL = (
     "INSERT OR IGNORE INTO rollup_dirty (kind, unit_id, day) "
     "SELECT DISTINCT CASE WHEN completed_at IS NULL THEN 'o' ELSE 'c' END, unit_id, "
     "(COALESCE(completed_at, deadline) + 28800) / 86400 FROM items "
-    "WHERE id > ? AND COALESCE(completed_at, deadline) IS NOT NULL")
+    "WHERE id > ? AND COALESCE(completed_at, deadline) IS NOT NULL",
+    "INSERT OR IGNORE INTO rollup_dirty (kind, unit_id, day) "
+    "SELECT DISTINCT 's', unit_id, (COALESCE(received_at, 0) + 28800) / 86400 FROM items "
+    "WHERE id > ?",
+)
 
 
 _BULK = "items.bulk"  # session.info: the state of a large import under way
@@ -284,7 +289,8 @@ def _insert_items(conn, rows: list[dict], before: int) -> None:
         return
     conn.exec_driver_sql(f"DROP TRIGGER {INSERT_TRIGGER}")
     _insert_many(conn, Item.__table__, rows)
-    conn.exec_driver_sql(MARK_NEW_SQL, (before,))
+    for sql in MARK_NEW_SQL:
+        conn.exec_driver_sql(sql, (before,))
     conn.exec_driver_sql(trigger)
 
 

@@ -767,3 +767,24 @@ class RollupState(Base):
     built: Mapped[bool] = mapped_column(Boolean, default=False)
     overdue_until: Mapped[int] = mapped_column(BigInteger, default=0)
     maintained_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Month-end snapshots exist for every month-start day D in [snap_from, snap_until] (local day
+    # numbers; the snapshot of D is the city at 23:59:59 of the day before D). NULL: none built.
+    snap_from: Mapped[int | None] = mapped_column(Integer)
+    snap_until: Mapped[int | None] = mapped_column(Integer)
+
+
+class RollupSnapshot(Base):
+    """The open set at a month's end (lib.rollups): per unit, subsystem and region, how many
+    items were open at 23:59:59 of the month's last day, and of them grey, red (overdue) and
+    yellow ('near') then. `day` is the local day number of the next month's first day."""
+
+    __tablename__ = "rollup_snapshots"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1: none
+    n: Mapped[int] = mapped_column(Integer)
+    grey: Mapped[int] = mapped_column(Integer)
+    overdue: Mapped[int] = mapped_column(Integer)
+    near: Mapped[int] = mapped_column(Integer)

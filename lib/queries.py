@@ -104,18 +104,19 @@ def light_counts(
     Read from the rollups (`lib.rollups`: cells of the items whose light can no longer change,
     and the open items live) when they can answer, else from the base table
     (`direct_light_counts`); the same figures either way. `df.attrs["source"]` says which:
-    "rollups" or "direct". Staff see only their own unit."""
+    "rollups", "snapshot" (a past month's end) or "direct". Staff see only their own unit."""
     from lib import rollups
 
     require(user, "view_items")
     unit_id = scoped_unit(user, unit_id)
-    rows = rollups.light_counts(session, as_of=as_of, window_days=window_days,
-                                region_id=region_id, unit_id=unit_id)
-    if rows is None:
+    answer = rollups.light_counts(session, as_of=as_of, window_days=window_days,
+                                  region_id=region_id, unit_id=unit_id)
+    if answer is None:
         return direct_light_counts(session, user=user, as_of=as_of, window_days=window_days,
                                    region_id=region_id, unit_id=unit_id)
+    source, rows = answer
     df = _count_frame(rows)
-    df.attrs["source"] = "rollups"
+    df.attrs["source"] = source
     return df
 
 

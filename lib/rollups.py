@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import (
     BigInteger,
     and_,
@@ -44,7 +46,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from lib.lights import epoch, light_flags_sql
-from lib.models import ODD_SQL, Item, RollupCell, RollupDirty, RollupState, Subsystem
+from lib.models import (
+    ODD_SQL,
+    Item,
+    RollupCell,
+    RollupDirty,
+    RollupSnapshot,
+    RollupState,
+    Subsystem,
+)
 
 SIZES = (1, 8, 64)  # cell sizes in days, finest first
 OFFSET = 8 * 3600  # China Standard Time (no summer time): local day = (epoch + OFFSET) // 86400
@@ -175,10 +185,11 @@ def rebuild(session: Session, now: datetime | None = None) -> dict:
     _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
     for lower, size in zip(SIZES, SIZES[1:], strict=False):
         _roll_up(session, size, lower)
+    snapshots = rebuild_snapshots(session, st, watermark)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
     session.flush()
     cells = session.scalar(select(func.count()).select_from(RollupCell))
-    return {"cells": int(cells or 0), "overdue_until": watermark}
+    return {"cells": int(cells or 0), "overdue_until": watermark, "snapshots": snapshots}
 
 
 def maintain(session: Session, now: datetime | None = None) -> dict:
@@ -199,16 +210,20 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
             .where(Item.completed_at.is_(None), due >= old, due < new)).all()
         _mark(session, [("o", u, d) for u, d in keys])
         st.overdue_until = new
-    dirty = [tuple(r) for r in session.execute(
+    marked = [tuple(r) for r in session.execute(
         select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)).all()]
+    dirty = [m for m in marked if m[0] != "s"]
     if len(dirty) > MAX_DIRTY * 5:
         return rebuild(session, now) | {"rebuilt": True}
     if dirty:
         _recompute(session, dirty, max(new, old))
+    snapshots = maintain_snapshots(session, st, [(u, d) for k, u, d in marked if k == "s"],
+                                   int(st.overdue_until))
+    if marked:
         session.execute(delete(RollupDirty))
     st.maintained_at = epoch(now)
     session.flush()
-    return {"dirty": len(dirty), "overdue_until": int(st.overdue_until)}
+    return {"dirty": len(dirty), "overdue_until": int(st.overdue_until)} | snapshots
 
 
 def _mark(session: Session, keys) -> None:
@@ -246,6 +261,219 @@ def _recompute(session: Session, dirty: list[tuple], watermark: int) -> None:
             "SUM(n), SUM(red), SUM(near), SUM(grey) FROM rollup_cells WHERE kind = :k "
             "AND size = :l AND unit_id = :u AND bucket BETWEEN :lo AND :hi "
             "GROUP BY kind, unit_id, subsystem_id, region_id"), keys)
+
+
+# -- month-end snapshots ------------------------------------------------------------------------
+#
+# The city at the end of a past month: the closed items are in the 'c' cells (their lights never
+# change), the items open then are in a snapshot per unit, subsystem and region of the month's
+# last second (23:59:59 local, what a page's as-of date gives). A write to an item that was open
+# at a month's end marks ('s', unit, local day of receipt) (migration 0019's triggers): that unit's
+# snapshots from the receipt on are read live until `maintain` recomputes them.
+
+EPOCH_DATE = date(1970, 1, 1)
+MAX_SNAPSHOT_PAIRS = 20_000  # more stale (unit, month) pairs than this: all snapshots rebuilt
+RECENT_MONTHS = 2  # the latest snapshots are recomputed from the open set and recent completions
+
+
+def date_of(day: int) -> date:
+    return EPOCH_DATE + timedelta(days=day)
+
+
+def day_number(d: date) -> int:
+    return (d - EPOCH_DATE).days
+
+
+def month_start(day: int) -> int:
+    """The first day of the month holding `day` (local day numbers)."""
+    d = date_of(day)
+    return day_number(d.replace(day=1))
+
+
+def next_month_start(day: int) -> int:
+    d = date_of(day)
+    return day_number(date(d.year + (d.month == 12), d.month % 12 + 1, 1))
+
+
+def month_starts(first: int, last: int) -> list[int]:
+    """The first days of months in [first, last]."""
+    out, d = [], month_start(first)
+    if d < first:
+        d = next_month_start(d)
+    while d <= last:
+        out.append(d)
+        d = next_month_start(d)
+    return out
+
+
+def snapshot_time(day: int) -> int:
+    """The moment a snapshot stands for: 23:59:59 of the day before `day`."""
+    return day_start(day) - 1
+
+
+def snapshot_day(t: int) -> int | None:
+    """The snapshot's day when `t` is the last second of a month, else None."""
+    day = day_of(t + 1)
+    return day if day_start(day) == t + 1 and date_of(day).day == 1 else None
+
+
+def _snapshot_flags(t: int):
+    return light_flags_sql(Item.received_at, Item.deadline, Item.completed_at,
+                           Subsystem.yellow_pct, datetime.fromtimestamp(t, UTC),
+                           Item.card_cancelled, Item.verdict)
+
+
+def _snapshot_select(day: int, *where):
+    """Per unit, subsystem and region: the items open at the month's end (by the light rule at
+    that moment), matching `where`."""
+    t = snapshot_time(day)
+    f = _snapshot_flags(t)
+    recv = _ts(Item.received_at)
+    region = func.coalesce(Item.region_id, -1).label("region_id")
+    return (select(Item.unit_id, Item.subsystem_id, region, func.count(),
+                   func.count().filter(f["grey"]), func.count().filter(f["overdue"]),
+                   func.count().filter(f["near"]))
+            .select_from(Item).join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .where(not_odd(), or_(recv.is_(None), recv <= t), *where)
+            .group_by(Item.unit_id, Item.subsystem_id, region))
+
+
+def _open_at(t: int):
+    done = _ts(Item.completed_at)
+    return or_(Item.completed_at.is_(None), done > t)
+
+
+def snapshot_rows(session: Session, day: int, units: list[int] | None = None,
+                  by_unit: bool = False) -> dict[tuple, list[int]]:
+    """The snapshot of `day` computed from the base table: {(unit, subsystem, region):
+    [n, grey, overdue, near]}. Read either from the open set and the items completed since the
+    month's end (cheap for a recent month), or unit by unit through the units' receipts
+    (`by_unit`: cheap for an old month and a few units)."""
+    t = snapshot_time(day)
+    done = _ts(Item.completed_at)
+    unit_where = [] if units is None else [Item.unit_id.in_(units)]
+    if by_unit and units is not None:
+        parts = [([*unit_where, _open_at(t)], "ix_items_unit_received")]
+    else:
+        parts = [([Item.completed_at.is_(None), *unit_where], "ix_items_open"),
+                 ([Item.completed_at.is_not(None), done > t, *unit_where], "ix_items_completed")]
+    stmt = union_all(*[_snapshot_select(day, *where) for where, _ in parts])
+    if session.get_bind().dialect.name == "sqlite":
+        stmt = _indexed_by(stmt, [index for _, index in parts])
+    out: dict[tuple, list[int]] = {}
+    for unit, sub, region, n, grey, overdue, near in session.execute(stmt).all():
+        acc = out.setdefault((unit, sub, region), [0, 0, 0, 0])
+        for i, v in enumerate((n, grey, overdue, near)):
+            acc[i] += int(v or 0)
+    return out
+
+
+def _store_snapshot(session: Session, day: int, rows: dict[tuple, list[int]],
+                    units: list[int] | None = None) -> None:
+    s = RollupSnapshot
+    stmt = delete(s).where(s.day == day)
+    if units is not None:
+        stmt = stmt.where(s.unit_id.in_(units))
+    session.execute(stmt)
+    if rows:
+        session.execute(insert(s), [
+            {"day": day, "unit_id": u, "subsystem_id": sub, "region_id": region, "n": v[0],
+             "grey": v[1], "overdue": v[2], "near": v[3]}
+            for (u, sub, region), v in rows.items()])
+
+
+def _snapshot_range(session: Session, watermark: int) -> tuple[int, int]:
+    """The month-ends to snapshot: from the first after the earliest receipt to the last before
+    the watermark."""
+    last = month_start(day_of(watermark))
+    first_recv = session.scalar(select(func.min(_ts(Item.received_at))).where(not_odd()))
+    first = last if first_recv is None else min(next_month_start(day_of(int(first_recv))), last)
+    return first, last
+
+
+def rebuild_snapshots(session: Session, st: RollupState, watermark: int) -> int:
+    """Every month-end snapshot computed from the base table in one pass: each item is counted at
+    every month's end it was open at (numpy; the light rule at each moment as
+    `lib.lights.light_flags_sql` states it, checked against the SQL by `verify`). Returns how many
+    snapshots."""
+    session.execute(delete(RollupSnapshot))
+    first, last = _snapshot_range(session, watermark)
+    days = np.array(month_starts(first, last), dtype=np.int64)
+    ts = days * DAY - OFFSET - 1
+    recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
+    stmt = (select(Item.unit_id, Item.subsystem_id, func.coalesce(Item.region_id, -1), recv, due,
+                   done, Item.card_cancelled, Item.verdict, Subsystem.yellow_pct)
+            .join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .where(not_odd(), or_(Item.completed_at.is_(None), done > int(ts[0])),
+                   or_(recv.is_(None), recv <= int(ts[-1]))))
+    rows = session.connection().execute(stmt).all()
+    st.snap_from, st.snap_until = int(days[0]), int(days[-1])
+    if not rows:
+        return len(days)
+    cols = list(zip(*rows, strict=True))
+
+    def ints(i, fill):
+        return np.array([fill if v is None else int(v) for v in cols[i]], dtype=np.int64)
+
+    unit, sub, region = ints(0, 0), ints(1, 0), ints(2, -1)
+    has_recv = np.array([v is not None for v in cols[3]])
+    has_due = np.array([v is not None for v in cols[4]])
+    r, d = ints(3, 0), ints(4, 0)
+    c = ints(5, np.iinfo(np.int64).max)  # open until now: after every month's end
+    standing = np.array([v is not None and not v for v in cols[6]])
+    verdict = ints(7, 0)
+    pct = ints(8, 0)
+    # Month-ends each item was open at: ts[i0] .. ts[i1 - 1] (received by then, done after).
+    i0 = np.where(has_recv, np.searchsorted(ts, r, "left"), 0)
+    i1 = np.searchsorted(ts, c, "left")
+    count = np.maximum(i1 - i0, 0)
+    idx = np.repeat(np.arange(len(rows)), count)
+    k = i0[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(count) - count, count)
+    t = ts[k]
+    r, d, std, v, p = r[idx], d[idx], standing[idx], verdict[idx], pct[idx]
+    known = has_recv[idx] & has_due[idx]
+    v_red = (v == 2) & std
+    v_yellow = (v == 1) & std
+    overdue_clock = (t > d) & std
+    near_clock = (t <= d) & ((d - t) * 100 < p * (d - r))
+    frame = pd.DataFrame({
+        "day": days[k], "unit_id": unit[idx], "subsystem_id": sub[idx],
+        "region_id": region[idx], "n": 1, "grey": ~known,
+        "overdue": known & ((t > d) | v_red) & std,
+        "near": known & ~v_red & (near_clock | (v_yellow & ~overdue_clock)),
+    })
+    sums = frame.groupby(["day", "unit_id", "subsystem_id", "region_id"], as_index=False).sum()
+    records = [dict(zip(sums.columns, map(int, row), strict=True))
+               for row in sums.itertuples(index=False)]
+    for start in range(0, len(records), 50_000):
+        session.execute(insert(RollupSnapshot), records[start:start + 50_000])
+    return len(days)
+
+
+def maintain_snapshots(session: Session, st: RollupState, marked: list[tuple[int, int]],
+                       watermark: int) -> dict:
+    """The sweep's part for the snapshots: the (unit, month) pairs a write made stale are
+    recomputed, and the month-ends the watermark has passed since are added."""
+    if st.snap_until is None:
+        return {"snapshots": rebuild_snapshots(session, st, watermark)}
+    first, last = int(st.snap_from), int(st.snap_until)
+    stale: dict[int, set[int]] = defaultdict(set)
+    for unit, receipt_day in marked:
+        for day in month_starts(max(receipt_day, first), last):
+            stale[day].add(unit)
+    if sum(len(u) for u in stale.values()) > MAX_SNAPSHOT_PAIRS:
+        return {"snapshots": rebuild_snapshots(session, st, watermark)}
+    recent = set(month_starts(first, last)[-RECENT_MONTHS:])
+    for day, units in sorted(stale.items()):
+        units = sorted(units)
+        _store_snapshot(session, day, snapshot_rows(session, day, units,
+                                                    by_unit=day not in recent), units)
+    added = month_starts(last + 1, month_start(day_of(watermark)))
+    for day in added:
+        _store_snapshot(session, day, snapshot_rows(session, day))
+        st.snap_until = day
+    return {"snapshots_recomputed": sum(len(u) for u in stale.values()),
+            "snapshots_added": len(added)}
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -306,27 +534,44 @@ def _cell_terms(kind: str, a: int, b: int, dirty: dict[int, list[int]]):
 
 
 def usable(session: Session, as_of: datetime) -> RollupState | None:
-    """The state when the rollups can answer for `as_of`, else None."""
+    """The state when the rollups can answer for `as_of` (at or after the watermark, or at a
+    past month's end with its snapshot), else None."""
+    return _answer(session, as_of)[0]
+
+
+def _answer(session: Session, as_of: datetime) -> tuple[RollupState | None, int | None]:
+    """(the state, the snapshot's day for a past month's end, else None); (None, None) when the
+    base table must answer."""
     if os.environ.get("ESUP_ROLLUPS", "").strip().lower() == "off":
-        return None  # switched off (the benchmark's direct figures; an operator's escape hatch)
+        return None, None  # switched off (the benchmark's direct figures; an escape hatch)
     st = state(session)
-    if st is None or not st.built or epoch(as_of) < int(st.overdue_until):
-        return None
-    return st
+    if st is None or not st.built:
+        return None, None
+    t = epoch(as_of)
+    if t >= int(st.overdue_until):
+        return st, None
+    day = snapshot_day(t)
+    if day is None or st.snap_from is None or not st.snap_from <= day <= st.snap_until:
+        return None, None
+    return st, day
 
 
 def as_of_source(session: Session, as_of: datetime) -> str:
-    """Which source answers a view as of `as_of`: 'rollups' or 'direct' (the base table)."""
-    return "rollups" if usable(session, as_of) is not None else "direct"
+    """Which source answers a view as of `as_of`: 'rollups', 'snapshot' (a past month's end)
+    or 'direct' (the base table)."""
+    st, day = _answer(session, as_of)
+    return "direct" if st is None else "snapshot" if day is not None else "rollups"
 
 
 def light_counts(session: Session, *, as_of: datetime, window_days: int | None = 365,
-                 region_id: int | None = None, unit_id: int | None = None) -> list[tuple] | None:
+                 region_id: int | None = None,
+                 unit_id: int | None = None) -> tuple[str, list[tuple]] | None:
     """The rows `lib.queries.direct_light_counts` sums (RAW_COLUMNS, one per unit, subsystem and
-    region), from the cells and the live part; None when the rollups cannot answer."""
+    region), from the cells (at a past month's end: and its snapshot) and the live part, with
+    the source's name ('rollups' or 'snapshot'); None when the rollups cannot answer."""
     from lib import queries
 
-    st = usable(session, as_of)
+    st, snap = _answer(session, as_of)
     if st is None:
         return None
     dirty_rows = session.execute(select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)
@@ -341,14 +586,18 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     else:
         since = t - window_days * DAY
         d1 = day_of(since) + 1  # the first whole day after T − W
-    dirty: dict[str, dict[int, list[int]]] = {"c": defaultdict(list), "o": defaultdict(list)}
+    dirty: dict[str, dict[int, list[int]]] = {k: defaultdict(list) for k in "cos"}
     for kind, unit, day in dirty_rows:
         if unit_id is None or unit == unit_id:
             dirty[kind][unit].append(day)
+    # At a past month's end: the units whose snapshot a write has made stale are read live.
+    stale = sorted(u for u, days in dirty["s"].items() if snap is not None and min(days) <= snap)
 
-    # Cells.
+    # Cells (at a past month's end: the closed ones, and the snapshot of the open set).
     c = RollupCell
-    terms = _cell_terms("c", d1, d2, dirty["c"]) + _cell_terms("o", 0, day_of(w), dirty["o"])
+    terms = _cell_terms("c", d1, d2, dirty["c"])
+    if snap is None:
+        terms += _cell_terms("o", 0, day_of(w), dirty["o"])
     out: dict[tuple, list[int]] = {}
 
     def add(key, vals):
@@ -374,18 +623,37 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                 add(key, (n, 0, grey, red, n - grey, 0, near))
             else:
                 add(key, (n, n, grey, 0, 0, red, 0))
+    if snap is not None:
+        s = RollupSnapshot
+        stmt = select(s.unit_id, s.subsystem_id, s.region_id, s.n, s.grey, s.overdue,
+                      s.near).where(s.day == snap)
+        if stale:
+            stmt = stmt.where(s.unit_id.not_in(stale))
+        if region_id is not None:
+            stmt = stmt.where(s.region_id == region_id)
+        if unit_id is not None:
+            stmt = stmt.where(s.unit_id == unit_id)
+        for unit, sub, region, n, grey, overdue, near in session.execute(stmt).all():
+            add((unit, sub, None if region == -1 else region),
+                (int(n), int(n), int(grey), 0, 0, int(overdue), int(near)))
 
-    # The live part: every item not in a clean cell.
+    # The live part: every item not in a clean cell (nor in the snapshot).
     done, due = _ts(Item.completed_at), _ts(Item.deadline)
     # (where, the index that reads it): SQLite is told the index (its statistics take
     # `completed_at IS NULL` for a rare value), PostgreSQL's planner picks it by itself.
-    live = [
-        ([Item.completed_at.is_not(None), done >= day_start(d2 + 1), not_odd()],
-         "ix_items_completed"),
-        ([Item.completed_at.is_(None), Item.deadline.is_(None)], "ix_items_open"),
-        ([Item.completed_at.is_(None), due >= w, not_odd()], "ix_items_open"),
-        ([odd()], "ix_items_odd"),
-    ]
+    if snap is None:
+        live = [
+            ([Item.completed_at.is_not(None), done >= day_start(d2 + 1), not_odd()],
+             "ix_items_completed"),
+            ([Item.completed_at.is_(None), Item.deadline.is_(None)], "ix_items_open"),
+            ([Item.completed_at.is_(None), due >= w, not_odd()], "ix_items_open"),
+            ([odd()], "ix_items_odd"),
+        ]
+    else:  # T is the month's last second: a closed item's day is at most d2
+        live = [([odd()], "ix_items_odd")]
+        if stale:
+            live.append(([Item.unit_id.in_(stale), _open_at(t), not_odd()],
+                         "ix_items_unit_received"))
     if since is not None:
         live.append(([Item.completed_at.is_not(None), done > since, done < day_start(d1),
                       not_odd()], "ix_items_completed"))
@@ -395,7 +663,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         live.append(([Item.completed_at.is_not(None), or_(*closed_days), not_odd()], None))
     open_days = [and_(Item.unit_id == u, due >= day_start(d), due < min(day_start(d + 1), w))
                  for u, days in dirty["o"].items() for d in days if day_start(d) < w]
-    if open_days:
+    if open_days and snap is None:
         live.append(([Item.completed_at.is_(None), or_(*open_days), not_odd()],
                      "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
@@ -405,15 +673,17 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         stmt = _indexed_by(stmt, [index for _, index in live])
     for row in session.execute(stmt).all():
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
-    return [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
+    rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
                                                              else k[2]))]
+    return ("rollups" if snap is None else "snapshot"), rows
 
 
 def _indexed_by(stmt, indexes: list[str | None]):
     """The compound select as SQLite text with `INDEXED BY` after each part's `FROM items`."""
     from sqlalchemy.dialects import sqlite
 
-    compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="named"))
+    compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="named"),
+                            compile_kwargs={"render_postcompile": True})
     parts = str(compiled).split("FROM items JOIN")
     if len(parts) != len(indexes) + 1:
         return stmt
@@ -474,13 +744,48 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
             if summed.get(key) != upper.get(key):
                 drift.append(f"{size}-day cell {key}: stored {upper.get(key)}, "
                              f"sum of {lower}-day cells {summed.get(key)}")
+    drift += verify_snapshots(session, st, dirty)
     if not drift and usable(session, now) is not None:
-        for window in (30, 365, None):
-            a = queries.light_counts(session, user=SYSTEM, as_of=now, window_days=window)
-            b = queries.direct_light_counts(session, user=SYSTEM, as_of=now, window_days=window)
+        checks = [(now, window) for window in (30, 365, None)]
+        if st.snap_until is not None:
+            checks.append((datetime.fromtimestamp(snapshot_time(int(st.snap_until)), UTC), 365))
+        for at, window in checks:
+            a = queries.light_counts(session, user=SYSTEM, as_of=at, window_days=window)
+            b = queries.direct_light_counts(session, user=SYSTEM, as_of=at, window_days=window)
             if not frames_equal(a, b):
-                drift.append(f"cockpit counts, window {window or 'all'}: rollups differ from "
-                             "the base table")
+                drift.append(f"cockpit counts as of {at:%Y-%m-%d %H:%M:%S} UTC, window "
+                             f"{window or 'all'}: rollups differ from the base table")
+    return drift
+
+
+def verify_snapshots(session: Session, st: RollupState, dirty: set[tuple]) -> list[str]:
+    """Every month-end snapshot recomputed (in SQL, by the light rule at that moment) and compared
+    with the stored one, leaving out the units a write has marked stale."""
+    if st.snap_until is None:
+        return []
+    marked: dict[int, int] = {}
+    for kind, unit, day in dirty:
+        if kind == "s":
+            marked[unit] = min(day, marked.get(unit, day))
+    s = RollupSnapshot
+    stored: dict[int, dict[tuple, tuple]] = defaultdict(dict)
+    for day, unit, sub, region, n, grey, overdue, near in session.execute(
+            select(s.day, s.unit_id, s.subsystem_id, s.region_id, s.n, s.grey, s.overdue,
+                   s.near)).all():
+        stored[day][(unit, sub, region)] = (int(n), int(grey), int(overdue), int(near))
+    drift = []
+    days = month_starts(int(st.snap_from), int(st.snap_until))
+    for day in set(stored) - set(days):
+        drift.append(f"snapshot of {date_of(day - 1)}: outside the range built")
+    for day in days:
+        expected = {k: tuple(v) for k, v in snapshot_rows(session, day).items()}
+        have = stored.get(day, {})
+        for key in sorted(set(expected) | set(have)):
+            if key[0] in marked and marked[key[0]] <= day:
+                continue
+            if expected.get(key) != have.get(key):
+                drift.append(f"snapshot of {date_of(day - 1)} {key} (unit, subsystem, region): "
+                             f"stored {have.get(key)}, base table {expected.get(key)}")
     return drift
 
 

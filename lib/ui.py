@@ -427,7 +427,8 @@ def light_counts(url: str, user: CurrentUser, as_of: datetime,
 
 @st.cache_data(ttl=60, show_spinner=False)
 def data_source(url: str, as_of: datetime) -> str:
-    """Which source the counts as of `as_of` are read from ('rollups' or 'direct')."""
+    """Which source the counts as of `as_of` are read from ('rollups', 'snapshot' or
+    'direct')."""
     from lib import rollups
 
     with read() as s:
@@ -436,7 +437,9 @@ def data_source(url: str, as_of: datetime) -> str:
 
 SOURCE_TEXT = {
     "rollups": "数据来源：汇总表（已办结、已逾期事项按日汇总，其余在办事项实时读取，与逐条统计一致）",
-    "direct": "数据来源：基础表逐条统计（所选时刻早于汇总表的更新时刻，按事项逐条重算）",
+    "snapshot": "数据来源：月末快照（该月末在办事项的灯色快照，加已办结事项按日汇总，与逐条统计一致）",
+    "direct": "数据来源：基础表逐条统计（所选日期不是月末，或月末快照尚未生成，按事项逐条重算；"
+              "选择某月最后一天可从月末快照读取）",
 }
 
 

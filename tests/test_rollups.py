@@ -4,7 +4,7 @@ deadline changed, reopened, cancelled on appeal, rule verdicts, deleted, contrad
 and without the sweep's maintenance in between, and after a write that crashed half-way."""
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select
@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from lib import db, queries, rollups
 from lib.access import SYSTEM, CurrentUser
 from lib.config import TZ
-from lib.models import Item, Region, RollupCell, Subsystem, Unit
+from lib.models import Item, Region, RollupCell, RollupSnapshot, Subsystem, Unit
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=TZ)
 H = timedelta(hours=1)
@@ -93,6 +93,40 @@ def _compare(engine, rng, units, counties, times: int, start=NOW):
             assert rollups.frames_equal(got, want), (as_of, window, region, unit)
 
 
+def _compare_month_ends(engine, rng, units, counties, times: int):
+    """The city at past months' ends: through the snapshots, equal to the base table."""
+    with db.session_scope(engine, write=False) as s:
+        st = rollups.state(s)
+        days = rollups.month_starts(st.snap_from, st.snap_until)
+        assert len(days) >= 10
+        for _ in range(times):
+            day = rng.choice(days)
+            as_of = datetime.fromtimestamp(rollups.snapshot_time(day), UTC).astimezone(TZ)
+            assert as_of.time().isoformat() == "23:59:59" and (as_of + D).day == 1
+            window = rng.choice((1, 7, 30, 90, 365, None))
+            region = rng.choice([None, None, *counties])
+            unit = rng.choice([None, None, *[u for u, _, _ in units]])
+            got = queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=window,
+                                       region_id=region, unit_id=unit)
+            want = queries.direct_light_counts(s, user=SYSTEM, as_of=as_of, window_days=window,
+                                               region_id=region, unit_id=unit)
+            assert got.attrs["source"] == "snapshot"
+            assert rollups.frames_equal(got, want), (as_of, window, region, unit)
+        assert rollups.as_of_source(s, as_of - H) == "direct"  # not a month's end
+
+
+def test_month_days():
+    assert rollups.date_of(rollups.day_number(date(2026, 2, 28))) == date(2026, 2, 28)
+    first = rollups.day_number(date(2025, 11, 15))
+    last = rollups.day_number(date(2026, 3, 1))
+    assert [rollups.date_of(d) for d in rollups.month_starts(first, last)] == [
+        date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    end_of_feb = datetime(2026, 2, 28, 23, 59, 59, tzinfo=TZ)
+    assert rollups.snapshot_day(int(end_of_feb.timestamp())) == rollups.day_number(date(2026, 3, 1))
+    assert rollups.snapshot_day(int(end_of_feb.timestamp()) - 1) is None
+    assert rollups.snapshot_day(int(datetime(2026, 2, 27, 23, 59, 59, tzinfo=TZ).timestamp())) is None
+
+
 def test_cover_is_exact():
     rng = random.Random(1)
     for _ in range(500):
@@ -115,9 +149,11 @@ def test_rollups_equal_the_base_table(empty_engine):
         assert rollups.maintain(s, NOW)["dirty"] > 0
         assert rollups.dirty_count(s) == 0
     _compare(engine, rng, units, counties, 15)
+    _compare_month_ends(engine, rng, units, counties, 15)
     with db.session_scope(engine, write=False) as s:
         assert rollups.verify(s, NOW + D) == []
         assert s.scalar(select(RollupCell.n).limit(1)) is not None
+        assert s.scalar(select(RollupSnapshot.n).limit(1)) is not None
 
     sweep = NOW
     for rnd in range(3):
@@ -130,12 +166,14 @@ def test_rollups_equal_the_base_table(empty_engine):
             s.add_all([_random_item(rng, 1000 * (rnd + 1) + n, units, subs, counties)
                        for n in range(40)])
         _compare(engine, rng, units, counties, 10, sweep)  # dirty, before the sweep
+        _compare_month_ends(engine, rng, units, counties, 10)  # stale snapshots read live
         sweep += timedelta(hours=rng.randint(1, 200))
         with db.session_scope(engine) as s:
             rollups.maintain(s, sweep)
         with db.session_scope(engine, write=False) as s:
             assert rollups.verify(s, sweep) == []
         _compare(engine, rng, units, counties, 10, sweep)  # after the sweep
+        _compare_month_ends(engine, rng, units, counties, 10)
         with db.session_scope(engine, write=False) as s:
             # Before the watermark the base table answers, and says so.
             assert rollups.as_of_source(s, sweep - H) == "direct"
@@ -157,6 +195,28 @@ def test_rollups_equal_the_base_table(empty_engine):
         assert rollups.dirty_count(s) == before
         assert rollups.verify(s, sweep) == []
     _compare(engine, random.Random(5), units, counties, 10, sweep)
+    _compare_month_ends(engine, random.Random(6), units, counties, 10)
+
+
+def test_a_month_end_passed_is_snapshotted_by_the_sweep(empty_engine):
+    rng = random.Random(11)
+    with db.session_scope(empty_engine) as s:
+        units, subs, counties = _world(s)
+        s.add_all([_random_item(rng, n, units, subs, counties) for n in range(300)])
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)  # 2026-06-15: the last snapshot is of May's end
+        assert rollups.date_of(rollups.state(s).snap_until) == date(2026, 6, 1)
+    end_of_june = datetime(2026, 6, 30, 23, 59, 59, tzinfo=TZ)
+    with db.session_scope(empty_engine, write=False) as s:
+        assert rollups.as_of_source(s, end_of_june) == "rollups"  # after the watermark: live
+    with db.session_scope(empty_engine) as s:
+        out = rollups.maintain(s, datetime(2026, 7, 1, 8, 0, tzinfo=TZ))
+        assert out["snapshots_added"] == 1
+        assert rollups.verify(s, datetime(2026, 7, 1, 8, 0, tzinfo=TZ)) == []
+    with db.session_scope(empty_engine, write=False) as s:
+        got = queries.light_counts(s, user=SYSTEM, as_of=end_of_june, window_days=365)
+        want = queries.direct_light_counts(s, user=SYSTEM, as_of=end_of_june, window_days=365)
+        assert got.attrs["source"] == "snapshot" and rollups.frames_equal(got, want)
 
 
 def test_drift_is_named_and_rebuild_repairs_it(empty_engine):
@@ -172,5 +232,12 @@ def test_drift_is_named_and_rebuild_repairs_it(empty_engine):
         s.flush()
         drift = rollups.verify(s, NOW)
         assert drift and any("cell" in x for x in drift)
+        rollups.rebuild(s, NOW)
+        assert rollups.verify(s, NOW) == []
+        snap = s.scalars(select(RollupSnapshot).where(RollupSnapshot.n > 1)).first()
+        snap.overdue += 1  # a snapshot that lies
+        s.flush()
+        drift = rollups.verify(s, NOW)
+        assert drift and any("snapshot" in x for x in drift)
         rollups.rebuild(s, NOW)
         assert rollups.verify(s, NOW) == []
