@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -771,6 +772,26 @@ class RollupState(Base):
     # numbers; the snapshot of D is the city at 23:59:59 of the day before D). NULL: none built.
     snap_from: Mapped[int | None] = mapped_column(Integer)
     snap_until: Mapped[int | None] = mapped_column(Integer)
+    # The assessment's monthly figures exist for every month (yyyymm) in [score_from, score_until].
+    score_from: Mapped[int | None] = mapped_column(Integer)
+    score_until: Mapped[int | None] = mapped_column(Integer)
+
+
+class ScoreMonth(Base):
+    """The assessment's figures of a unit's items for a finished month (lib.scoring): the items
+    due that month, each judged at the month's end, as `scoring.judge` judges them."""
+
+    __tablename__ = "rollup_score_months"
+    __table_args__ = {"sqlite_with_rowid": False}
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # yyyymm, local time
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    items: Mapped[int] = mapped_column(Integer)
+    cases: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[int] = mapped_column(Integer)
+    red: Mapped[int] = mapped_column(Integer)
+    yellow: Mapped[int] = mapped_column(Integer)
+    eff_n: Mapped[int] = mapped_column(Integer)
+    eff_sum: Mapped[float] = mapped_column(Float)
 
 
 class RollupSnapshot(Base):

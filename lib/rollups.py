@@ -174,6 +174,7 @@ def _roll_up(session: Session, size: int, lower: int, where=()) -> None:
 def rebuild(session: Session, now: datetime | None = None) -> dict:
     """Every cell recomputed from the base table; the dirty markers cleared; the watermark at
     `now`. Returns what was built."""
+    from lib import scoring
     from lib.clock import now_utc
 
     now = now or now_utc()
@@ -186,15 +187,18 @@ def rebuild(session: Session, now: datetime | None = None) -> dict:
     for lower, size in zip(SIZES, SIZES[1:], strict=False):
         _roll_up(session, size, lower)
     snapshots = rebuild_snapshots(session, st, watermark)
+    months = scoring.rebuild_months(session, st, watermark)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
     session.flush()
     cells = session.scalar(select(func.count()).select_from(RollupCell))
-    return {"cells": int(cells or 0), "overdue_until": watermark, "snapshots": snapshots}
+    return {"cells": int(cells or 0), "overdue_until": watermark, "snapshots": snapshots,
+            "score_months": months}
 
 
 def maintain(session: Session, now: datetime | None = None) -> dict:
     """The sweep's part: move the watermark up to `now` (the open items falling due since are
     recomputed into 'o' cells) and recompute the dirty days' cells. Cheap when little changed."""
+    from lib import scoring
     from lib.clock import now_utc
 
     now = now or now_utc()
@@ -217,8 +221,9 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
         return rebuild(session, now) | {"rebuilt": True}
     if dirty:
         _recompute(session, dirty, max(new, old))
-    snapshots = maintain_snapshots(session, st, [(u, d) for k, u, d in marked if k == "s"],
-                                   int(st.overdue_until))
+    receipts = [(u, d) for k, u, d in marked if k == "s"]
+    snapshots = maintain_snapshots(session, st, receipts, int(st.overdue_until))
+    snapshots |= scoring.maintain_months(session, st, receipts, int(st.overdue_until))
     if marked:
         session.execute(delete(RollupDirty))
     st.maintained_at = epoch(now)
@@ -699,7 +704,7 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
     """Every clean day cell recomputed from the base table and compared; every coarser cell
     compared with the sum of the finer ones; and the cockpit's counts through the rollups compared
     with the base table's at `now` for three windows. Returns the drift, in words (empty: none)."""
-    from lib import queries
+    from lib import queries, scoring
     from lib.access import SYSTEM
     from lib.clock import now_utc
 
@@ -745,6 +750,7 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
                 drift.append(f"{size}-day cell {key}: stored {upper.get(key)}, "
                              f"sum of {lower}-day cells {summed.get(key)}")
     drift += verify_snapshots(session, st, dirty)
+    drift += scoring.verify_months(session, st, dirty)
     if not drift and usable(session, now) is not None:
         checks = [(now, window) for window in (30, 365, None)]
         if st.snap_until is not None:

@@ -51,7 +51,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, or_, select, type_coerce
+from sqlalchemy import BigInteger, or_, select, text, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -429,14 +429,17 @@ def _frame(rows, extra: int) -> pd.DataFrame:
 
 
 def _load_items(session: Session, start: datetime, end: datetime, as_of: datetime,
-                unit_id: int | None = None, extra: tuple = ()) -> pd.DataFrame:
+                unit_id: int | None = None, extra: tuple = (), units: list[int] | None = None,
+                where: tuple = ()) -> pd.DataFrame:
     """Items due in (start, end] — a deadline is stored as 24:00 of its last day, that is 00:00
     of the next — that exist at `as_of`, as plain numbers."""
     stmt, recv, due, _ = _item_stmt(extra)
     stmt = stmt.where(due > _epoch(start), due <= _epoch(end),
-                      or_(recv.is_(None), recv <= _epoch(as_of)))
+                      or_(recv.is_(None), recv <= _epoch(as_of)), *where)
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
+    if units is not None:
+        stmt = stmt.where(Item.unit_id.in_(units))
     return _frame(_rows(session, stmt), len(extra))
 
 
@@ -504,12 +507,15 @@ def _by_month(df: pd.DataFrame, level: str, when: str) -> pd.DataFrame:
     return df.assign(key=df[key].astype("int64"), month=_month_keys(df[when]))
 
 
-def _aggregate(judged: pd.DataFrame, ratings: pd.DataFrame, evals: pd.DataFrame,
-               level: str) -> pd.DataFrame:
+ITEM_FIGURES = ["items", "cases", "on_time", "red", "yellow", "eff_n", "eff_sum"]
+
+
+def _item_figures(judged: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Per month and entity: the judged items' figures (ITEM_FIGURES), indexed by (month, key)."""
     key = _entity_key(level)
     df = judged[judged[key].notna()].assign(key=lambda d: d[key].astype("int64"))
     g = df.groupby(["month", "key"])
-    agg = pd.DataFrame({
+    return pd.DataFrame({
         "items": g["flag"].size() - g["flag"].sum(),  # cases, not the rules' cards
         "cases": g["judged"].sum(),
         "on_time": g["on_time"].sum(),
@@ -517,7 +523,12 @@ def _aggregate(judged: pd.DataFrame, ratings: pd.DataFrame, evals: pd.DataFrame,
         "yellow": g["yellow"].sum(),
         "eff_n": g["eff_points"].count(),
         "eff_sum": g["eff_points"].sum(),
-    })
+    }, columns=ITEM_FIGURES)
+
+
+def _aggregate(figures: pd.DataFrame, ratings: pd.DataFrame, evals: pd.DataFrame,
+               level: str) -> pd.DataFrame:
+    agg = figures
     r = _by_month(ratings, level, "rated_at").groupby(["month", "key"])["rating"]
     agg = agg.join(pd.DataFrame({"rated": r.count(), "rating_sum": r.sum()}), how="outer")
     if level == "unit" and not evals.empty:
@@ -595,7 +606,10 @@ def compute(session: Session, period: Period | str, level: str = "unit", *,
     if as_of <= period.start:
         raise ScoringError(f"{period.label}尚未开始，没有可考核的事项")
     ent = _entities(session, level)
-    judged = judge(_load_items(session, period.start, period.end, as_of), as_of)
+    figures = kept_figures(session, period, as_of) if level == "unit" else None
+    if figures is None:
+        figures = _item_figures(judge(_load_items(session, period.start, period.end, as_of),
+                                      as_of), level)
     ratings = _load_ratings(session, period.start, period.end, as_of)
     at = type_coerce(Evaluation.at, BigInteger)
     evals = pd.DataFrame(session.execute(
@@ -603,7 +617,7 @@ def compute(session: Session, period: Period | str, level: str = "unit", *,
         .where(at >= _epoch(period.start), at < _epoch(period.end), at <= _epoch(as_of))).all(),
         columns=["unit_id", "at", "rating"])
     evals["month"] = _month_keys(evals["at"]) if not evals.empty else pd.Series(dtype="int64")
-    monthly = _indicators(_aggregate(judged, ratings, evals, level), ent, scheme)
+    monthly = _indicators(_aggregate(figures, ratings, evals, level), ent, scheme)
     n_months = sum(1 for y, m in period.months if datetime(y, m, 1, tzinfo=TZ) < as_of)
     table = _summarize(monthly, ent, scheme, n_months)
     return Ranking(period, level, as_of, scheme, _rank(table, scheme),
@@ -646,6 +660,215 @@ def _summarize(monthly: pd.DataFrame, ent: pd.DataFrame, scheme: Scheme,
             reasons.append("没有可计分的指标（各项指标权重均为 0），不参与排名")
     table["reason"] = reasons
     return table
+
+
+# -- the units' monthly figures, kept ------------------------------------------------------------
+#
+# A finished month's items are judged at its end and never again, so each unit's figures for it
+# are kept (`rollup_score_months`) and a ranking reads them instead of the month's items: a
+# year's ranking reads 12 rows per unit. Kept exact like the other rollups (lib.rollups): a write
+# to an item marks ('s', unit, day of receipt) in its transaction; that unit's months from then on
+# are judged live until the sweep (`maintain_months`) recomputes them. Contradictory items due in
+# a month but received after its end are not in the kept figures (a ranking as of an earlier
+# moment would not see them) and are always read live.
+
+def month_key(dt: datetime) -> int:
+    local = dt.astimezone(TZ)
+    return local.year * 100 + local.month
+
+
+def month_bounds(key: int) -> tuple[datetime, datetime]:
+    """The first moment of a month (yyyymm) and the first moment after it."""
+    return datetime(key // 100, key % 100, 1, tzinfo=TZ), month_end(key // 100, key % 100)
+
+
+def month_keys(first: int, last: int) -> list[int]:
+    out, k = [], first
+    while k <= last:
+        out.append(k)
+        k = k + 1 if k % 100 < 12 else (k // 100 + 1) * 100 + 1
+    return out
+
+
+def _previous_month(key: int) -> int:
+    return key - 1 if key % 100 > 1 else (key // 100 - 1) * 100 + 12
+
+
+def judged_month_figures(session: Session, months: list[int],
+                         units: list[int] | None = None) -> pd.DataFrame:
+    """Per (month, unit): the figures of the items due that month, each judged at the month's
+    end as it stood then (received by then), from the base table."""
+    if not months:
+        return pd.DataFrame(columns=ITEM_FIGURES, index=pd.MultiIndex.from_arrays(
+            [[], []], names=["month", "key"]))
+    end = month_bounds(max(months))[1]
+    items = _load_items(session, month_bounds(min(months))[0], end, end, units=units)
+    judged = judge(items, end)  # each row judged at its own month's end (before `end`)
+    judged = judged[judged["month"].isin(months)
+                    & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
+    return _item_figures(judged, "unit")
+
+
+def _store_months(session: Session, figures: pd.DataFrame, months: list[int],
+                  units: list[int] | None = None) -> None:
+    from sqlalchemy import delete, insert
+
+    from lib.models import ScoreMonth
+
+    stmt = delete(ScoreMonth).where(ScoreMonth.month.in_(months))
+    if units is not None:
+        stmt = stmt.where(ScoreMonth.unit_id.in_(units))
+    session.execute(stmt)
+    cols = [figures.index.get_level_values(0), figures.index.get_level_values(1),
+            *[figures[c] for c in ITEM_FIGURES]]
+    rows = [{"month": int(m), "unit_id": int(k), **{c: int(v) for c, v in
+                                                   zip(ITEM_FIGURES[:-1], vals[:-1], strict=True)},
+             "eff_sum": float(vals[-1])}
+            for m, k, *vals in zip(*cols, strict=True)]
+    for start in range(0, len(rows), 20_000):
+        session.execute(insert(ScoreMonth), rows[start:start + 20_000])
+
+
+def _last_finished(watermark: int) -> int:
+    """The last month that ended at or before the watermark."""
+    return _previous_month(month_key(datetime.fromtimestamp(watermark, TZ)))
+
+
+def rebuild_months(session: Session, st, watermark: int) -> int:
+    """Every finished month's figures, from the base table, a year at a time."""
+    from sqlalchemy import delete, func
+
+    from lib.models import ScoreMonth
+
+    session.execute(delete(ScoreMonth))
+    last = _last_finished(watermark)
+    first_due = session.scalar(select(func.min(type_coerce(Item.deadline, BigInteger))))
+    first = last if first_due is None else min(
+        month_key(datetime.fromtimestamp(int(first_due) - 1, TZ)), last)
+    keys = month_keys(first, last)
+    for i in range(0, len(keys), 12):
+        part = keys[i:i + 12]
+        _store_months(session, judged_month_figures(session, part), part)
+    st.score_from, st.score_until = first, last
+    return len(keys)
+
+
+MAX_STALE_MONTHS = 5_000  # more stale (unit, month) pairs than this: every month judged again
+
+
+def maintain_months(session: Session, st, marked: list[tuple[int, int]], watermark: int) -> dict:
+    """The sweep's part: the (unit, month) pairs a write made stale judged again, and the months
+    that have ended since added."""
+    from lib.rollups import date_of
+
+    if st.score_until is None:
+        return {"score_months": rebuild_months(session, st, watermark)}
+    first, last = int(st.score_from), int(st.score_until)
+    stale: dict[int, set[int]] = {}
+    for unit, day in marked:
+        d = date_of(day)
+        for key in month_keys(max(d.year * 100 + d.month, first), last):
+            stale.setdefault(key, set()).add(unit)
+    if sum(len(u) for u in stale.values()) > MAX_STALE_MONTHS:
+        return {"score_months": rebuild_months(session, st, watermark)}
+    for key, units in sorted(stale.items()):
+        units = sorted(units)
+        _store_months(session, judged_month_figures(session, [key], units), [key], units)
+    added = month_keys(last, _last_finished(watermark))[1:]
+    for key in added:
+        _store_months(session, judged_month_figures(session, [key]), [key])
+        st.score_until = key
+    return {"score_months_recomputed": sum(len(u) for u in stale.values()),
+            "score_months_added": len(added)}
+
+
+def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
+    """Every kept month judged again from the base table and compared (leaving out the units a
+    write has marked stale). Returns the drift, in words."""
+    from lib.models import ScoreMonth
+    from lib.rollups import date_of
+
+    if st.score_until is None:
+        return []
+    stale: dict[int, int] = {}
+    for kind, unit, day in dirty:
+        if kind == "s":
+            d = date_of(day)
+            stale[unit] = min(stale.get(unit, 999999), d.year * 100 + d.month)
+    keys = month_keys(int(st.score_from), int(st.score_until))
+    stored = pd.DataFrame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
+                                                 *[getattr(ScoreMonth, c) for c in ITEM_FIGURES]))
+                          .all(), columns=["month", "key", *ITEM_FIGURES]).set_index(["month", "key"])
+    drift = [f"monthly figures of {m}: outside the range kept"
+             for m in sorted(set(stored.index.get_level_values(0)) - set(keys))]
+    for i in range(0, len(keys), 12):
+        part = keys[i:i + 12]
+        want = judged_month_figures(session, part)
+        have = stored[stored.index.get_level_values(0).isin(part)]
+        for m, k in sorted(set(want.index) | set(have.index)):
+            if k in stale and stale[k] <= m:
+                continue
+            a = tuple(have.loc[(m, k)]) if (m, k) in have.index else None
+            b = tuple(want.loc[(m, k)]) if (m, k) in want.index else None
+            same = a is not None and b is not None and all(
+                math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6) for x, y in zip(a, b, strict=True))
+            if not same and not (a is None and b is not None and not any(b)):
+                drift.append(f"monthly figures of unit {k} in {m} ({', '.join(ITEM_FIGURES)}): "
+                             f"kept {a}, base table {b}")
+    return drift
+
+
+def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFrame | None:
+    """The units' item figures for the period as of `as_of`: finished months from the kept rows
+    (a unit whose month a write made stale, and contradictory items received after their
+    month's end, read live), the month under way live. None when nothing is kept."""
+    from lib import rollups
+    from lib.models import ODD_SQL, RollupDirty, ScoreMonth
+
+    st, _ = rollups._answer(session, now_utc())
+    if st is None or st.score_until is None:
+        return None
+    t = _epoch(as_of)
+    kept = [k for k, _ in ((y * 100 + m, None) for y, m in period.months)
+            if int(st.score_from) <= k <= int(st.score_until) and _epoch(month_bounds(k)[1]) <= t]
+    if not kept:
+        return None
+    stale: dict[int, int] = {}  # unit -> the first month its kept figures may be stale
+    for unit, day in session.execute(select(RollupDirty.unit_id, RollupDirty.day)
+                                     .where(RollupDirty.kind == "s")).all():
+        d = rollups.date_of(day)
+        stale[unit] = min(stale.get(unit, 999999), d.year * 100 + d.month)
+    rows = session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
+                                  *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])
+                           .where(ScoreMonth.month.in_(kept))).all()
+    stored = pd.DataFrame(rows, columns=["month", "key", *ITEM_FIGURES])
+    stored = stored[[not (k in stale and stale[k] <= m)
+                     for m, k in zip(stored["month"], stored["key"], strict=True)]]
+    parts = [stored.set_index(["month", "key"])]
+    # The month under way (and the period's later months: items due then, received by T, are
+    # counted as items), and months outside the kept range.
+    live = [k for y, m in period.months if (k := y * 100 + m) not in kept]
+    frames = [_load_items(session, *month_bounds(k), as_of) for k in live]
+    for k in kept:
+        units = sorted(u for u, first in stale.items() if first <= k)
+        if units:
+            frames.append(_load_items(session, *month_bounds(k), as_of, units=units))
+        # Contradictory items received after their month's end (never kept).
+        start, end = month_bounds(k)
+        late = _load_items(session, start, end, as_of, where=(
+            text(f"({ODD_SQL})"), type_coerce(Item.received_at, BigInteger) > _epoch(end)))
+        if units:
+            late = late[~late["unit_id"].isin(units)]
+        frames.append(late)
+    frames = [f for f in frames if not f.empty]
+    if frames:
+        parts.append(_item_figures(judge(pd.concat(frames, ignore_index=True), as_of), "unit"))
+    out = pd.concat(parts)
+    out = out.groupby(level=["month", "key"]).sum()
+    for c in ITEM_FIGURES[:-1]:
+        out[c] = out[c].astype("int64")
+    out["eff_sum"] = out["eff_sum"].astype("float64")
+    return out
 
 
 # -- reading a ranking -----------------------------------------------------------------------

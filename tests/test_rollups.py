@@ -3,13 +3,14 @@ random times, windows, regions, units and roles, after random writes (new items,
 deadline changed, reopened, cancelled on appeal, rule verdicts, deleted, contradictory times), with
 and without the sweep's maintenance in between, and after a write that crashed half-way."""
 
+import os
 import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, select
 
-from lib import db, queries, rollups
+from lib import db, queries, rollups, scoring
 from lib.access import SYSTEM, CurrentUser
 from lib.config import TZ
 from lib.models import Item, Region, RollupCell, RollupSnapshot, Subsystem, Unit
@@ -115,6 +116,34 @@ def _compare_month_ends(engine, rng, units, counties, times: int):
         assert rollups.as_of_source(s, as_of - H) == "direct"  # not a month's end
 
 
+def _compare_rankings(engine, rng, times: int):
+    """Unit rankings through the kept monthly figures equal those judged from the items."""
+    periods = ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2025", "2026", "2026-03", "2026-05",
+               "2026-06", "2026-07"]
+    cols = ["code", "items", "cases", "on_time", "red", "yellow", "rank", "ranked"]
+    ranked = 0
+    with db.session_scope(engine, write=False) as s:
+        for _ in range(times):
+            period = scoring.Period.parse(rng.choice(periods))
+            span = (period.end - period.start).total_seconds()
+            as_of = rng.choice([None, period.start + timedelta(
+                seconds=rng.randint(3600, int(span) + 90 * 86400))])
+            got = scoring.compute(s, period, "unit", as_of=as_of)
+            if period.start <= datetime(2026, 5, 1, tzinfo=TZ) <= period.end - D:
+                assert scoring.kept_figures(s, period, period.end) is not None  # May is kept
+            ranked += int(got.table["ranked"].sum())
+            os.environ["ESUP_ROLLUPS"] = "off"
+            try:
+                want = scoring.compute(s, period, "unit", as_of=as_of)
+            finally:
+                os.environ.pop("ESUP_ROLLUPS")
+            a, b = got.table, want.table
+            assert a[cols].equals(b[cols]), (period, as_of)
+            assert ((a["score"] - b["score"]).abs().fillna(0) < 1e-9).all(), (period, as_of)
+            assert got.monthly["cases"].sum() == want.monthly["cases"].sum()
+    assert ranked > 0
+
+
 def test_month_days():
     assert rollups.date_of(rollups.day_number(date(2026, 2, 28))) == date(2026, 2, 28)
     first = rollups.day_number(date(2025, 11, 15))
@@ -150,6 +179,7 @@ def test_rollups_equal_the_base_table(empty_engine):
         assert rollups.dirty_count(s) == 0
     _compare(engine, rng, units, counties, 15)
     _compare_month_ends(engine, rng, units, counties, 15)
+    _compare_rankings(engine, rng, 6)
     with db.session_scope(engine, write=False) as s:
         assert rollups.verify(s, NOW + D) == []
         assert s.scalar(select(RollupCell.n).limit(1)) is not None
@@ -167,6 +197,7 @@ def test_rollups_equal_the_base_table(empty_engine):
                        for n in range(40)])
         _compare(engine, rng, units, counties, 10, sweep)  # dirty, before the sweep
         _compare_month_ends(engine, rng, units, counties, 10)  # stale snapshots read live
+        _compare_rankings(engine, rng, 4)  # stale months judged live
         sweep += timedelta(hours=rng.randint(1, 200))
         with db.session_scope(engine) as s:
             rollups.maintain(s, sweep)
@@ -174,6 +205,7 @@ def test_rollups_equal_the_base_table(empty_engine):
             assert rollups.verify(s, sweep) == []
         _compare(engine, rng, units, counties, 10, sweep)  # after the sweep
         _compare_month_ends(engine, rng, units, counties, 10)
+        _compare_rankings(engine, rng, 4)
         with db.session_scope(engine, write=False) as s:
             # Before the watermark the base table answers, and says so.
             assert rollups.as_of_source(s, sweep - H) == "direct"

@@ -1,8 +1,11 @@
-"""Month-end snapshots of the open set (lib.rollups): the table, the range of month-ends built
-(`rollup_state.snap_from` / `snap_until`), and the triggers on items writing one more dirty
+"""Month-end snapshots of the open set (lib.rollups) and the assessment's monthly figures per
+unit (lib.scoring): their tables, the ranges built (`rollup_state.snap_from` / `snap_until`,
+`score_from` / `score_until`), and the triggers on items writing one more dirty
 marker per row version: ('s', unit, local day of receipt), so a write to an item that was open at
-a past month's end makes that unit's snapshots from its receipt on stale (read live until the
-sweep recomputes them).
+a past month's end makes that unit's snapshots and monthly figures from its receipt on stale
+(read live until the sweep recomputes them). An item's deadline falls in its receipt's month or
+later, except for contradictory rows, whose deadline month the assessment reads live once they
+were received after it.
 
 The triggers are plain DDL, one set per dialect, complete here (0018's with the extra marker). A
 later SQLite migration that copies the items table (batch mode) must create them again
@@ -99,8 +102,21 @@ def upgrade() -> None:
         sa.Column("near", sa.Integer(), nullable=False),
         sqlite_with_rowid=False,
     )
-    op.add_column("rollup_state", sa.Column("snap_from", sa.Integer(), nullable=True))
-    op.add_column("rollup_state", sa.Column("snap_until", sa.Integer(), nullable=True))
+    op.create_table(
+        "rollup_score_months",
+        sa.Column("month", sa.Integer(), primary_key=True),
+        sa.Column("unit_id", sa.Integer(), primary_key=True),
+        sa.Column("items", sa.Integer(), nullable=False),
+        sa.Column("cases", sa.Integer(), nullable=False),
+        sa.Column("on_time", sa.Integer(), nullable=False),
+        sa.Column("red", sa.Integer(), nullable=False),
+        sa.Column("yellow", sa.Integer(), nullable=False),
+        sa.Column("eff_n", sa.Integer(), nullable=False),
+        sa.Column("eff_sum", sa.Float(), nullable=False),
+        sqlite_with_rowid=False,
+    )
+    for name in ("snap_from", "snap_until", "score_from", "score_until"):
+        op.add_column("rollup_state", sa.Column(name, sa.Integer(), nullable=True))
     _triggers(snapshots=True)
     # The snapshots are built by the next sweep (or `python -m lib rollups rebuild`); until then
     # a past month's end is read from the base table, as before.
@@ -110,6 +126,7 @@ def downgrade() -> None:
     _triggers(snapshots=False)
     op.execute("DELETE FROM rollup_dirty WHERE kind = 's'")
     with op.batch_alter_table("rollup_state") as b:
-        b.drop_column("snap_until")
-        b.drop_column("snap_from")
+        for name in ("score_until", "score_from", "snap_until", "snap_from"):
+            b.drop_column(name)
+    op.drop_table("rollup_score_months")
     op.drop_table("rollup_snapshots")
