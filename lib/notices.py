@@ -71,6 +71,9 @@ def _matter(item: Item, subsystem: str, at: datetime) -> str:
             f"{fmt_time(item.deadline)}，至 {fmt_time(at)} 仍未办结，已逾期 {late}，亮红牌。")
 
 
+ISSUE_BATCH = 1000  # notices per INSERT statement (12 values each)
+
+
 def _issue(session: Session, items: list[tuple[Item, str]], *, now: datetime, source: str,
            actor: str, requirements: str = REQUIREMENTS, assisting: str | None = None) -> list[int]:
     """Insert one notice per (item, crossing) unless it exists; returns the ids really inserted."""
@@ -81,9 +84,13 @@ def _issue(session: Session, items: list[tuple[Item, str]], *, now: datetime, so
              "assisting": assisting, "source": source, "matter": _matter(item, sub, now),
              "requirements": requirements, "reply_due": epoch(due), "status": "issued",
              "level": 1, "issued_at": epoch(now), "issued_by": actor} for item, sub in items]
-    stmt = _insert(session).values(rows).on_conflict_do_nothing(
-        index_elements=["item_id", "crossing"]).returning(Notice.id)
-    inserted = [r[0] for r in session.execute(stmt)]
+    inserted = []
+    # In batches: one statement's bound values are limited (SQLite 32,766, PostgreSQL 65,535),
+    # and a first sweep over years of items issues tens of thousands of notices at once.
+    for start in range(0, len(rows), ISSUE_BATCH):
+        stmt = _insert(session).values(rows[start:start + ISSUE_BATCH]).on_conflict_do_nothing(
+            index_elements=["item_id", "crossing"]).returning(Notice.id)
+        inserted += [r[0] for r in session.execute(stmt)]
     for nid in inserted:
         _event(session, nid, now, actor, "issued", 1, source)
     if inserted:

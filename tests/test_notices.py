@@ -174,6 +174,20 @@ def test_a_sweep_that_issues_many_notices_at_once_is_audited_whole(empty_engine)
     assert '"count": 40' in row.after
 
 
+def test_a_first_sweep_over_thousands_of_overdue_items_issues_them_all(empty_engine):
+    """22,000 items overdue at once (a first sweep over years of imported items): one statement
+    for all of them had more bound values than SQLite (250,000 here) or PostgreSQL (65,535)
+    take (seen at 10 million items)."""
+    from lib.models import Notice
+
+    rows = "".join(f"BULK-{i},FEES,440823.ZRZY,2026-11-02T09:00,48h,\n" for i in range(22000))
+    with db.session_scope(empty_engine) as s:
+        import_items(s, HEADER + rows, actor="t")
+    assert sweep(empty_engine, T_DUE + timedelta(minutes=1)).issued == 22000
+    with db.session_scope(empty_engine) as s:
+        assert s.scalar(select(func.count()).select_from(Notice)) == 22000
+
+
 def test_since_reads_only_crossings_from_then_on(engine):
     """The demo's history sweeps with `since` (its last sweep): crossings before it are left
     to that sweep, crossings at or after it are found as by a full sweep."""
