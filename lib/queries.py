@@ -321,6 +321,21 @@ def _explain(row, as_of: datetime) -> ItemRow | None:
                    lt.light, lt.reason, lt.rule, lt.inputs, red_since)
 
 
+def _newest_ids(session: Session, where: list, col, t: int, limit: int,
+                windows: tuple = (30, 365, None)) -> list[int]:
+    """The ids of the `limit` items matching `where` with the latest `col` (at most T), newest
+    first. Read in widening windows back from T (30 days, a year, all): a closed range lets the
+    index on `col` answer at once, where for an open one SQLite's planner reads every item of the
+    table (or of the unit) and sorts them."""
+    for days in windows:
+        cond = where if days is None else [*where, col > t - days * 86400]
+        ids = list(session.scalars(select(Item.id).where(*cond).order_by(col.desc())
+                                   .limit(limit)))
+        if len(ids) >= limit:
+            break
+    return ids
+
+
 def latest_red(
     session: Session, *, user: CurrentUser, as_of: datetime, limit: int = 10,
     region_id: int | None = None, unit_id: int | None = None,
@@ -336,10 +351,14 @@ def latest_red(
         scope.append(Item.region_id == region_id)
     if unit_id is not None:
         scope.append(Item.unit_id == unit_id)
-    overdue = (_item_stmt().where(*scope, due < t, or_(done.is_(None), done > t))
-               .order_by(due.desc()).limit(limit))
-    late = (_item_stmt().where(*scope, done <= t, done > due)
-            .order_by(done.desc()).limit(limit))
+    # City-wide, read back from T through the index on the time; for a unit or a county through
+    # its own index (then the window would only repeat the same read).
+    windows = (None,) if region_id is not None or unit_id is not None else (30, 365, None)
+    overdue = _item_stmt().where(Item.id.in_(_newest_ids(
+        session, [*scope, due < t, or_(done.is_(None), done > t)], due, epoch(as_of), limit,
+        windows)))
+    late = _item_stmt().where(Item.id.in_(_newest_ids(
+        session, [*scope, done <= t, done > due], done, epoch(as_of), limit, windows)))
     # A rule's red verdict (a red line crossed) is red from the moment it was crossed.
     by_rule = (_item_stmt().where(*scope, Item.verdict == VERDICT_RED)
                .order_by(due.desc()).limit(limit))
