@@ -24,7 +24,9 @@ reads the base table (`lib.queries.direct_light_counts`).
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -55,6 +57,8 @@ from lib.models import (
     RollupState,
     Subsystem,
 )
+
+_log = logging.getLogger(__name__)
 
 SIZES = (1, 8, 64)  # cell sizes in days, finest first
 OFFSET = 8 * 3600  # China Standard Time (no summer time): local day = (epoch + OFFSET) // 86400
@@ -180,14 +184,19 @@ def rebuild(session: Session, now: datetime | None = None) -> dict:
     now = now or now_utc()
     st = _lock(session)
     watermark = _watermark(now)
+    t0 = time.perf_counter()
     session.execute(delete(RollupCell))
     session.execute(delete(RollupDirty))
     _insert_cells(session, _cell_select("c", *_closed_where()))
     _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
     for lower, size in zip(SIZES, SIZES[1:], strict=False):
         _roll_up(session, size, lower)
+    t1 = time.perf_counter()
     snapshots = rebuild_snapshots(session, st, watermark)
+    t2 = time.perf_counter()
     months = scoring.rebuild_months(session, st, watermark)
+    _log.info("rollups rebuilt: cells %.1f s, %d month-end snapshots %.1f s, %d months' "
+              "figures %.1f s", t1 - t0, snapshots, t2 - t1, months, time.perf_counter() - t2)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
     session.flush()
     cells = session.scalar(select(func.count()).select_from(RollupCell))
