@@ -806,10 +806,12 @@ def open311(session: Session) -> list[dict]:
     """Submissions as Open311 GeoReport v2 service requests, with no personal data: no names,
     contacts or free text; the description is the subject line."""
     units = dict(session.execute(select(Unit.id, Unit.name)).all())
-    deadlines = dict(session.execute(select(Item.id, Item.deadline)).all())
     out = []
-    for sub in session.scalars(select(Submission).order_by(Submission.created_at)):
-        due = deadlines.get(sub.item_id)
+    # Each submission's work-order deadline by a join (not a map of every item's deadline: ten
+    # million of them at a city's scale).
+    for sub, due in session.execute(select(Submission, Item.deadline)
+                                    .outerjoin(Item, Item.id == Submission.item_id)
+                                    .order_by(Submission.created_at)).all():
         out.append({
             "service_request_id": sub.code,
             "status": "closed" if sub.status == "closed" else "open",

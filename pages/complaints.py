@@ -85,8 +85,9 @@ for unit_id, g in df.groupby("unit_id"):
                  "重办": kk["rework"]})
 unit_table = pd.DataFrame(rows).sort_values("诉求", ascending=False)
 ui.table(unit_table, "网络投诉_各单位", key="cmp_units")
-st.download_button("导出 Open311 (JSON)", ui.open311_json(url), file_name="open311_requests.json",
-                   mime="application/json", help="GeoReport v2 请求列表，不含个人信息")
+st.download_button("导出 Open311 (JSON)", lambda: ui.open311_json(url),
+                   file_name="open311_requests.json", on_click="ignore",
+                   mime="application/json", help="GeoReport v2 请求列表，不含个人信息（点击时生成）")
 
 st.subheader("红牌诉求")
 reds = ui.item_list(user, queries.ItemFilter(as_of=ui.as_of_for(ui.today_local()), window_days=days,
