@@ -36,7 +36,8 @@ from lib.config import TZ
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PAGES = ["Home.py", "pages/complaints.py", "pages/efficiency.py", "pages/supervision.py",
+PAGES = ["Home.py", "pages/power.py", "pages/market.py", "pages/funds.py", "pages/disclosure.py",
+         "pages/complaints.py", "pages/efficiency.py", "pages/supervision.py",
          "pages/dispatch.py", "pages/items.py", "pages/key_work.py"]
 
 PAGE_SNIPPET = """

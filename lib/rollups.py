@@ -693,17 +693,18 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
 
 
 def _indexed_by(stmt, indexes: list[str | None]):
-    """The compound select as SQLite text with `INDEXED BY` after each part's `FROM items`."""
+    """The (compound) select as SQLite text with `INDEXED BY` after each part's `FROM items`;
+    the select itself when its parts cannot be told apart."""
     from sqlalchemy.dialects import sqlite
 
     compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="named"),
                             compile_kwargs={"render_postcompile": True})
-    parts = str(compiled).split("FROM items JOIN")
+    parts = str(compiled).split("FROM items ")
     if len(parts) != len(indexes) + 1:
         return stmt
     sql = parts[0]
     for index, rest in zip(indexes, parts[1:], strict=True):
-        sql += ("FROM items INDEXED BY " + index + " JOIN" if index else "FROM items JOIN") + rest
+        sql += ("FROM items INDEXED BY " + index + " " if index else "FROM items ") + rest
     return text(sql).bindparams(**compiled.params)
 
 
