@@ -5,7 +5,8 @@ fresh engine (cold: no pooled connection, nothing cached in the process):
 
 - the cockpit's query set (light counts for a year, the source's figures, the latest red cards,
   the catalog), through the rollups and through the base table (`ESUP_ROLLUPS=off`);
-- each page's server run (AppTest in a new process, modules imported, Streamlit caches empty);
+- each page's server run (AppTest in a new process, modules imported, Streamlit caches empty,
+  the in-app sweep thread off as in production where cron runs it);
 - a quarter's and a year's unit ranking (lib.scoring);
 - the sweep's steady run (notices and rollup maintenance after a handful of writes);
 - the city at the end of the last month;
@@ -44,7 +45,8 @@ PAGE_SNIPPET = """
 import json, os, sys, time
 from streamlit.testing.v1 import AppTest
 import pandas, altair, sqlalchemy, alembic.command  # noqa: F401
-from lib import ui, charts, geo, queries, rollups  # noqa: F401
+from lib import ui, charts, geo, queries, rollups, domains, flags  # noqa: F401
+domains.packages()  # every domain package imported, as in a server that has run a page
 at = AppTest.from_file("Home.py", default_timeout=900)
 at.session_state["authentication_status"] = True
 at.session_state["username"] = "leader"
@@ -88,7 +90,9 @@ def both(fn, repeat: int = 3) -> tuple[float, float]:
 
 
 def page_run(url: str, page: str, direct: bool) -> float | str:
-    env = dict(os.environ, DATABASE_URL=url)
+    # The sweep runs from cron in production (docs/deploy.md), not in the page's process: its
+    # own figure is the steady sweep above.
+    env = dict(os.environ, DATABASE_URL=url, ESUP_SWEEPER="0")
     if direct:
         env["ESUP_ROLLUPS"] = "off"
     out = subprocess.run([sys.executable, "-c", PAGE_SNIPPET, page], cwd=ROOT, env=env,
