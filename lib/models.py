@@ -134,6 +134,9 @@ class Subsystem(Base):
 ODD_SQL = ("deadline < received_at OR completed_at < received_at OR deadline < 0 "
            "OR completed_at < 0")
 VERDICT_RED_SQL = "verdict = 2"
+# Items a list shows among the open ones though they may be closed: a rule's card, or missing
+# times (grey). With the open items they are the head of every urgent-first list.
+STANDOUT_SQL = "verdict <> 0 OR received_at IS NULL OR deadline IS NULL"
 
 
 class Item(Base):
@@ -193,6 +196,9 @@ class Item(Base):
         # Items given a red card by a rule: the sweep's notices read them without a scan.
         Index("ix_items_verdict_red", "deadline", sqlite_where=text(VERDICT_RED_SQL),
               postgresql_where=text(VERDICT_RED_SQL)),
+        # Rule cards and grey items (STANDOUT_SQL): with the open ones, the head of a list.
+        Index("ix_items_standout", "deadline", sqlite_where=text(STANDOUT_SQL),
+              postgresql_where=text(STANDOUT_SQL)),
         # Items whose times contradict each other (due or done before receipt, or before 1970):
         # always read live.
         Index("ix_items_odd", "unit_id", "subsystem_id", "region_id", "completed_at",

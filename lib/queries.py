@@ -15,7 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import BigInteger, and_, case, false, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    case,
+    column,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from lib import config
@@ -34,6 +48,7 @@ from lib.lights import (
     light_sql,
 )
 from lib.models import (
+    STANDOUT_SQL,
     AccountabilityRecord,
     Domain,
     Item,
@@ -425,18 +440,45 @@ class ItemPage:
 ORDER_TEXT = "红牌在前（逾期最久的在前），其次黄牌（剩余时间最少的在前）、绿灯（期限近的在前）、资料不全，已办结的在最后（超期办结的在前，新近办结的在前）"
 
 
+def _urgency_group(as_of: datetime):
+    """0 red (open past the deadline, or a rule's standing red card), 1 yellow, 2 green and
+    open, 3 grey, 4 closed. A rule's standing card (a red line crossed, an anomaly) stands with
+    the open cards of its light, not among the finished work. Only open items, items done after
+    T, rule cards and grey items (`_head_ids`) can be below 4."""
+    f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
+                        as_of, Item.card_cancelled, Item.verdict)
+    v_red = and_(Item.verdict != VERDICT_NONE, Item.card_cancelled == false(),
+                 Item.verdict == VERDICT_RED)
+    return case((f["overdue"], 0), (v_red, 0), (f["near"], 1), (f["grey"], 3), (f["open"], 2),
+                else_=4)
+
+
+def _head_ids(session: Session, as_of: datetime):
+    """A select of the ids that can head an urgent-first list at T (group below 4): the open
+    items, those done after T, rule cards and grey items, each read through its own small index
+    (SQLite is told which), however many closed items the table holds."""
+    t = int(epoch(as_of))
+    if session.get_bind().dialect.name == "sqlite":
+        sql = ("SELECT id FROM items INDEXED BY ix_items_open WHERE completed_at IS NULL "
+               "UNION ALL SELECT id FROM items INDEXED BY ix_items_completed "
+               f"WHERE completed_at > {t} "
+               "UNION ALL SELECT id FROM items INDEXED BY ix_items_standout "
+               f"WHERE ({STANDOUT_SQL})")
+        return select(text(sql).columns(column("id", Integer)).subquery().c.id)
+    return union_all(select(Item.id).where(Item.completed_at.is_(None)),
+                     select(Item.id).where(_ts(Item.completed_at) > t),
+                     select(Item.id).where(text(f"({STANDOUT_SQL})")))
+
+
 def urgency_order(as_of: datetime) -> list:
     """ORDER BY clauses for "urgent first", from the light rule's own flags: open red (most
     overdue first), open yellow (least time left first), open green (nearest deadline first),
     grey (missing data), then closed (late ones first, most recently completed first)."""
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
                         as_of, Item.card_cancelled, Item.verdict)
-    # A rule's standing card (a red line crossed, an anomaly) stands with the open cards of its
-    # light, ordered by when it was found, not among the finished work.
     verdict = and_(Item.verdict != VERDICT_NONE, Item.card_cancelled == false())
     v_red = and_(verdict, Item.verdict == VERDICT_RED)
-    group = case((f["overdue"], 0), (v_red, 0), (f["near"], 1), (f["grey"], 3), (f["open"], 2),
-                 else_=4)
+    group = _urgency_group(as_of)
     late_first = case((and_(f["late"], ~v_red), 0), else_=1)
     due, done = _ts(Item.deadline), _ts(Item.completed_at)
     when = case((and_(f["closed"], ~verdict), -done), else_=due)
@@ -478,10 +520,38 @@ def item_page(session: Session, *, user: CurrentUser, flt: ItemFilter, page: int
     require(user, "view_items")
     unit_id = scoped_unit(user, flt.unit_id)
     stmt = _filtered(_item_stmt(), flt, unit_id)
-    counts = light_tally(session, stmt, flt.as_of)
+    counts = _rollup_tally(session, user, flt, unit_id) or light_tally(session, stmt, flt.as_of)
     rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page)
     rows = [r for r in (_explain(row, flt.as_of) for row in rows) if r]
     return ItemPage(rows, counts["total"], counts, page, per_page)
+
+
+def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
+                  unit_id: int | None) -> dict[str, int] | None:
+    """`light_tally`'s figures from the cockpit's counts (lib.rollups) when the filter is one
+    they hold (time window, county, unit, domain, subsystem; all lights or red); None when the
+    base table must count (a text, a state or another light asked for, or no rollups for T)."""
+    from lib import rollups
+
+    if ((flt.text and flt.text.strip()) or flt.external_id or flt.state
+            or flt.light not in (None, RED) or rollups.as_of_source(session, flt.as_of) == "direct"):
+        return None
+    df = light_counts(session, user=user, as_of=flt.as_of, window_days=flt.window_days,
+                      region_id=flt.region_id, unit_id=unit_id)
+    if flt.domain_code or flt.subsystem_code:
+        pick = select(Subsystem.id).join(Domain, Domain.id == Subsystem.domain_id)
+        if flt.domain_code:
+            pick = pick.where(Domain.code == flt.domain_code)
+        if flt.subsystem_code:
+            pick = pick.where(Subsystem.code == flt.subsystem_code)
+        df = df[df["subsystem_id"].isin(list(session.scalars(pick)))]
+    c = {k: int(df[k].sum()) for k in ("total", "red", "yellow", "green", "grey", "open",
+                                       "open_red")}
+    if flt.light == RED:
+        return {"total": c["red"], RED: c["red"], YELLOW: 0, GREEN: 0, GREY: 0,
+                "open": c["open_red"], "open_red": c["open_red"]}
+    return {"total": c["total"], RED: c["red"], YELLOW: c["yellow"], GREEN: c["green"],
+            GREY: c["grey"], "open": c["open"], "open_red": c["open_red"]}
 
 
 def light_tally(session: Session, stmt, as_of: datetime) -> dict[str, int]:
@@ -503,12 +573,21 @@ def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
     """(rows, page, per page) of a select over items, urgent first (`urgency_order`); the page
     is kept within the list; `per_page=None`: every row."""
     page = max(1, int(page))
-    stmt = stmt.order_by(*urgency_order(as_of))
+    order = urgency_order(as_of)
     if per_page is None:
-        return session.execute(stmt).all(), 1, max(1, total)
+        return session.execute(stmt.order_by(*order)).all(), 1, max(1, total)
     per_page = max(1, int(per_page))
     page = min(page, max(1, -(-total // per_page)))
-    return session.execute(stmt.offset((page - 1) * per_page).limit(per_page)).all(), page, per_page
+    offset = (page - 1) * per_page
+    # The head of the list (every row but the closed ones, which come last) is read and sorted
+    # alone: the first pages never sort the closed items (millions at a city's scale).
+    head = stmt.where(Item.id.in_(_head_ids(session, as_of)), _urgency_group(as_of) < 4)
+    in_head = session.execute(head.with_only_columns(func.count(), maintain_column_froms=True)
+                              .order_by(None)).scalar_one()
+    if offset + per_page <= in_head:
+        stmt = head
+    return (session.execute(stmt.order_by(*order).offset(offset).limit(per_page)).all(), page,
+            per_page)
 
 
 def list_items(

@@ -116,6 +116,30 @@ def _compare_month_ends(engine, rng, units, counties, times: int):
         assert rollups.as_of_source(s, as_of - H) == "direct"  # not a month's end
 
 
+def _compare_lists(engine, rng, units, counties, times: int, start=NOW):
+    """Item lists: the tally through the rollups equals the base table's, and a page read from
+    the list's head equals the same slice of the whole list sorted urgent first."""
+    domains = [None, None, "POWER", "MARKET", "EFFICIENCY"]
+    with db.session_scope(engine, write=False) as s:
+        for _ in range(times):
+            flt = queries.ItemFilter(
+                as_of=start + timedelta(seconds=rng.randint(0, 60 * 86400)),
+                window_days=rng.choice((7, 30, 365, None)),
+                region_id=rng.choice([None, None, *counties]),
+                unit_id=rng.choice([None, None, None, *[u for u, _, _ in units]]),
+                domain_code=rng.choice(domains), light=rng.choice((None, None, "red", "yellow")))
+            page, per = rng.randint(1, 4), rng.choice((3, 10, 40))
+            got = queries.item_page(s, user=SYSTEM, flt=flt, page=page, per_page=per)
+            os.environ["ESUP_ROLLUPS"] = "off"
+            try:
+                whole = queries.item_page(s, user=SYSTEM, flt=flt, per_page=None)
+            finally:
+                os.environ.pop("ESUP_ROLLUPS")
+            assert got.counts == whole.counts, flt
+            first = (got.page - 1) * per
+            assert [r.id for r in got.rows] == [r.id for r in whole.rows][first:first + per], flt
+
+
 def _compare_rankings(engine, rng, times: int):
     """Unit rankings through the kept monthly figures equal those judged from the items."""
     periods = ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2025", "2026", "2026-03", "2026-05",
@@ -180,6 +204,7 @@ def test_rollups_equal_the_base_table(empty_engine):
     _compare(engine, rng, units, counties, 15)
     _compare_month_ends(engine, rng, units, counties, 15)
     _compare_rankings(engine, rng, 6)
+    _compare_lists(engine, rng, units, counties, 20)
     with db.session_scope(engine, write=False) as s:
         assert rollups.verify(s, NOW + D) == []
         assert s.scalar(select(RollupCell.n).limit(1)) is not None
@@ -198,6 +223,7 @@ def test_rollups_equal_the_base_table(empty_engine):
         _compare(engine, rng, units, counties, 10, sweep)  # dirty, before the sweep
         _compare_month_ends(engine, rng, units, counties, 10)  # stale snapshots read live
         _compare_rankings(engine, rng, 4)  # stale months judged live
+        _compare_lists(engine, rng, units, counties, 8, sweep)
         sweep += timedelta(hours=rng.randint(1, 200))
         with db.session_scope(engine) as s:
             rollups.maintain(s, sweep)

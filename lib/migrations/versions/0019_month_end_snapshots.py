@@ -1,6 +1,7 @@
 """Month-end snapshots of the open set (lib.rollups) and the assessment's monthly figures per
 unit (lib.scoring): their tables, the ranges built (`rollup_state.snap_from` / `snap_until`,
-`score_from` / `score_until`), and the triggers on items writing one more dirty
+`score_from` / `score_until`), the partial index of rule cards and grey items
+(`ix_items_standout`: with the open items, the head of an urgent-first list), and the triggers on items writing one more dirty
 marker per row version: ('s', unit, local day of receipt), so a write to an item that was open at
 a past month's end makes that unit's snapshots and monthly figures from its receipt on stale
 (read live until the sweep recomputes them). An item's deadline falls in its receipt's month or
@@ -26,6 +27,8 @@ depends_on = None
 
 COLUMNS = ("unit_id", "subsystem_id", "region_id", "received_at", "deadline", "completed_at",
            "card_cancelled", "verdict")
+# Rule cards and grey items: with the open ones, the head of every urgent-first list.
+STANDOUT = "verdict <> 0 OR received_at IS NULL OR deadline IS NULL"
 # Local day (China Standard Time, UTC+8, no summer time) of an epoch-second value.
 DAY = "({0} + 28800) / 86400"
 
@@ -118,11 +121,14 @@ def upgrade() -> None:
     for name in ("snap_from", "snap_until", "score_from", "score_until"):
         op.add_column("rollup_state", sa.Column(name, sa.Integer(), nullable=True))
     _triggers(snapshots=True)
+    op.create_index("ix_items_standout", "items", ["deadline"], sqlite_where=sa.text(STANDOUT),
+                    postgresql_where=sa.text(STANDOUT))
     # The snapshots are built by the next sweep (or `python -m lib rollups rebuild`); until then
     # a past month's end is read from the base table, as before.
 
 
 def downgrade() -> None:
+    op.drop_index("ix_items_standout", table_name="items")
     _triggers(snapshots=False)
     op.execute("DELETE FROM rollup_dirty WHERE kind = 's'")
     with op.batch_alter_table("rollup_state") as b:
