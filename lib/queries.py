@@ -568,6 +568,9 @@ def light_tally(session: Session, stmt, as_of: datetime) -> dict[str, int]:
             GREY: grey, "open": open_, "open_red": open_red}
 
 
+HEAD_MIN_ROWS = 20_000  # lists at least this long read their first pages from the head
+
+
 def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
                 per_page: int | None) -> tuple[list, int, int]:
     """(rows, page, per page) of a select over items, urgent first (`urgency_order`); the page
@@ -579,13 +582,15 @@ def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
     per_page = max(1, int(per_page))
     page = min(page, max(1, -(-total // per_page)))
     offset = (page - 1) * per_page
-    # The head of the list (every row but the closed ones, which come last) is read and sorted
-    # alone: the first pages never sort the closed items (millions at a city's scale).
-    head = stmt.where(Item.id.in_(_head_ids(session, as_of)), _urgency_group(as_of) < 4)
-    in_head = session.execute(head.with_only_columns(func.count(), maintain_column_froms=True)
-                              .order_by(None)).scalar_one()
-    if offset + per_page <= in_head:
-        stmt = head
+    if total >= HEAD_MIN_ROWS:
+        # The head of the list (every row but the closed ones, which come last) is read and
+        # sorted alone: the first pages never sort the closed items (millions at a city's
+        # scale). A short list (a unit's inbox) is sorted whole: cheaper than the head's read.
+        head = stmt.where(Item.id.in_(_head_ids(session, as_of)), _urgency_group(as_of) < 4)
+        in_head = session.execute(head.with_only_columns(func.count(), maintain_column_froms=True)
+                                  .order_by(None)).scalar_one()
+        if offset + per_page <= in_head:
+            stmt = head
     return (session.execute(stmt.order_by(*order).offset(offset).limit(per_page)).all(), page,
             per_page)
 

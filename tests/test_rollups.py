@@ -120,24 +120,28 @@ def _compare_lists(engine, rng, units, counties, times: int, start=NOW):
     """Item lists: the tally through the rollups equals the base table's, and a page read from
     the list's head equals the same slice of the whole list sorted urgent first."""
     domains = [None, None, "POWER", "MARKET", "EFFICIENCY"]
-    with db.session_scope(engine, write=False) as s:
-        for _ in range(times):
-            flt = queries.ItemFilter(
-                as_of=start + timedelta(seconds=rng.randint(0, 60 * 86400)),
-                window_days=rng.choice((7, 30, 365, None)),
-                region_id=rng.choice([None, None, *counties]),
-                unit_id=rng.choice([None, None, None, *[u for u, _, _ in units]]),
-                domain_code=rng.choice(domains), light=rng.choice((None, None, "red", "yellow")))
-            page, per = rng.randint(1, 4), rng.choice((3, 10, 40))
-            got = queries.item_page(s, user=SYSTEM, flt=flt, page=page, per_page=per)
-            os.environ["ESUP_ROLLUPS"] = "off"
-            try:
-                whole = queries.item_page(s, user=SYSTEM, flt=flt, per_page=None)
-            finally:
-                os.environ.pop("ESUP_ROLLUPS")
-            assert got.counts == whole.counts, flt
-            first = (got.page - 1) * per
-            assert [r.id for r in got.rows] == [r.id for r in whole.rows][first:first + per], flt
+    head_min, queries.HEAD_MIN_ROWS = queries.HEAD_MIN_ROWS, 0  # the head's read, however short
+    try:
+        with db.session_scope(engine, write=False) as s:
+            for _ in range(times):
+                flt = queries.ItemFilter(
+                    as_of=start + timedelta(seconds=rng.randint(0, 60 * 86400)),
+                    window_days=rng.choice((7, 30, 365, None)),
+                    region_id=rng.choice([None, None, *counties]),
+                    unit_id=rng.choice([None, None, None, *[u for u, _, _ in units]]),
+                    domain_code=rng.choice(domains), light=rng.choice((None, None, "red", "yellow")))
+                page, per = rng.randint(1, 4), rng.choice((3, 10, 40))
+                got = queries.item_page(s, user=SYSTEM, flt=flt, page=page, per_page=per)
+                os.environ["ESUP_ROLLUPS"] = "off"
+                try:
+                    whole = queries.item_page(s, user=SYSTEM, flt=flt, per_page=None)
+                finally:
+                    os.environ.pop("ESUP_ROLLUPS")
+                assert got.counts == whole.counts, flt
+                first = (got.page - 1) * per
+                assert [r.id for r in got.rows] == [r.id for r in whole.rows][first:first + per], flt
+    finally:
+        queries.HEAD_MIN_ROWS = head_min
 
 
 def _compare_rankings(engine, rng, times: int):
