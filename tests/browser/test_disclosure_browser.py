@@ -11,8 +11,9 @@ def test_disclosure_page_and_portal(page, app_url):
     wait_idle(page, 120_000)
     assert_no_errors(page)
     assert page.get_by_role("tab", name="村务公开").count() == 1
-    assert page.get_by_text("公开率").count() >= 1 or page.locator(
-        '[data-testid="stDataFrame"]').count() >= 2
+    # Waited for, not counted at once: the run may still be drawing when the page is idle.
+    page.get_by_text("公开率").or_(page.locator('[data-testid="stDataFrame"]').nth(1)).first \
+        .wait_for(timeout=60_000)
     screenshot(page, "disclosure_page")
     page.get_by_role("tab", name="依申请公开").click()
     wait_idle(page)
@@ -23,5 +24,5 @@ def test_disclosure_page_and_portal(page, app_url):
     page.get_by_role("heading", name="村务公开").first.wait_for(timeout=90_000)
     wait_idle(page, 120_000)
     assert_no_errors(page)
-    assert page.get_by_text("浏览").count() >= 1
+    page.get_by_text("浏览").first.wait_for(timeout=60_000)  # the disclosure's reading count
     screenshot(page, "disclosure_portal")
