@@ -1,0 +1,169 @@
+"""The growth curve on PostgreSQL: the same answers at 1, 3, 10 (and 30) million items, through the
+rollups and through the base table, to show that the rollups' cost stays flat while the table
+grows.
+
+For each size a database is made (`esup_curve_<n>`, kept for later runs unless --drop): the
+demo's reference data and records (`lib.demo.load_demo` with no ordinary items), then the items
+generated with numpy as `bench.build` generates them and written with COPY, the items' indexes
+and triggers set aside during the load and made again after it, then `rollups.rebuild`. Then,
+each on new connections (median of 3; direct: one run with ESUP_ROLLUPS=off): a year's light
+counts, the city at the last month's end, a quarter's and a year's unit ranking, and the
+cockpit's server run (AppTest in a new process).
+
+    python -m bench.pg_curve [--sizes 1000000,3000000,10000000] [--drop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from bench import build, scale
+from lib import db, demo, queries, rollups, scoring
+from lib.access import SYSTEM
+from lib.clock import now_utc
+from lib.config import TZ
+from lib.models import Item
+
+ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL",
+                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+COLUMNS = ("id", "external_id", "subsystem_id", "unit_id", "region_id", "received_at",
+           "deadline", "completed_at", "state", "updated_at", "card_cancelled", "verdict")
+
+
+def _admin(sql: str) -> None:
+    engine = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(sa.text(sql))
+    engine.dispose()
+
+
+def url_for(n: int) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/esup_curve_{n}"
+
+
+def load(n: int, days: int = 1825) -> dict[str, float]:
+    """A fresh database of n items; returns the time of each step."""
+    url = url_for(n)
+    _admin(f'DROP DATABASE IF EXISTS "esup_curve_{n}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "esup_curve_{n}"')
+    anchor = now_utc().replace(microsecond=0)
+    figures: dict[str, float] = {}
+    t = time.perf_counter()
+    engine = db.get_engine(url)
+    db.migrate(engine)
+    with db.session_scope(engine) as s:
+        demo.load_demo(s, ordinary_items=0, history=False, anchor=anchor, days=days)
+        plan, counties, units = build._plan(s)
+        first_id = (s.scalar(sa.select(sa.func.max(Item.id))) or 0) + 1
+    figures["reference data and demo records"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cols = build.generate(n, days, anchor, plan, counties, units)
+    figures["generate (numpy)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' "
+                    "AND indexdef NOT LIKE 'CREATE UNIQUE%'")
+        indexes = cur.fetchall()
+        for name, _ in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+        cur.execute("ALTER TABLE items DISABLE TRIGGER USER")
+        done, is_open = cols["completed_at"].tolist(), cols["open"].tolist()
+        recv = cols["received_at"].tolist()
+        with cur.copy(f"COPY items ({', '.join(COLUMNS)}) FROM STDIN") as cp:
+            for i, (sub, unit, region, r, due, d, o) in enumerate(zip(
+                    cols["subsystem_id"].tolist(), cols["unit_id"].tolist(),
+                    cols["region_id"].tolist(), recv, cols["deadline"].tolist(), done, is_open,
+                    strict=True)):
+                iid = first_id + i
+                cp.write_row((iid, f"S-{iid:09d}", sub, unit, region, r, due, None if o else d,
+                              "open" if o else "completed", r if o else d, False, 0))
+        figures["COPY"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for _, ddl in indexes:
+            cur.execute(ddl)
+        cur.execute("ALTER TABLE items ENABLE TRIGGER USER")
+        cur.execute("SELECT setval(pg_get_serial_sequence('items', 'id'), "
+                    "(SELECT max(id) FROM items))")
+        raw.commit()
+        raw.driver_connection.autocommit = True
+        raw.driver_connection.execute("VACUUM ANALYZE items")
+        raw.driver_connection.autocommit = False  # the pool hands this connection out again
+    finally:
+        raw.close()
+    figures["indexes, triggers, VACUUM ANALYZE"] = time.perf_counter() - t
+    t = time.perf_counter()
+    with db.session_scope(engine) as s:
+        rollups.rebuild(s, anchor)
+    figures["rollups rebuild"] = time.perf_counter() - t
+    return figures
+
+
+def measure(n: int) -> list[tuple[str, float, float | None]]:
+    url = url_for(n)
+    os.environ["DATABASE_URL"] = url
+    now = now_utc().replace(second=0)
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:
+        rollups.maintain(s, now)
+    out = []
+
+    def session():
+        return db.session_scope(engine, write=False)
+
+    def counts():
+        with session() as s:
+            queries.light_counts(s, user=SYSTEM, as_of=now, window_days=365)
+    out.append(("light counts, a year", *scale.both(counts)))
+    month_end = datetime.combine(now.astimezone(TZ).date().replace(day=1) - timedelta(days=1),
+                                 datetime.max.time().replace(microsecond=0), tzinfo=TZ)
+
+    def past():
+        with session() as s:
+            queries.light_counts(s, user=SYSTEM, as_of=month_end, window_days=365)
+    out.append((f"the city at {month_end.date()}", *scale.both(past, 1)))
+    quarter = next(q for q in scoring.recent_periods(now, "quarter") if q.end <= now)
+    year = scoring.Period(now.year - 1, "year")
+    for name, period in ((f"unit ranking {quarter.code}", quarter),
+                         (f"unit ranking {year.code}", year)):
+        def rank(period=period):
+            with session() as s:
+                scoring.compute(s, period, "unit")
+        out.append((name, *scale.both(rank, 1)))
+    out.append(("Home.py server run", scale.page_run(url, "Home.py", False), None))
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", default="1000000,3000000,10000000")
+    p.add_argument("--reuse", action="store_true", help="measure databases built before")
+    p.add_argument("--drop", action="store_true", help="drop each database after measuring")
+    args = p.parse_args()
+    for n in (int(x) for x in args.sizes.split(",")):
+        print(f"== {n:,} items on PostgreSQL (load average {os.getloadavg()[0]:.1f}) ==",
+              flush=True)
+        if not args.reuse:
+            for step, secs in load(n).items():
+                print(f"  {step:<36} {secs:7.1f} s", flush=True)
+        for name, mine, direct in measure(n):
+            d = f"{direct:8.3f}" if isinstance(direct, float) else "       —"
+            ratio = f"{direct / mine:6.1f}x" if isinstance(direct, float) and mine else "     —"
+            m = f"{mine:8.3f}" if isinstance(mine, float) else str(mine)
+            print(f"  {name:<36} rollups {m}  direct {d}  {ratio}", flush=True)
+        for e in list(db._engines.values()):
+            e.dispose()
+        db._engines.clear()
+        if args.drop:
+            _admin(f'DROP DATABASE IF EXISTS "esup_curve_{n}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
