@@ -57,8 +57,9 @@ def _plan(session):
     return plan, counties, units
 
 
-def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: int = 16):
-    """Columns of n items (numpy arrays)."""
+def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: int = 16,
+             by_receipt: bool = False):
+    """Columns of n items (numpy arrays); `by_receipt`: in the order of their receipt."""
     rng = np.random.default_rng(seed)
     weights = np.array([p[1] for p in plan], dtype=float)
     sub_idx = rng.choice(len(plan), size=n, p=weights / weights.sum())
@@ -95,9 +96,13 @@ def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: i
                          completed)
     stuck = r < late_p * 0.08
     open_ = stuck | (completed > end)
-    return {"unit_id": unit_id, "subsystem_id": sub_id, "region_id": region_id,
+    cols = {"unit_id": unit_id, "subsystem_id": sub_id, "region_id": region_id,
             "received_at": received, "deadline": deadline, "completed_at": completed,
             "open": open_}
+    if by_receipt:  # rows in the order a real table grows: as the items arrive
+        order = np.argsort(received, kind="stable")
+        cols = {k: v[order] for k, v in cols.items()}
+    return cols
 
 
 def build(path: Path, items: int, days: int, anchor: datetime | None = None,

@@ -4,7 +4,8 @@ grows.
 
 For each size a database is made (`esup_curve_<n>`, kept for later runs unless --drop): the
 demo's reference data and records (`lib.demo.load_demo` with no ordinary items), then the items
-generated with numpy as `bench.build` generates them and written with COPY, the items' indexes
+generated with numpy as `bench.build` generates them, in the order of their receipt (as a real
+table grows), and written with COPY, the items' indexes
 and triggers set aside during the load and made again after it, then `rollups.rebuild`. Then,
 each on new connections (median of 3; direct: one run with ESUP_ROLLUPS=off): a year's light
 counts, the city at the last month's end, a quarter's and a year's unit ranking, and the
@@ -62,7 +63,7 @@ def load(n: int, days: int = 1825) -> dict[str, float]:
         first_id = (s.scalar(sa.select(sa.func.max(Item.id))) or 0) + 1
     figures["reference data and demo records"] = time.perf_counter() - t
     t = time.perf_counter()
-    cols = build.generate(n, days, anchor, plan, counties, units)
+    cols = build.generate(n, days, anchor, plan, counties, units, by_receipt=True)
     figures["generate (numpy)"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = engine.raw_connection()
