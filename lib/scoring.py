@@ -858,10 +858,18 @@ def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFr
     # counted as items), and months outside the kept range.
     live = [k for y, m in period.months if (k := y * 100 + m) not in kept]
     frames = [_load_items(session, *month_bounds(k), as_of) for k in live]
+    # The marked units' kept months, judged live: their items read at once through the units'
+    # index (a unit's history), not month by month through the deadlines (every unit's).
+    pairs = {(k, u) for k in kept for u, first in stale.items() if first <= k}
+    if pairs:
+        f = _load_items(session, month_bounds(min(k for k, _ in pairs))[0],
+                        month_bounds(max(k for k, _ in pairs))[1], as_of,
+                        units=sorted({u for _, u in pairs}), index="ix_items_unit_received")
+        months = _month_keys(f["deadline"] - 1) if not f.empty else []
+        frames.append(f[[(int(m), int(u)) in pairs
+                         for m, u in zip(months, f["unit_id"], strict=True)]])
     for k in kept:
         units = sorted(u for u, first in stale.items() if first <= k)
-        if units:
-            frames.append(_load_items(session, *month_bounds(k), as_of, units=units))
         # Contradictory items received after their month's end (never kept).
         start, end = month_bounds(k)
         late = _load_items(session, start, end, as_of, where=(
