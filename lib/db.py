@@ -165,6 +165,27 @@ def transact(fn: Callable[[Session], T], engine: Engine | None = None, *,
             time.sleep(random.uniform(0.02, 0.1) * attempt)
 
 
+def indexed_by(session: Session, stmt, indexes: list[str | None]):
+    """On SQLite, the (compound) select as text with `INDEXED BY <index>` after each part's
+    `FROM items`, in order (None: no hint): its planner, told nothing, starts from the small
+    joined tables and reads every item of each (seconds at ten million items). Elsewhere, or
+    when the parts cannot be told apart, the select as it is."""
+    if session.get_bind().dialect.name != "sqlite":
+        return stmt
+    from sqlalchemy import text
+    from sqlalchemy.dialects import sqlite
+
+    compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="named"),
+                            compile_kwargs={"render_postcompile": True})
+    parts = str(compiled).split("FROM items ")
+    if len(parts) != len(indexes) + 1:
+        return stmt
+    sql = parts[0]
+    for index, rest in zip(indexes, parts[1:], strict=True):
+        sql += ("FROM items INDEXED BY " + index + " " if index else "FROM items ") + rest
+    return text(sql).bindparams(**compiled.params)
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -23,7 +23,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from lib import audit
+from lib import audit, db
 from lib.access import CurrentUser, PermissionDenied, check_unit, require
 from lib.clock import now_utc
 from lib.config import TZ
@@ -112,8 +112,6 @@ def overdue_without_notice(session: Session, now: datetime, limit: int | None = 
     t = literal(epoch(now), BigInteger)
     due = type_coerce(Item.deadline, BigInteger)
     done = type_coerce(Item.completed_at, BigInteger)
-    from lib.rollups import _indexed_by
-
     base = (select(Item.id)
             .outerjoin(Notice, and_(Notice.item_id == Item.id, Notice.crossing == due))
             .where(Notice.id.is_(None), Item.card_cancelled == false(),
@@ -127,10 +125,9 @@ def overdue_without_notice(session: Session, now: datetime, limit: int | None = 
     parts = [(base.where(Item.completed_at.is_(None), due < t), "ix_items_open"),
              (base.where(done > t, due < t), "ix_items_completed"),
              (base.where(sql_text(VERDICT_RED_SQL), due <= t), "ix_items_verdict_red")]
-    sqlite = session.get_bind().dialect.name == "sqlite"
     ids: set[int] = set()
     for stmt, index in parts:
-        ids.update(session.scalars(_indexed_by(stmt, [index]) if sqlite else stmt))
+        ids.update(session.scalars(db.indexed_by(session, stmt, [index])))
     found: list[tuple] = []
     wanted = sorted(ids)
     for start in range(0, len(wanted), 10_000):

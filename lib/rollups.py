@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from lib import db
 from lib.lights import epoch, light_flags_sql
 from lib.models import (
     ODD_SQL,
@@ -371,9 +372,8 @@ def snapshot_rows(session: Session, day: int, units: list[int] | None = None,
     else:
         parts = [([Item.completed_at.is_(None), *unit_where], "ix_items_open"),
                  ([Item.completed_at.is_not(None), done > t, *unit_where], "ix_items_completed")]
-    stmt = union_all(*[_snapshot_select(day, *where) for where, _ in parts])
-    if session.get_bind().dialect.name == "sqlite":
-        stmt = _indexed_by(stmt, [index for _, index in parts])
+    stmt = db.indexed_by(session, union_all(*[_snapshot_select(day, *where) for where, _ in parts]),
+                         [index for _, index in parts])
     out: dict[tuple, list[int]] = {}
     for unit, sub, region, n, grey, overdue, near in session.execute(stmt).all():
         acc = out.setdefault((unit, sub, region), [0, 0, 0, 0])
@@ -682,30 +682,13 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                      "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
                                     unit_id=unit_id)
-    stmt = union_all(*[base.where(*where) for where, _ in live])
-    if session.get_bind().dialect.name == "sqlite":
-        stmt = _indexed_by(stmt, [index for _, index in live])
+    stmt = db.indexed_by(session, union_all(*[base.where(*where) for where, _ in live]),
+                         [index for _, index in live])
     for row in session.execute(stmt).all():
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
                                                              else k[2]))]
     return ("rollups" if snap is None else "snapshot"), rows
-
-
-def _indexed_by(stmt, indexes: list[str | None]):
-    """The (compound) select as SQLite text with `INDEXED BY` after each part's `FROM items`;
-    the select itself when its parts cannot be told apart."""
-    from sqlalchemy.dialects import sqlite
-
-    compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="named"),
-                            compile_kwargs={"render_postcompile": True})
-    parts = str(compiled).split("FROM items ")
-    if len(parts) != len(indexes) + 1:
-        return stmt
-    sql = parts[0]
-    for index, rest in zip(indexes, parts[1:], strict=True):
-        sql += ("FROM items INDEXED BY " + index + " " if index else "FROM items ") + rest
-    return text(sql).bindparams(**compiled.params)
 
 
 # -- verification ------------------------------------------------------------------------------

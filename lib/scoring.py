@@ -418,12 +418,11 @@ def _rows(session: Session, stmt, index: str | None = None) -> list[tuple]:
     namedtuple fields, which costs more than the query at a million items. On SQLite the items
     are read through `index` when given (its planner otherwise starts from the small joined
     tables and reads every item of each: seconds at ten million)."""
-    conn = session.connection()
-    if index is not None and conn.dialect.name == "sqlite":
-        from lib.rollups import _indexed_by
+    from lib import db
 
-        stmt = _indexed_by(stmt, [index])
-    return [tuple(r) for r in conn.execute(stmt)]
+    if index is not None:
+        stmt = db.indexed_by(session, stmt, [index])
+    return [tuple(r) for r in session.connection().execute(stmt)]
 
 
 def _frame(rows, extra: int) -> pd.DataFrame:
@@ -765,18 +764,33 @@ def rebuild_months(session: Session, st, watermark: int) -> int:
 MAX_STALE_MONTHS = 5_000  # more stale (unit, month) pairs than this: every month judged again
 
 
+def _month_of_day(day: int) -> int:
+    """The month (yyyymm) of a local day number (lib.rollups' markers)."""
+    from lib.rollups import date_of
+
+    d = date_of(day)
+    return d.year * 100 + d.month
+
+
+def _stale_from(marked) -> dict[int, int]:
+    """{unit: the first month whose kept figures a write may have made stale}, from the
+    receipt markers (unit, day)."""
+    out: dict[int, int] = {}
+    for unit, day in marked:
+        month = _month_of_day(day)
+        out[unit] = min(out.get(unit, month), month)
+    return out
+
+
 def maintain_months(session: Session, st, marked: list[tuple[int, int]], watermark: int) -> dict:
     """The sweep's part: the (unit, month) pairs a write made stale judged again, and the months
     that have ended since added."""
-    from lib.rollups import date_of
-
     if st.score_until is None:
         return {"score_months": rebuild_months(session, st, watermark)}
     first, last = int(st.score_from), int(st.score_until)
     stale: dict[int, set[int]] = {}
-    for unit, day in marked:
-        d = date_of(day)
-        for key in month_keys(max(d.year * 100 + d.month, first), last):
+    for unit, month in _stale_from(marked).items():
+        for key in month_keys(max(month, first), last):
             stale.setdefault(key, set()).add(unit)
     if sum(len(u) for u in stale.values()) > MAX_STALE_MONTHS:
         return {"score_months": rebuild_months(session, st, watermark)}
@@ -795,15 +809,10 @@ def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
     """Every kept month judged again from the base table and compared (leaving out the units a
     write has marked stale). Returns the drift, in words."""
     from lib.models import ScoreMonth
-    from lib.rollups import date_of
 
     if st.score_until is None:
         return []
-    stale: dict[int, int] = {}
-    for kind, unit, day in dirty:
-        if kind == "s":
-            d = date_of(day)
-            stale[unit] = min(stale.get(unit, 999999), d.year * 100 + d.month)
+    stale = _stale_from((unit, day) for kind, unit, day in dirty if kind == "s")
     keys = month_keys(int(st.score_from), int(st.score_until))
     stored = pd.DataFrame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
                                                  *[getattr(ScoreMonth, c) for c in ITEM_FIGURES]))
@@ -834,19 +843,15 @@ def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFr
     from lib import rollups
     from lib.models import ODD_SQL, RollupDirty, ScoreMonth
 
-    st, _ = rollups._answer(session, now_utc())
+    st = rollups.usable(session, now_utc())
     if st is None or st.score_until is None:
         return None
-    t = _epoch(as_of)
-    kept = [k for k, _ in ((y * 100 + m, None) for y, m in period.months)
-            if int(st.score_from) <= k <= int(st.score_until) and _epoch(month_bounds(k)[1]) <= t]
+    kept = [k for y, m in period.months if int(st.score_from) <= (k := y * 100 + m)
+            <= int(st.score_until) and month_bounds(k)[1] <= as_of]
     if not kept:
         return None
-    stale: dict[int, int] = {}  # unit -> the first month its kept figures may be stale
-    for unit, day in session.execute(select(RollupDirty.unit_id, RollupDirty.day)
-                                     .where(RollupDirty.kind == "s")).all():
-        d = rollups.date_of(day)
-        stale[unit] = min(stale.get(unit, 999999), d.year * 100 + d.month)
+    stale = _stale_from(session.execute(select(RollupDirty.unit_id, RollupDirty.day)
+                                        .where(RollupDirty.kind == "s")).all())
     rows = session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
                                   *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])
                            .where(ScoreMonth.month.in_(kept))).all()

@@ -75,23 +75,29 @@ def _edit(rng, s, item, units, subs, counties):
         s.delete(item)
 
 
+def _check_counts(s, rng, units, counties, as_of, source: str) -> None:
+    """The counts at `as_of` for a random window, county, unit and role: from `source`, equal
+    to the base table's."""
+    window = rng.choice((1, 7, 30, 90, 365, None))
+    region = rng.choice([None, None, *counties])
+    unit = rng.choice([None, None, *[u for u, _, _ in units]])
+    user = SYSTEM
+    if rng.random() < 0.25:
+        unit = rng.choice(units)[0]
+        user = CurrentUser(None, "staff", "经办", frozenset({"staff"}), unit_id=unit)
+    got = queries.light_counts(s, user=user, as_of=as_of, window_days=window,
+                               region_id=region, unit_id=unit)
+    want = queries.direct_light_counts(s, user=user, as_of=as_of, window_days=window,
+                                       region_id=region, unit_id=unit)
+    assert got.attrs["source"] == source
+    assert rollups.frames_equal(got, want), (as_of, window, region, unit)
+
+
 def _compare(engine, rng, units, counties, times: int, start=NOW):
     with db.session_scope(engine, write=False) as s:
         for _ in range(times):
             as_of = start + timedelta(seconds=rng.randint(0, 60 * 86400))
-            window = rng.choice((1, 7, 30, 90, 365, None))
-            region = rng.choice([None, None, *counties])
-            unit = rng.choice([None, None, *[u for u, _, _ in units]])
-            user = SYSTEM
-            if rng.random() < 0.25:
-                unit = rng.choice(units)[0]
-                user = CurrentUser(None, "staff", "经办", frozenset({"staff"}), unit_id=unit)
-            got = queries.light_counts(s, user=user, as_of=as_of, window_days=window,
-                                       region_id=region, unit_id=unit)
-            want = queries.direct_light_counts(s, user=user, as_of=as_of, window_days=window,
-                                               region_id=region, unit_id=unit)
-            assert got.attrs["source"] == "rollups"
-            assert rollups.frames_equal(got, want), (as_of, window, region, unit)
+            _check_counts(s, rng, units, counties, as_of, "rollups")
 
 
 def _compare_month_ends(engine, rng, units, counties, times: int):
@@ -101,18 +107,10 @@ def _compare_month_ends(engine, rng, units, counties, times: int):
         days = rollups.month_starts(st.snap_from, st.snap_until)
         assert len(days) >= 10
         for _ in range(times):
-            day = rng.choice(days)
-            as_of = datetime.fromtimestamp(rollups.snapshot_time(day), UTC).astimezone(TZ)
+            as_of = datetime.fromtimestamp(rollups.snapshot_time(rng.choice(days)),
+                                           UTC).astimezone(TZ)
             assert as_of.time().isoformat() == "23:59:59" and (as_of + D).day == 1
-            window = rng.choice((1, 7, 30, 90, 365, None))
-            region = rng.choice([None, None, *counties])
-            unit = rng.choice([None, None, *[u for u, _, _ in units]])
-            got = queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=window,
-                                       region_id=region, unit_id=unit)
-            want = queries.direct_light_counts(s, user=SYSTEM, as_of=as_of, window_days=window,
-                                               region_id=region, unit_id=unit)
-            assert got.attrs["source"] == "snapshot"
-            assert rollups.frames_equal(got, want), (as_of, window, region, unit)
+            _check_counts(s, rng, units, counties, as_of, "snapshot")
         assert rollups.as_of_source(s, as_of - H) == "direct"  # not a month's end
 
 
