@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -165,6 +166,29 @@ def transact(fn: Callable[[Session], T], engine: Engine | None = None, *,
             time.sleep(random.uniform(0.02, 0.1) * attempt)
 
 
+def raw_cursor(session: Session, stmt):
+    """A select executed on the DBAPI cursor of the session's connection (in its transaction):
+    its rows are plain tuples, fetched in C, without SQLAlchemy's result processing (at ten
+    million rows building Row objects costs more than the query). Only for selects whose values
+    need no conversion (numbers)."""
+    conn = session.connection()
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()
+    cursor.execute(str(compiled), params)
+    return cursor
+
+
+def numbers(rows) -> np.ndarray:
+    """Rows of numbers or NULLs as one float64 array (NULL is NaN; epoch seconds are exact)."""
+    return np.array(rows, dtype="float64").reshape(len(rows), -1)
+
+
+NOT_INDEXED = "NOT INDEXED"  # an `indexed_by` hint: read the table in its own order
+
+
 def indexed_by(session: Session, stmt, indexes: list[str | None]):
     """On SQLite, the (compound) select as text with `INDEXED BY <index>` after each part's
     `FROM items`, in order (None: no hint): its planner, told nothing, starts from the small
@@ -182,7 +206,8 @@ def indexed_by(session: Session, stmt, indexes: list[str | None]):
         return stmt
     sql = parts[0]
     for index, rest in zip(indexes, parts[1:], strict=True):
-        sql += ("FROM items INDEXED BY " + index + " " if index else "FROM items ") + rest
+        hint = "" if not index else index if index == NOT_INDEXED else "INDEXED BY " + index
+        sql += ("FROM items " + hint + " " if hint else "FROM items ") + rest
     return text(sql).bindparams(**compiled.params)
 
 

@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
+    TextClause,
     and_,
+    column,
     delete,
     func,
     insert,
@@ -64,6 +66,7 @@ _log = logging.getLogger(__name__)
 SIZES = (1, 8, 64)  # cell sizes in days, finest first
 OFFSET = 8 * 3600  # China Standard Time (no summer time): local day = (epoch + OFFSET) // 86400
 DAY = 86400
+FEW_DAYS = 40  # dirty days of one kind up to this: read day by day through a time index
 MAX_DIRTY = 2000  # more dirty days than this: the base table answers until the sweep has run
 FAR = datetime(2200, 1, 1, tzinfo=UTC)  # a time after every completion and deadline
 
@@ -161,6 +164,8 @@ CELL_COLUMNS = ["kind", "size", "bucket", "unit_id", "subsystem_id", "region_id"
 
 
 def _insert_cells(session: Session, stmt) -> None:
+    if isinstance(stmt, TextClause):  # a select given index hints (db.indexed_by)
+        stmt = stmt.columns(*[column(c) for c in CELL_COLUMNS])
     session.execute(insert(RollupCell).from_select(CELL_COLUMNS, stmt))
 
 
@@ -254,12 +259,27 @@ def _recompute(session: Session, dirty: list[tuple], watermark: int) -> None:
     # Day cells of the dirty (kind, unit, day): deleted, then recomputed from the base table.
     marked = select(d.kind).where(d.kind == c.kind, d.unit_id == c.unit_id, d.day == c.bucket)
     session.execute(delete(c).where(c.size == 1, marked.exists()))
-    for kind, col, where in (("c", Item.completed_at, _closed_where()),
-                             ("o", Item.deadline, _overdue_where(watermark))):
+    for kind, col, where, index in (("c", Item.completed_at, _closed_where(), "ix_items_completed"),
+                                    ("o", Item.deadline, _overdue_where(watermark), "ix_items_open")):
         t = _ts(col)
-        stmt = _cell_select(kind, *where).join(
-            d, and_(d.kind == kind, d.unit_id == Item.unit_id, t >= d.day * DAY - OFFSET,
-                    t < d.day * DAY + (DAY - OFFSET)))
+        days: dict[int, list[int]] = defaultdict(list)
+        for k, u, day in dirty:
+            if k == kind:
+                days[day].append(u)
+        if not days:
+            continue
+        if len(days) <= FEW_DAYS:
+            # A few days: each read through the index of its time column (one day's items),
+            # not through the units' (all of a large unit's items).
+            parts = [_cell_select(kind, *where, Item.unit_id.in_(sorted(units)),
+                                  t >= day_start(day), t < day_start(day + 1))
+                     for day, units in sorted(days.items())]
+            stmt = db.indexed_by(session, union_all(*parts) if len(parts) > 1 else parts[0],
+                                 [index] * len(parts))
+        else:
+            stmt = _cell_select(kind, *where).join(
+                d, and_(d.kind == kind, d.unit_id == Item.unit_id, t >= d.day * DAY - OFFSET,
+                        t < d.day * DAY + (DAY - OFFSET)))
         _insert_cells(session, stmt)
     # Coarser cells holding a dirty day: summed again from the finer ones (one statement each,
     # executed for every such cell).
@@ -288,7 +308,6 @@ def _recompute(session: Session, dirty: list[tuple], watermark: int) -> None:
 
 EPOCH_DATE = date(1970, 1, 1)
 MAX_SNAPSHOT_PAIRS = 20_000  # more stale (unit, month) pairs than this: all snapshots rebuilt
-RECENT_MONTHS = 2  # the latest snapshots are recomputed from the open set and recent completions
 
 
 def date_of(day: int) -> date:
@@ -358,20 +377,16 @@ def _open_at(t: int):
     return or_(Item.completed_at.is_(None), done > t)
 
 
-def snapshot_rows(session: Session, day: int, units: list[int] | None = None,
-                  by_unit: bool = False) -> dict[tuple, list[int]]:
-    """The snapshot of `day` computed from the base table: {(unit, subsystem, region):
-    [n, grey, overdue, near]}. Read either from the open set and the items completed since the
-    month's end (cheap for a recent month), or unit by unit through the units' receipts
-    (`by_unit`: cheap for an old month and a few units)."""
+def snapshot_rows(session: Session, day: int, units: list[int] | None = None
+                  ) -> dict[tuple, list[int]]:
+    """The snapshot of `day` computed in SQL from the open set and the items completed since the
+    month's end (what `verify` compares with): {(unit, subsystem, region): [n, grey, overdue,
+    near]}."""
     t = snapshot_time(day)
     done = _ts(Item.completed_at)
     unit_where = [] if units is None else [Item.unit_id.in_(units)]
-    if by_unit and units is not None:
-        parts = [([*unit_where, _open_at(t)], "ix_items_unit_received")]
-    else:
-        parts = [([Item.completed_at.is_(None), *unit_where], "ix_items_open"),
-                 ([Item.completed_at.is_not(None), done > t, *unit_where], "ix_items_completed")]
+    parts = [([Item.completed_at.is_(None), *unit_where], "ix_items_open"),
+             ([Item.completed_at.is_not(None), done > t, *unit_where], "ix_items_completed")]
     stmt = db.indexed_by(session, union_all(*[_snapshot_select(day, *where) for where, _ in parts]),
                          [index for _, index in parts])
     out: dict[tuple, list[int]] = {}
@@ -405,43 +420,56 @@ def _snapshot_range(session: Session, watermark: int) -> tuple[int, int]:
     return first, last
 
 
-def rebuild_snapshots(session: Session, st: RollupState, watermark: int) -> int:
-    """Every month-end snapshot computed from the base table in one pass: each item is counted at
-    every month's end it was open at (numpy; the light rule at each moment as
-    `lib.lights.light_flags_sql` states it, checked against the SQL by `verify`). Returns how many
-    snapshots."""
-    session.execute(delete(RollupSnapshot))
-    first, last = _snapshot_range(session, watermark)
-    days = np.array(month_starts(first, last), dtype=np.int64)
-    ts = days * DAY - OFFSET - 1
+def _int_column(a: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray]:
+    """A float column with NaN for NULL (`db.numbers`) as (int64 array with `fill` for NULL,
+    mask of non-NULL)."""
+    known = ~np.isnan(a)
+    return np.where(known, np.nan_to_num(a).astype(np.int64), fill), known
+
+
+def snapshot_sums(session: Session, days: list[int], units: list[int] | None = None
+                  ) -> pd.DataFrame:
+    """The snapshots of the month-ends `days` (sorted) computed in one read of the items and one
+    numpy pass: each item counted at every one of those month-ends it was open at, by the light
+    rule at that moment as `lib.lights.light_flags_sql` states it (`verify` compares with the
+    SQL). `units`: only theirs, read through the covering index `ix_items_view`. Columns: day,
+    unit_id, subsystem_id, region_id, n, grey, overdue, near."""
+    columns = ["day", "unit_id", "subsystem_id", "region_id", "n", "grey", "overdue", "near"]
+    days_a = np.array(sorted(days), dtype=np.int64)
+    if not len(days_a):
+        return pd.DataFrame(columns=columns)
+    ts = days_a * DAY - OFFSET - 1
     recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
+    where = [not_odd(), or_(Item.completed_at.is_(None), done > int(ts[0])),
+             or_(recv.is_(None), recv <= int(ts[-1]))]
+    if units is not None:
+        where.append(Item.unit_id.in_(units))
     stmt = (select(Item.unit_id, Item.subsystem_id, func.coalesce(Item.region_id, -1), recv, due,
                    done, Item.card_cancelled, Item.verdict, Subsystem.yellow_pct)
-            .join(Subsystem, Subsystem.id == Item.subsystem_id)
-            .where(not_odd(), or_(Item.completed_at.is_(None), done > int(ts[0])),
-                   or_(recv.is_(None), recv <= int(ts[-1]))))
-    rows = session.connection().execute(stmt).all()
-    st.snap_from, st.snap_until = int(days[0]), int(days[-1])
+            .join(Subsystem, Subsystem.id == Item.subsystem_id).where(*where))
+    if units is not None:
+        stmt = db.indexed_by(session, stmt, ["ix_items_view"])
+    rows = db.raw_cursor(session, stmt).fetchall()
     if not rows:
-        return len(days)
-    cols = list(zip(*rows, strict=True))
-
-    def ints(i, fill):
-        return np.array([fill if v is None else int(v) for v in cols[i]], dtype=np.int64)
-
-    unit, sub, region = ints(0, 0), ints(1, 0), ints(2, -1)
-    has_recv = np.array([v is not None for v in cols[3]])
-    has_due = np.array([v is not None for v in cols[4]])
-    r, d = ints(3, 0), ints(4, 0)
-    c = ints(5, np.iinfo(np.int64).max)  # open until now: after every month's end
-    standing = np.array([v is not None and not v for v in cols[6]])
-    verdict = ints(7, 0)
-    pct = ints(8, 0)
+        return pd.DataFrame(columns=columns)
+    a = db.numbers(rows)
+    del rows
+    cols = [a[:, i] for i in range(a.shape[1])]
+    unit, _ = _int_column(cols[0], 0)
+    sub, _ = _int_column(cols[1], 0)
+    region, _ = _int_column(cols[2], -1)
+    r, has_recv = _int_column(cols[3], 0)
+    d, has_due = _int_column(cols[4], 0)
+    c, _ = _int_column(cols[5], np.iinfo(np.int64).max)  # open until now: after every month-end
+    cancelled, has_flag = _int_column(cols[6], 0)
+    standing = has_flag & (cancelled == 0)
+    verdict, _ = _int_column(cols[7], 0)
+    pct, _ = _int_column(cols[8], 0)
     # Month-ends each item was open at: ts[i0] .. ts[i1 - 1] (received by then, done after).
     i0 = np.where(has_recv, np.searchsorted(ts, r, "left"), 0)
     i1 = np.searchsorted(ts, c, "left")
     count = np.maximum(i1 - i0, 0)
-    idx = np.repeat(np.arange(len(rows)), count)
+    idx = np.repeat(np.arange(len(unit)), count)
     k = i0[idx] + np.arange(len(idx)) - np.repeat(np.cumsum(count) - count, count)
     t = ts[k]
     r, d, std, v, p = r[idx], d[idx], standing[idx], verdict[idx], pct[idx]
@@ -451,23 +479,38 @@ def rebuild_snapshots(session: Session, st: RollupState, watermark: int) -> int:
     overdue_clock = (t > d) & std
     near_clock = (t <= d) & ((d - t) * 100 < p * (d - r))
     frame = pd.DataFrame({
-        "day": days[k], "unit_id": unit[idx], "subsystem_id": sub[idx],
+        "day": days_a[k], "unit_id": unit[idx], "subsystem_id": sub[idx],
         "region_id": region[idx], "n": 1, "grey": ~known,
         "overdue": known & ((t > d) | v_red) & std,
         "near": known & ~v_red & (near_clock | (v_yellow & ~overdue_clock)),
     })
-    sums = frame.groupby(["day", "unit_id", "subsystem_id", "region_id"], as_index=False).sum()
+    return frame.groupby(columns[:4], as_index=False).sum().astype("int64")[columns]
+
+
+def _insert_sums(session: Session, sums: pd.DataFrame) -> None:
     records = [dict(zip(sums.columns, map(int, row), strict=True))
                for row in sums.itertuples(index=False)]
     for start in range(0, len(records), 50_000):
         session.execute(insert(RollupSnapshot), records[start:start + 50_000])
+
+
+def rebuild_snapshots(session: Session, st: RollupState, watermark: int) -> int:
+    """Every month-end snapshot computed from the base table in one pass (`snapshot_sums`).
+    Returns how many snapshots."""
+    session.execute(delete(RollupSnapshot))
+    first, last = _snapshot_range(session, watermark)
+    days = month_starts(first, last)
+    st.snap_from, st.snap_until = days[0], days[-1]
+    _insert_sums(session, snapshot_sums(session, days))
     return len(days)
 
 
 def maintain_snapshots(session: Session, st: RollupState, marked: list[tuple[int, int]],
                        watermark: int) -> dict:
     """The sweep's part for the snapshots: the (unit, month) pairs a write made stale are
-    recomputed, and the month-ends the watermark has passed since are added."""
+    recomputed (one read of the marked units' items through their covering index), and the
+    month-ends the watermark has passed since are added (from the open set and the items
+    completed since)."""
     if st.snap_until is None:
         return {"snapshots": rebuild_snapshots(session, st, watermark)}
     first, last = int(st.snap_from), int(st.snap_until)
@@ -477,11 +520,15 @@ def maintain_snapshots(session: Session, st: RollupState, marked: list[tuple[int
             stale[day].add(unit)
     if sum(len(u) for u in stale.values()) > MAX_SNAPSHOT_PAIRS:
         return {"snapshots": rebuild_snapshots(session, st, watermark)}
-    recent = set(month_starts(first, last)[-RECENT_MONTHS:])
-    for day, units in sorted(stale.items()):
-        units = sorted(units)
-        _store_snapshot(session, day, snapshot_rows(session, day, units,
-                                                    by_unit=day not in recent), units)
+    if stale:
+        units = sorted(set().union(*stale.values()))
+        sums = snapshot_sums(session, sorted(stale), units)
+        s = RollupSnapshot
+        for day, day_units in stale.items():
+            session.execute(delete(s).where(s.day == day, s.unit_id.in_(sorted(day_units))))
+        keep = pd.Series([u in stale[day] for day, u in zip(sums["day"], sums["unit_id"],
+                                                           strict=True)], dtype=bool)
+        _insert_sums(session, sums[keep.to_numpy()])
     added = month_starts(last + 1, month_start(day_of(watermark)))
     for day in added:
         _store_snapshot(session, day, snapshot_rows(session, day))
@@ -630,7 +677,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
             stmt = stmt.where(c.region_id == region_id)
         if unit_id is not None:
             stmt = stmt.where(c.unit_id == unit_id)
-        for unit, sub, region, kind, n, red, near, grey in session.execute(stmt).all():
+        for unit, sub, region, kind, n, red, near, grey in db.raw_cursor(session, stmt):
             n, red, near, grey = int(n), int(red), int(near), int(grey)
             key = (unit, sub, None if region == -1 else region)
             if kind == "c":  # total, open, grey, late, closed, overdue, near
@@ -647,7 +694,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
             stmt = stmt.where(s.region_id == region_id)
         if unit_id is not None:
             stmt = stmt.where(s.unit_id == unit_id)
-        for unit, sub, region, n, grey, overdue, near in session.execute(stmt).all():
+        for unit, sub, region, n, grey, overdue, near in db.raw_cursor(session, stmt):
             add((unit, sub, None if region == -1 else region),
                 (int(n), int(n), int(grey), 0, 0, int(overdue), int(near)))
 
