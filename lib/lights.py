@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import BigInteger, and_, case, false, literal, or_, true, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
@@ -76,7 +77,10 @@ def fmt_duration(seconds: int) -> str:
     return f"{minutes}分钟" if minutes else f"{seconds}秒"
 
 
+@lru_cache(maxsize=16384)
 def fmt_time(dt: datetime | None) -> str:
+    """A moment in Beijing time, to the minute (cached: a page formats the same deadlines and
+    the same as-of time for thousands of items)."""
     return dt.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if dt else "—"
 
 

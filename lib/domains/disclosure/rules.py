@@ -42,7 +42,7 @@ def village_obligation_late(ctx: flags.RuleContext):
     past its day (red: missing), or close to its day unpublished (yellow). Source: 村民委员会组织法
     第三十条; the city's 村务公开 rules (configurable: disclosure.due_day, disclosure.major_days)."""
     rows = ctx.session.execute(
-        select(Item, Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
+        select(flags.item_timing(), Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(VillageObligation, VillageObligation.item_id == Item.id)
         .join(Region, Region.id == VillageObligation.village_id)
@@ -69,7 +69,7 @@ def question_unanswered(ctx: flags.RuleContext):
     for complaints: no answer is a red card). Source: 村务公开 rules; this platform's forced
     response."""
     rows = ctx.session.execute(
-        select(Item, Subsystem.yellow_pct, DisclosureQuestion)
+        select(flags.item_timing(), Subsystem.yellow_pct, DisclosureQuestion)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(DisclosureQuestion, DisclosureQuestion.item_id == Item.id)
         .where(Item.received_at <= ctx.as_of)).all()
@@ -93,7 +93,7 @@ def request_overdue(ctx: flags.RuleContext):
     consulting a third party or another organ not counted). Source: 政府信息公开条例 第三十条、
     第三十二条、第三十三条."""
     rows = ctx.session.execute(
-        select(Item, Subsystem.yellow_pct, InfoRequest, Unit.name)
+        select(flags.item_timing(), Subsystem.yellow_pct, InfoRequest, Unit.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(InfoRequest, InfoRequest.item_id == Item.id)
         .join(Unit, Unit.id == Item.unit_id)
@@ -115,7 +115,7 @@ def duty_overdue(ctx: flags.RuleContext):
     formed or changed; an annual report not published by 31 January (departments) or 31 March
     (the government's own). Source: 政府信息公开条例 第二十六条、第四十九条."""
     rows = ctx.session.execute(
-        select(Item, Subsystem.yellow_pct, GovinfoDuty, Unit.name)
+        select(flags.item_timing(), Subsystem.yellow_pct, GovinfoDuty, Unit.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(GovinfoDuty, GovinfoDuty.item_id == Item.id)
         .join(Unit, Unit.id == Item.unit_id)

@@ -367,7 +367,7 @@ def paid_late(ctx: flags.RuleContext):
     ctx.population = ctx.session.scalar(select(func.count()).select_from(joined.subquery()))
     # Paid on time by then: green for good; the engine decides on the others.
     rows = ctx.session.execute(
-        select(Item, Subsystem.yellow_pct, FundPayment.external_id, FundPayment.amount,
+        select(flags.item_timing(), Subsystem.yellow_pct, FundPayment.external_id, FundPayment.amount,
                FundPayment.program_id)
         .join(FundPayment, FundPayment.item_id == Item.id)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)

@@ -602,7 +602,7 @@ STEPS = {  # suffix -> (rule code, Chinese name)
 def _step_rows(ctx, suffix: str, subsystems: tuple[str, ...]):
     ids = list(ctx.session.scalars(select(Subsystem.id).where(Subsystem.code.in_(subsystems))))
     return ctx.session.execute(
-        select(Item, Subsystem.yellow_pct).join(Subsystem, Subsystem.id == Item.subsystem_id)
+        select(flags.item_timing(), Subsystem.yellow_pct).join(Subsystem, Subsystem.id == Item.subsystem_id)
         .where(Item.subsystem_id.in_(ids), Item.external_id.like(f"%.{suffix}"),
                Item.received_at <= ctx.as_of)).all()
 
