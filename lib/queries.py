@@ -654,14 +654,18 @@ class SourceFigures:
 
 
 def _completion_counts(session: Session, code: str, as_of: datetime) -> tuple[int, int, int]:
-    """(completed by T, of them on time, open at T) for a subsystem."""
+    """(completed by T, of them on time, open at T) for a subsystem. The subsystem's id is read
+    first, so the items are read through their subsystem index (joined by code, PostgreSQL's
+    planner scans the whole table: 0.7 s at ten million items)."""
+    sub_id = session.scalar(select(Subsystem.id).where(Subsystem.code == code))
+    if sub_id is None:
+        return 0, 0, 0
     t = literal(epoch(as_of), BigInteger)
     recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
     closed = and_(done.is_not(None), done <= t)
     stmt = (select(func.count().filter(closed), func.count().filter(closed, done <= due),
                    func.count().filter(~closed))
-            .select_from(Item).join(Subsystem, Subsystem.id == Item.subsystem_id)
-            .where(Subsystem.code == code, recv <= t))
+            .where(Item.subsystem_id == sub_id, recv <= t))
     a, b, c = session.execute(stmt).one()
     return int(a or 0), int(b or 0), int(c or 0)
 
