@@ -18,6 +18,7 @@ that still fails on a transient lock, deadlock or serialization error is retried
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -169,19 +170,26 @@ def transact(fn: Callable[[Session], T], engine: Engine | None = None, *,
             time.sleep(random.uniform(0.02, 0.1) * attempt)
 
 
-def raw_cursor(session: Session, stmt):
+def raw_cursor(session: Session, stmt, stream: bool = False):
     """A select executed on the DBAPI cursor of the session's connection (in its transaction):
     its rows are plain tuples, fetched in C, without SQLAlchemy's result processing (at ten
     million rows building Row objects costs more than the query). Only for selects whose values
-    need no conversion (numbers)."""
+    need no conversion (numbers). `stream`: on PostgreSQL a server-side cursor, so that
+    `fetchmany` holds one part of a large result in memory, not all of it (SQLite's cursor
+    steps through the result anyway)."""
     conn = session.connection()
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup)
-    cursor = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    stream = stream and conn.dialect.name == "postgresql"
+    cursor = raw.cursor(name=f"esup_stream_{next(_stream_ids)}") if stream else raw.cursor()
     cursor.execute(str(compiled), params)
     return cursor
+
+
+_stream_ids = itertools.count(1)
 
 
 def numbers(rows) -> np.ndarray:

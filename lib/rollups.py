@@ -449,11 +449,23 @@ def snapshot_sums(session: Session, days: list[int], units: list[int] | None = N
             .join(Subsystem, Subsystem.id == Item.subsystem_id).where(*where))
     if units is not None:
         stmt = db.indexed_by(session, stmt, ["ix_items_view"])
-    rows = db.raw_cursor(session, stmt).fetchall()
-    if not rows:
+    cursor = db.raw_cursor(session, stmt, stream=True)
+    parts = [_snapshot_part(db.numbers(rows), days_a, ts)
+             for rows in iter(lambda: cursor.fetchmany(SNAPSHOT_CHUNK), [])]
+    cursor.close()
+    parts = [p for p in parts if len(p)]
+    if not parts:
         return pd.DataFrame(columns=columns)
-    a = db.numbers(rows)
-    del rows
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return frame.groupby(columns[:4], as_index=False).sum().astype("int64")[columns]
+
+
+SNAPSHOT_CHUNK = 1_000_000  # items read and expanded at a time (the memory of a rebuild)
+
+
+def _snapshot_part(a: np.ndarray, days_a: np.ndarray, ts: np.ndarray) -> pd.DataFrame:
+    """`snapshot_sums` of one part of the items (rows of unit, subsystem, region, received,
+    deadline, completed, card_cancelled, verdict, yellow_pct as `db.numbers`)."""
     cols = [a[:, i] for i in range(a.shape[1])]
     unit, _ = _int_column(cols[0], 0)
     sub, _ = _int_column(cols[1], 0)
@@ -484,7 +496,7 @@ def snapshot_sums(session: Session, days: list[int], units: list[int] | None = N
         "overdue": known & ((t > d) | v_red) & std,
         "near": known & ~v_red & (near_clock | (v_yellow & ~overdue_clock)),
     })
-    return frame.groupby(columns[:4], as_index=False).sum().astype("int64")[columns]
+    return frame.groupby(["day", "unit_id", "subsystem_id", "region_id"], as_index=False).sum()
 
 
 def _insert_sums(session: Session, sums: pd.DataFrame) -> None:

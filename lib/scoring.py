@@ -739,7 +739,7 @@ def _scanned_month_figures(session: Session, months: list[int]) -> pd.DataFrame:
                       or_(recv.is_(None), recv <= _epoch(end)))
     stmt = db.indexed_by(session, stmt, [db.NOT_INDEXED])
     parts = []
-    cursor = db.raw_cursor(session, stmt)
+    cursor = db.raw_cursor(session, stmt, stream=True)
     while chunk := cursor.fetchmany(SCAN_CHUNK):
         a = db.numbers(chunk)
         df = pd.DataFrame(a, columns=ITEM_COLUMNS)
@@ -751,6 +751,7 @@ def _scanned_month_figures(session: Session, months: list[int]) -> pd.DataFrame:
         judged = judged[judged["month"].isin(months)
                         & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
         parts.append(_item_figures(judged, "unit"))
+    cursor.close()
     if not parts:
         return judged_month_figures(session, [])
     out = pd.concat(parts).groupby(level=[0, 1]).sum()
