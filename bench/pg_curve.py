@@ -75,16 +75,16 @@ def load(n: int, days: int = 1825) -> dict[str, float]:
         for name, _ in indexes:
             cur.execute(f'DROP INDEX "{name}"')
         cur.execute("ALTER TABLE items DISABLE TRIGGER USER")
-        done, is_open = cols["completed_at"].tolist(), cols["open"].tolist()
-        recv = cols["received_at"].tolist()
         with cur.copy(f"COPY items ({', '.join(COLUMNS)}) FROM STDIN") as cp:
-            for i, (sub, unit, region, r, due, d, o) in enumerate(zip(
-                    cols["subsystem_id"].tolist(), cols["unit_id"].tolist(),
-                    cols["region_id"].tolist(), recv, cols["deadline"].tolist(), done, is_open,
-                    strict=True)):
-                iid = first_id + i
-                cp.write_row((iid, f"S-{iid:09d}", sub, unit, region, r, due, None if o else d,
-                              "open" if o else "completed", r if o else d, False, 0))
+            for lo in range(0, n, build.CHUNK):  # a part at a time: 30M rows as Python lists
+                part = {k: v[lo:lo + build.CHUNK].tolist() for k, v in cols.items()}  # need GBs
+                for i, (sub, unit, region, r, due, d, o) in enumerate(zip(
+                        part["subsystem_id"], part["unit_id"], part["region_id"],
+                        part["received_at"], part["deadline"], part["completed_at"],
+                        part["open"], strict=True), start=first_id + lo):
+                    cp.write_row((i, f"S-{i:09d}", sub, unit, region, r, due,
+                                  None if o else d, "open" if o else "completed",
+                                  r if o else d, False, 0))
         figures["COPY"] = time.perf_counter() - t
         t = time.perf_counter()
         for _, ddl in indexes:
