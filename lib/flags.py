@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Bundle, Session
 
 from lib import audit
@@ -242,7 +242,23 @@ def item_timing() -> Bundle:
                   Item.verdict)
 
 
-def timing_records(ctx: RuleContext, rows, *, subject, reason=None) -> list[FlagRecord]:
+def may_be_lit(as_of: datetime):
+    """Items that can be lit red or yellow at T: open then, done late, or carrying a rule's
+    verdict. An item done on time without a verdict is green (`lib.lights`), so a timing rule
+    need not load the thousands of them."""
+    return or_(Item.completed_at.is_(None), Item.completed_at > as_of,
+               Item.completed_at > Item.deadline, Item.verdict != 0)
+
+
+def lit_rows(ctx: RuleContext, stmt) -> tuple[list, int]:
+    """A timing rule's rows (`stmt`: items received by T, `item_timing()` first) that can be
+    lit at T, and how many items the rule watched (its population)."""
+    population = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    return ctx.session.execute(stmt.where(may_be_lit(ctx.as_of))).all(), int(population or 0)
+
+
+def timing_records(ctx: RuleContext, rows, *, subject, reason=None,
+                   population: int | None = None) -> list[FlagRecord]:
     """A timing rule's findings: the given step items (rows of (Item, yellow_pct, …)) that the
     clock has lit red or yellow as of `ctx.as_of`, named by `subject(row)`; `reason(row, light)`
     may word the finding in the domain's terms (default: the engine's own reason)."""
@@ -261,7 +277,7 @@ def timing_records(ctx: RuleContext, rows, *, subject, reason=None) -> list[Flag
             reason=reason(row, lt) if reason else lt.reason, unit_id=item.unit_id,
             at=item.deadline, subsystem="", region_id=item.region_id, item_id=item.id,
             inputs=lt.inputs))
-    ctx.population = n
+    ctx.population = n if population is None else population
     return out
 
 

@@ -242,7 +242,7 @@ with tab_requests:
         ui.table(pd.DataFrame([{
             "灯色": badge(r["light"]), "查询码": r["code"], "单位": r["unit"], "所需信息": r["subject"],
             "收到": fmt_time(r["received_at"]), "答复期限": fmt_time(r["deadline"]),
-            "延期（工作日）": r["extension"] or "", "状态": r["status"], "答复类型": r["answer_type"],
+            "延期（工作日）": str(r["extension"]) if r["extension"] else "", "状态": r["status"], "答复类型": r["answer_type"],
             "说明": r["reason"]} for r in reqs_sorted]), "依申请公开", key="dis_reqs")
     own_reqs = [r for r in reqs if can_write and r["unit_id"] == user.unit_id
                 and r["status"] != ds.REQUEST_STATUS["answered"]]

@@ -41,12 +41,12 @@ def village_obligation_late(ctx: flags.RuleContext):
     decision), due by the set day of the following period, published late (red), not published
     past its day (red: missing), or close to its day unpublished (yellow). Source: 村民委员会组织法
     第三十条; the city's 村务公开 rules (configurable: disclosure.due_day, disclosure.major_days)."""
-    rows = ctx.session.execute(
-        select(flags.item_timing(), Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
+    rows, population = flags.lit_rows(
+        ctx, select(flags.item_timing(), Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(VillageObligation, VillageObligation.item_id == Item.id)
         .join(Region, Region.id == VillageObligation.village_id)
-        .where(Item.received_at <= ctx.as_of)).all()
+        .where(Item.received_at <= ctx.as_of))
 
     def reason(row, lt):
         item, _, ob, _, name = row
@@ -60,7 +60,8 @@ def village_obligation_late(ctx: flags.RuleContext):
         return f"{what}临近期限尚未公开（应于 {_last_day(item)} 前）"
 
     return flags.timing_records(
-        ctx, rows, subject=lambda r: f"{r[3]}.{r[2].category}.{r[2].period}", reason=reason)
+        ctx, rows, subject=lambda r: f"{r[3]}.{r[2].category}.{r[2].period}", reason=reason,
+        population=population)
 
 
 @flags.rule(DOMAIN, "DIS-T02", "村民提问未按期答复", timing=True, weight=1.0)
@@ -68,11 +69,11 @@ def question_unanswered(ctx: flags.RuleContext):
     """A villager's question on a disclosure not answered within 10 days (forced response, as
     for complaints: no answer is a red card). Source: 村务公开 rules; this platform's forced
     response."""
-    rows = ctx.session.execute(
-        select(flags.item_timing(), Subsystem.yellow_pct, DisclosureQuestion)
+    rows, population = flags.lit_rows(
+        ctx, select(flags.item_timing(), Subsystem.yellow_pct, DisclosureQuestion)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(DisclosureQuestion, DisclosureQuestion.item_id == Item.id)
-        .where(Item.received_at <= ctx.as_of)).all()
+        .where(Item.received_at <= ctx.as_of))
 
     def reason(row, lt):
         item = row[0]
@@ -83,7 +84,8 @@ def question_unanswered(ctx: flags.RuleContext):
                     f"（应于 {_last_day(item)} 前）")
         return f"{item.title}：答复期限将至（{_last_day(item)}）"
 
-    return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason)
+    return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason,
+                                population=population)
 
 
 @flags.rule(DOMAIN, "DIS-T03", "依申请公开逾期答复", timing=True, weight=1.0)
@@ -92,12 +94,12 @@ def request_overdue(ctx: flags.RuleContext):
     (restarted by a correction; plus one approved extension of at most 20 working days; time
     consulting a third party or another organ not counted). Source: 政府信息公开条例 第三十条、
     第三十二条、第三十三条."""
-    rows = ctx.session.execute(
-        select(flags.item_timing(), Subsystem.yellow_pct, InfoRequest, Unit.name)
+    rows, population = flags.lit_rows(
+        ctx, select(flags.item_timing(), Subsystem.yellow_pct, InfoRequest, Unit.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(InfoRequest, InfoRequest.item_id == Item.id)
         .join(Unit, Unit.id == Item.unit_id)
-        .where(Item.received_at <= ctx.as_of)).all()
+        .where(Item.received_at <= ctx.as_of))
 
     def reason(row, lt):
         item, _, req, unit = row
@@ -106,7 +108,8 @@ def request_overdue(ctx: flags.RuleContext):
                     f"（期限 {_last_day(item)}）")
         return f"{unit}对申请“{req.subject}”的答复期限将至（{_last_day(item)}）"
 
-    return flags.timing_records(ctx, rows, subject=lambda r: r[2].code, reason=reason)
+    return flags.timing_records(ctx, rows, subject=lambda r: r[2].code, reason=reason,
+                                population=population)
 
 
 @flags.rule(DOMAIN, "DIS-T04", "主动公开或年度报告逾期", timing=True, weight=1.0)
@@ -114,12 +117,12 @@ def duty_overdue(ctx: flags.RuleContext):
     """Proactive disclosure not published within 20 working days of the information being
     formed or changed; an annual report not published by 31 January (departments) or 31 March
     (the government's own). Source: 政府信息公开条例 第二十六条、第四十九条."""
-    rows = ctx.session.execute(
-        select(flags.item_timing(), Subsystem.yellow_pct, GovinfoDuty, Unit.name)
+    rows, population = flags.lit_rows(
+        ctx, select(flags.item_timing(), Subsystem.yellow_pct, GovinfoDuty, Unit.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .join(GovinfoDuty, GovinfoDuty.item_id == Item.id)
         .join(Unit, Unit.id == Item.unit_id)
-        .where(Item.received_at <= ctx.as_of)).all()
+        .where(Item.received_at <= ctx.as_of))
 
     def reason(row, lt):
         item, _, duty, unit = row
@@ -130,4 +133,5 @@ def duty_overdue(ctx: flags.RuleContext):
                     f"{_overdue_days(item, ctx.as_of)} 天（期限 {_last_day(item)}）")
         return f"{unit}{what}“{duty.title}”临近期限（{_last_day(item)}）"
 
-    return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason)
+    return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason,
+                                population=population)

@@ -600,18 +600,20 @@ STEPS = {  # suffix -> (rule code, Chinese name)
 
 
 def _step_rows(ctx, suffix: str, subsystems: tuple[str, ...]):
+    """The step's items that can be lit at T, and how many were received by T."""
     ids = list(ctx.session.scalars(select(Subsystem.id).where(Subsystem.code.in_(subsystems))))
-    return ctx.session.execute(
-        select(flags.item_timing(), Subsystem.yellow_pct).join(Subsystem, Subsystem.id == Item.subsystem_id)
+    return flags.lit_rows(
+        ctx, select(flags.item_timing(), Subsystem.yellow_pct)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
         .where(Item.subsystem_id.in_(ids), Item.external_id.like(f"%.{suffix}"),
-               Item.received_at <= ctx.as_of)).all()
+               Item.received_at <= ctx.as_of))
 
 
 def _timing(ctx, suffix: str, subsystems: tuple[str, ...]):
-    rows = _step_rows(ctx, suffix, subsystems)
+    rows, population = _step_rows(ctx, suffix, subsystems)
     name = STEPS[suffix]
     return flags.timing_records(
-        ctx, rows, subject=lambda row: row[0].external_id.rsplit(".", 1)[0],
+        ctx, rows, subject=lambda row: row[0].external_id.rsplit(".", 1)[0], population=population,
         reason=lambda row, lt: f"{name}：{lt.reason}")
 
 

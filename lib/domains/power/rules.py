@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from lib import flags
 from lib.config import TZ
@@ -30,25 +30,14 @@ DOMAIN = "POWER"
 
 # -- approval steps and enforcement decisions (timing) -------------------------------------------
 
-ITEM_COLUMNS = (Item.id, Item.received_at, Item.deadline, Item.completed_at, Item.card_cancelled,
-                Item.verdict, Item.title, Item.unit_id, Item.region_id)
-
-
 def _lit_steps(ctx: flags.RuleContext, ext_col, join_model, reason):
     """The steps that can be lit as of T (open then, or completed late), and the population."""
-    received = Item.received_at <= ctx.as_of
-    base = (select(*ITEM_COLUMNS, Subsystem.yellow_pct, join_model.external_id)
-            .join(Subsystem, Subsystem.id == Item.subsystem_id)
-            .join(join_model, Item.external_id == ext_col).where(received))
-    rows = ctx.session.execute(base.where(or_(
-        Item.completed_at.is_(None), Item.completed_at > ctx.as_of,
-        Item.completed_at > Item.deadline, Item.verdict != 0))).all()
-    population = ctx.session.scalar(select(func.count()).select_from(Item)
-                                    .join(join_model, Item.external_id == ext_col).where(received))
-    out = flags.timing_records(ctx, [(r, r.yellow_pct, r.external_id) for r in rows],
-                               subject=lambda r: r[2], reason=reason)
-    ctx.population = population
-    return out
+    rows, population = flags.lit_rows(
+        ctx, select(flags.item_timing(), Subsystem.yellow_pct, join_model.external_id)
+        .join(Subsystem, Subsystem.id == Item.subsystem_id)
+        .join(join_model, Item.external_id == ext_col).where(Item.received_at <= ctx.as_of))
+    return flags.timing_records(ctx, rows, subject=lambda r: r[2], reason=reason,
+                                population=population)
 
 
 def _steps(ctx: flags.RuleContext, step: str):
