@@ -29,7 +29,7 @@ st.caption("行政审批事前、事中、事后全程监察：受理（补正�
 counts = ui.domain_overview(user, view)
 
 
-@st.cache_data(ttl=120, show_spinner="正在计算审批环节…")
+@ui.view_cache(ttl=120, show_spinner="正在计算审批环节…")
 def load_cases(url_: str, user_, as_of: datetime, region_id, window_days) -> list:
     with ui.read() as s:
         return stats.cases_at(s, user_, as_of, region_id=region_id, window_days=window_days)
