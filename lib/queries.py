@@ -513,21 +513,25 @@ def _filtered(stmt, flt: ItemFilter, unit_id: int | None):
 
 
 def item_page(session: Session, *, user: CurrentUser, flt: ItemFilter, page: int = 1,
-              per_page: int | None = 50) -> ItemPage:
+              per_page: int | None = 50, counts: pd.DataFrame | None = None) -> ItemPage:
     """The items matching `flt`, urgent first (`urgency_order`), one page of them
     (`per_page=None`: all), with the number matching and the count of each light.
-    Staff see only their own unit."""
+    Staff see only their own unit. `counts`: the user's `light_counts` for the filter's time
+    and window (every county and unit), when the caller has them already (a page that drew
+    its overview from them): the tally is cut from them instead of counted again."""
     require(user, "view_items")
     unit_id = scoped_unit(user, flt.unit_id)
     stmt = _filtered(_item_stmt(), flt, unit_id)
-    counts = _rollup_tally(session, user, flt, unit_id) or light_tally(session, stmt, flt.as_of)
+    counts = (_rollup_tally(session, user, flt, unit_id, counts)
+              or light_tally(session, stmt, flt.as_of))
     rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page)
     rows = [r for r in (_explain(row, flt.as_of) for row in rows) if r]
     return ItemPage(rows, counts["total"], counts, page, per_page)
 
 
 def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
-                  unit_id: int | None) -> dict[str, int] | None:
+                  unit_id: int | None, counts: pd.DataFrame | None = None
+                  ) -> dict[str, int] | None:
     """`light_tally`'s figures from the cockpit's counts (lib.rollups) when the filter is one
     they hold (time window, county, unit, domain, subsystem; all lights or red); None when the
     base table must count (a text, a state or another light asked for, or no rollups for T)."""
@@ -536,8 +540,15 @@ def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
     if ((flt.text and flt.text.strip()) or flt.external_id or flt.state
             or flt.light not in (None, RED) or rollups.as_of_source(session, flt.as_of) == "direct"):
         return None
-    df = light_counts(session, user=user, as_of=flt.as_of, window_days=flt.window_days,
-                      region_id=flt.region_id, unit_id=unit_id)
+    if counts is None:
+        df = light_counts(session, user=user, as_of=flt.as_of, window_days=flt.window_days,
+                          region_id=flt.region_id, unit_id=unit_id)
+    else:
+        df = counts
+        if flt.region_id is not None:
+            df = df[df["region_id"] == flt.region_id]
+        if unit_id is not None:
+            df = df[df["unit_id"] == unit_id]
     if flt.domain_code or flt.subsystem_code:
         pick = select(Subsystem.id).join(Domain, Domain.id == Subsystem.domain_id)
         if flt.domain_code:
