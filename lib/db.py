@@ -198,6 +198,7 @@ def numbers(rows) -> np.ndarray:
 
 
 NOT_INDEXED = "NOT INDEXED"  # an `indexed_by` hint: read the table in its own order
+PRIMARY_KEY = "PRIMARY KEY"  # an `indexed_by` hint: no hint (the planner finds rows by id)
 
 
 def indexed_by(session: Session, stmt, indexes: list[str | None]):
@@ -217,7 +218,8 @@ def indexed_by(session: Session, stmt, indexes: list[str | None]):
         return stmt
     sql = parts[0]
     for index, rest in zip(indexes, parts[1:], strict=True):
-        hint = "" if not index else index if index == NOT_INDEXED else "INDEXED BY " + index
+        hint = ("" if not index or index == PRIMARY_KEY else index if index == NOT_INDEXED
+                else "INDEXED BY " + index)
         sql += ("FROM items " + hint + " " if hint else "FROM items ") + rest
     return text(sql).bindparams(**compiled.params)
 

@@ -880,12 +880,42 @@ def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
     return drift
 
 
+ODD_CHUNK = 10_000  # contradictory items' ids asked for at a time
+
+
+def _late_odd_items(session: Session, kept: list[int], stale: dict[int, int],
+                    as_of: datetime) -> pd.DataFrame:
+    """The contradictory items due in the kept months but received after their month's end
+    (never in the kept figures), leaving out the units whose month is judged live anyway. The
+    contradictory items are few and have their own partial index: their ids are read through
+    it first (asked together with a month's deadlines, PostgreSQL's planner read the month's
+    half-million items instead: 0.17 s a month at thirty million)."""
+    from lib import db
+    from lib.models import ODD_SQL
+
+    ids = list(session.scalars(db.indexed_by(
+        session, select(Item.id).where(text(f"({ODD_SQL})")), ["ix_items_odd"])))
+    start, end = month_bounds(min(kept))[0], month_bounds(max(kept))[1]
+    parts = [_load_items(session, start, end, as_of, where=(Item.id.in_(ids[i:i + ODD_CHUNK]),),
+                         index=db.PRIMARY_KEY)
+             for i in range(0, len(ids), ODD_CHUNK)]
+    late = pd.concat(parts, ignore_index=True) if parts else _frame([], 0)
+    if late.empty:
+        return late
+    month = _month_keys(late["deadline"] - 1)
+    month_end = month.map(lambda k: float(_epoch(month_bounds(int(k))[1])))
+    first_stale = late["unit_id"].map(stale)
+    keep = (month.isin(kept) & (late["received"] > month_end)
+            & ~(first_stale.notna() & (first_stale <= month)))
+    return late[keep.to_numpy()]
+
+
 def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFrame | None:
     """The units' item figures for the period as of `as_of`: finished months from the kept rows
     (a unit whose month a write made stale, and contradictory items received after their
     month's end, read live), the month under way live. None when nothing is kept."""
     from lib import rollups
-    from lib.models import ODD_SQL, RollupDirty, ScoreMonth
+    from lib.models import RollupDirty, ScoreMonth
 
     st = rollups.usable(session, now_utc())
     if st is None or st.score_until is None:
@@ -917,16 +947,8 @@ def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFr
         months = _month_keys(f["deadline"] - 1) if not f.empty else []
         frames.append(f[[(int(m), int(u)) in pairs
                          for m, u in zip(months, f["unit_id"], strict=True)]])
-    for k in kept:
-        units = sorted(u for u, first in stale.items() if first <= k)
-        # Contradictory items received after their month's end (never kept).
-        start, end = month_bounds(k)
-        late = _load_items(session, start, end, as_of, where=(
-            text(f"({ODD_SQL})"), type_coerce(Item.received_at, BigInteger) > _epoch(end)),
-            index="ix_items_odd")
-        if units:
-            late = late[~late["unit_id"].isin(units)]
-        frames.append(late)
+    if kept:
+        frames.append(_late_odd_items(session, kept, stale, as_of))
     frames = [f for f in frames if not f.empty]
     if frames:
         parts.append(_item_figures(judge(pd.concat(frames, ignore_index=True), as_of), "unit"))
