@@ -524,9 +524,20 @@ def item_page(session: Session, *, user: CurrentUser, flt: ItemFilter, page: int
     stmt = _filtered(_item_stmt(), flt, unit_id)
     counts = (_rollup_tally(session, user, flt, unit_id, counts)
               or light_tally(session, stmt, flt.as_of))
-    rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page)
+    keys = _filtered(select(Item.id).join(Subsystem, Subsystem.id == Item.subsystem_id)
+                     .join(Domain, Domain.id == Subsystem.domain_id), flt, unit_id)
+    rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page,
+                                       keys=keys)
     rows = [r for r in (_explain(row, flt.as_of) for row in rows) if r]
     return ItemPage(rows, counts["total"], counts, page, per_page)
+
+
+def tally_from_counts(flt: ItemFilter) -> bool:
+    """Whether a list's tally can be cut from the cockpit's counts: its filter is one they hold
+    (time window, county, unit, domain, subsystem; all lights or red), not a text, an external
+    id, a state or another light."""
+    return not ((flt.text and flt.text.strip()) or flt.external_id or flt.state
+                or flt.light not in (None, RED))
 
 
 def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
@@ -537,8 +548,7 @@ def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
     base table must count (a text, a state or another light asked for, or no rollups for T)."""
     from lib import rollups
 
-    if ((flt.text and flt.text.strip()) or flt.external_id or flt.state
-            or flt.light not in (None, RED) or rollups.as_of_source(session, flt.as_of) == "direct"):
+    if not tally_from_counts(flt) or rollups.as_of_source(session, flt.as_of) == "direct":
         return None
     if counts is None:
         df = light_counts(session, user=user, as_of=flt.as_of, window_days=flt.window_days,
@@ -583,9 +593,11 @@ HEAD_MIN_ROWS = 20_000  # lists at least this long read their first pages from t
 
 
 def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
-                per_page: int | None) -> tuple[list, int, int]:
+                per_page: int | None, keys=None) -> tuple[list, int, int]:
     """(rows, page, per page) of a select over items, urgent first (`urgency_order`); the page
-    is kept within the list; `per_page=None`: every row."""
+    is kept within the list; `per_page=None`: every row. `keys`: the same rows as a select of
+    the items' ids (`stmt`'s first column `id`) with only the joins the filter and the order
+    need: the page's ids are sorted first, joining nothing else, then its rows read by id."""
     page = max(1, int(page))
     order = urgency_order(as_of)
     if per_page is None:
@@ -593,17 +605,30 @@ def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
     per_page = max(1, int(per_page))
     page = min(page, max(1, -(-total // per_page)))
     offset = (page - 1) * per_page
+    two_steps = keys is not None
+    if keys is None:
+        keys = stmt
     if total >= HEAD_MIN_ROWS:
         # The head of the list (every row but the closed ones, which come last) is read and
         # sorted alone: the first pages never sort the closed items (millions at a city's
         # scale). A short list (a unit's inbox) is sorted whole: cheaper than the head's read.
-        head = stmt.where(Item.id.in_(_head_ids(session, as_of)), _urgency_group(as_of) < 4)
-        in_head = session.execute(head.with_only_columns(func.count(), maintain_column_froms=True)
-                                  .order_by(None)).scalar_one()
-        if offset + per_page <= in_head:
-            stmt = head
-    return (session.execute(stmt.order_by(*order).offset(offset).limit(per_page)).all(), page,
-            per_page)
+        head = keys.where(Item.id.in_(_head_ids(session, as_of)), _urgency_group(as_of) < 4)
+        # Whether the head holds the whole page: its row at the page's last place, not a count
+        # of the head (tens of thousands of open items at a city's scale).
+        last = (head.with_only_columns(Item.id, maintain_column_froms=True).order_by(None)
+                .offset(offset + per_page - 1).limit(1))
+        if session.execute(last).first() is not None:
+            keys = head
+    if not two_steps:
+        return session.execute(keys.order_by(*order).offset(offset).limit(per_page)).all(), \
+            page, per_page
+    # The page's ids in order first (the sort holds the keys and the id, not the page's display
+    # columns), then the page's rows by id.
+    ids = list(session.scalars(keys.order_by(*order).offset(offset).limit(per_page)))
+    if not ids:
+        return [], page, per_page
+    rows = {row.id: row for row in session.execute(stmt.where(Item.id.in_(ids))).all()}
+    return [rows[i] for i in ids], page, per_page
 
 
 def list_items(

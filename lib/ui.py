@@ -779,7 +779,9 @@ PER_PAGE = (20, 50, 100, 200)
 @st.cache_data(ttl=300, show_spinner="正在查询…")
 def item_page(url: str, user: CurrentUser, flt: queries.ItemFilter, page: int,
               per_page: int) -> queries.ItemPage:
-    counts = light_counts(url, user, flt.as_of, flt.window_days)  # the page's own, cached
+    counts = None
+    if queries.tally_from_counts(flt) and data_source(url, flt.as_of) != "direct":
+        counts = light_counts(url, user, flt.as_of, flt.window_days)  # the page's own, cached
     with read() as s:
         return queries.item_page(s, user=user, flt=flt, page=page, per_page=per_page,
                                  counts=counts)
