@@ -255,10 +255,12 @@ def _mark(session: Session, keys) -> None:
 
 
 def _recompute(session: Session, dirty: list[tuple], watermark: int) -> None:
-    c, d = RollupCell, RollupDirty
-    # Day cells of the dirty (kind, unit, day): deleted, then recomputed from the base table.
-    marked = select(d.kind).where(d.kind == c.kind, d.unit_id == c.unit_id, d.day == c.bucket)
-    session.execute(delete(c).where(c.size == 1, marked.exists()))
+    d = RollupDirty
+    # Day cells of the dirty (kind, unit, day): deleted (each through the cells' primary key;
+    # a join with the markers walked every day cell), then recomputed from the base table.
+    session.execute(text("DELETE FROM rollup_cells WHERE kind = :k AND size = 1 AND bucket = :b "
+                         "AND unit_id = :u"),
+                    [{"k": k, "u": u, "b": day} for k, u, day in sorted(set(dirty))])
     for kind, col, where, index in (("c", Item.completed_at, _closed_where(), "ix_items_completed"),
                                     ("o", Item.deadline, _overdue_where(watermark), "ix_items_open")):
         t = _ts(col)
