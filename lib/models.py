@@ -193,6 +193,12 @@ class Item(Base):
               "card_cancelled", "verdict", "completed_at",
               sqlite_where=text("completed_at IS NULL"),
               postgresql_where=text("completed_at IS NULL")),
+        # The same open items in the order the cockpit's live count groups them (migration
+        # 0020): read in it, not sorted on every page.
+        Index("ix_items_open_units", "unit_id", "subsystem_id", "region_id", "deadline",
+              "received_at", "card_cancelled", "verdict", "completed_at",
+              sqlite_where=text("completed_at IS NULL"),
+              postgresql_where=text("completed_at IS NULL")),
         # Items given a red card by a rule: the sweep's notices read them without a scan.
         Index("ix_items_verdict_red", "deadline", sqlite_where=text(VERDICT_RED_SQL),
               postgresql_where=text(VERDICT_RED_SQL)),
@@ -298,7 +304,12 @@ class VillageDisclosure(Base):
     finance_items: Mapped[int] = mapped_column(Integer, default=0)  # 财务
     views: Mapped[int] = mapped_column(BigInteger, default=0)
 
-    __table_args__ = (Index("ux_village_month", "village_id", "month", unique=True),)
+    __table_args__ = (
+        Index("ux_village_month", "village_id", "month", unique=True),
+        # The cockpit's city-wide totals up to a month, read from the index alone (0020).
+        Index("ix_village_disclosures_month", "month", "party_items", "village_items",
+              "finance_items", "views"),
+    )
 
 
 class User(Base):

@@ -721,7 +721,8 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
             ([Item.completed_at.is_not(None), done >= day_start(d2 + 1), not_odd()],
              "ix_items_completed"),
             ([Item.completed_at.is_(None), Item.deadline.is_(None)], "ix_items_open"),
-            ([Item.completed_at.is_(None), due >= w, not_odd()], "ix_items_open"),
+            # The open items not yet overdue, in the order they are grouped (no sort).
+            ([Item.completed_at.is_(None), due >= w, not_odd()], "ix_items_open_units"),
             ([odd()], "ix_items_odd"),
         ]
     else:  # T is the month's last second: a closed item's day is at most d2
