@@ -201,27 +201,67 @@ NOT_INDEXED = "NOT INDEXED"  # an `indexed_by` hint: read the table in its own o
 PRIMARY_KEY = "PRIMARY KEY"  # an `indexed_by` hint: no hint (the planner finds rows by id)
 
 
+_HINTED: dict[tuple, tuple[str, list[str | None]] | None] = {}  # statement shape -> SQL, names
+HINTED_MAX = 512
+_MISSING = object()
+
+
 def indexed_by(session: Session, stmt, indexes: list[str | None]):
     """On SQLite, the (compound) select as text with `INDEXED BY <index>` after each part's
     `FROM items`, in order (None: no hint): its planner, told nothing, starts from the small
     joined tables and reads every item of each (seconds at ten million items). Elsewhere, or
-    when the parts cannot be told apart, the select as it is."""
+    when the parts cannot be told apart, the select as it is.
+
+    The text is kept per statement shape (SQLAlchemy's cache key: the same structure, other
+    values) with the names of its parameters in the key's order, so a page's next read binds
+    the new values without compiling the statement again (a compound select takes several
+    milliseconds to compile). Statements with an IN list (whose text depends on its length)
+    are compiled each time."""
     if session.get_bind().dialect.name != "sqlite":
         return stmt
-    from sqlalchemy import text
+    from sqlalchemy import bindparam, text
+
+    key = stmt._generate_cache_key()
+    if key is None or any(b.expanding for b in key.bindparams):
+        sql, compiled = _hinted_sql(stmt, indexes)
+        if sql is None:
+            return stmt
+        binds = compiled.binds  # each value bound with its column's type (an epoch, a flag)
+        return text(sql).bindparams(*[
+            bindparam(name, value, type_=binds[name].type if name in binds else None)
+            for name, value in compiled.params.items()])
+    shape = (key.key, tuple(indexes))
+    entry = _HINTED.get(shape, _MISSING)  # one read: another thread may clear the dict
+    if entry is _MISSING:
+        sql, compiled = _hinted_sql(stmt, indexes)
+        entry = None if sql is None else (sql, [compiled.bind_names.get(b)
+                                                for b in key.bindparams])
+        if len(_HINTED) >= HINTED_MAX:
+            _HINTED.clear()
+        _HINTED[shape] = entry
+    if entry is None:  # the parts cannot be told apart
+        return stmt
+    sql, names = entry
+    values = {name: bindparam(name, b.effective_value, type_=b.type)  # once per name
+              for name, b in zip(names, key.bindparams, strict=True) if name is not None}
+    return text(sql).bindparams(*values.values())
+
+
+def _hinted_sql(stmt, indexes: list[str | None]):
+    """(the select's SQLite text with the hints, its compiled form), or (None, None)."""
     from sqlalchemy.dialects import sqlite
 
     compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="named"),
                             compile_kwargs={"render_postcompile": True})
     parts = str(compiled).split("FROM items ")
     if len(parts) != len(indexes) + 1:
-        return stmt
+        return None, None
     sql = parts[0]
     for index, rest in zip(indexes, parts[1:], strict=True):
         hint = ("" if not index or index == PRIMARY_KEY else index if index == NOT_INDEXED
                 else "INDEXED BY " + index)
         sql += ("FROM items " + hint + " " if hint else "FROM items ") + rest
-    return text(sql).bindparams(**compiled.params)
+    return sql, compiled
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -100,3 +100,34 @@ def test_transact_gives_up_after_its_retries_and_never_retries_a_refusal(empty_e
     with pytest.raises(ValueError):
         db.transact(refused, empty_engine)
     assert len(calls) == 1
+
+
+def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
+    """`db.indexed_by` keeps the hinted text per statement shape: the same shape with other
+    values (and a different shape) reads exactly what the statement itself reads."""
+    from sqlalchemy import func, select, union_all
+
+    from lib.models import Item
+
+    def stmt(lo, hi, unit):
+        a = select(Item.unit_id, func.count()).where(Item.deadline >= lo, Item.deadline < hi,
+                                                     Item.unit_id != unit).group_by(Item.unit_id)
+        b = select(Item.unit_id, func.count()).where(Item.completed_at.is_(None),
+                                                     Item.unit_id == unit).group_by(Item.unit_id)
+        return union_all(a, b)
+
+    with db.session_scope(demo_engine, write=False) as s:
+        first = s.scalar(select(func.min(Item.deadline)))
+        last = s.scalar(select(func.max(Item.deadline)))
+        units = list(s.scalars(select(Item.unit_id).distinct().limit(4)))
+        span = (last - first) / 5
+        for k, unit in enumerate(units * 2):  # each shape twice: compiled once, then reused
+            lo, hi = first + k * span / 2, first + (k + 3) * span / 2
+            want = sorted(s.execute(stmt(lo, hi, unit)).all())
+            hinted = db.indexed_by(s, stmt(lo, hi, unit), ["ix_items_deadline", "ix_items_open"])
+            assert sorted(s.execute(hinted).all()) == want
+        # An IN list is compiled each time (its text depends on its length).
+        for n in (1, 3):
+            q = select(func.count()).select_from(Item).where(Item.unit_id.in_(units[:n]))
+            assert (s.execute(db.indexed_by(s, q, [None])).scalar()
+                    == s.execute(q).scalar())
