@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import BigInteger, event, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from lib import flags
+from lib import db, flags
 from lib.config import TZ
 from lib.domains.funds.ids import masked_name
 from lib.domains.funds.models import (
@@ -113,11 +113,13 @@ def paid(session: Session, as_of: datetime) -> list[Pay]:
     when = type_coerce(t.paid_at, BigInteger)
 
     def load():
-        rows = session.execute(
-            select(t.id, t.external_id, t.program_id, t.unit_id, t.payee_id, t.account_id,
-                   t.village_id, t.amount, when, t.item_id)
+        # Plain tuples from the driver (no row objects, no Decimal per amount): every rule of
+        # the domain reads these thousands of payments.
+        rows = db.raw_cursor(session, select(
+            t.id, t.external_id, t.program_id, t.unit_id, t.payee_id, t.account_id,
+            t.village_id, t.amount, when, t.item_id)
             .where(when.is_not(None), when <= int(as_of.timestamp()))
-            .order_by(when, t.id)).all()
+            .order_by(when, t.id)).fetchall()
         return [Pay(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), int(r[8]), r[9])
                 for r in rows]
     return _cached(session, ("paid", int(as_of.timestamp())), load)
