@@ -713,14 +713,16 @@ def _previous_month(key: int) -> int:
 
 
 def judged_month_figures(session: Session, months: list[int],
-                         units: list[int] | None = None) -> pd.DataFrame:
+                         units: list[int] | None = None, index: str | None = None
+                         ) -> pd.DataFrame:
     """Per (month, unit): the figures of the items due that month, each judged at the month's
     end as it stood then (received by then), from the base table."""
     if not months:
         return pd.DataFrame(columns=ITEM_FIGURES, index=pd.MultiIndex.from_arrays(
             [[], []], names=["month", "key"]))
     end = month_bounds(max(months))[1]
-    items = _load_items(session, month_bounds(min(months))[0], end, end, units=units)
+    items = _load_items(session, month_bounds(min(months))[0], end, end, units=units,
+                        index=index)
     judged = judge(items, end)  # each row judged at its own month's end (before `end`)
     judged = judged[judged["month"].isin(months)
                     & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
@@ -838,9 +840,12 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
             stale.setdefault(key, set()).add(unit)
     if sum(len(u) for u in stale.values()) > MAX_STALE_MONTHS:
         return {"score_months": rebuild_months(session, st, watermark)}
-    for key, units in sorted(stale.items()):
-        units = sorted(units)
-        _store_months(session, judged_month_figures(session, [key], units), [key], units)
+    if stale:
+        # One read of the marked units' items due in the stale months, through the units'
+        # covering index, judged at once (every pair recomputed is exact, stale or not).
+        months, units = sorted(stale), sorted(set().union(*stale.values()))
+        _store_months(session, judged_month_figures(session, months, units,
+                                                    index="ix_items_view"), months, units)
     added = month_keys(last, _last_finished(watermark))[1:]
     for key in added:
         _store_months(session, judged_month_figures(session, [key]), [key])
