@@ -763,27 +763,47 @@ def received(session: Session, user: CurrentUser, *, since: datetime,
                             .order_by(Submission.created_at.desc(), Submission.id.desc()))]
 
 
+def indicators_by(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """`indicators` for every value of `key` at once (one grouping, not one filtering of the
+    frame per unit): a row per value, NaN where a rate has no base."""
+    acked = df["acknowledged_at"].notna()
+    replied = df["first_reply_late"].notna()
+    rated = df["rating"].notna()
+    parts = pd.DataFrame({
+        key: df[key], "n": 1, "acked": acked,
+        "ack_ok": acked & (df["acknowledged_at"] <= df["ack_deadline"]),
+        "replied": replied,
+        "reply_ok": replied & ~df["first_reply_late"].fillna(True).astype(bool),
+        "answered": df["status"].isin(["answered", "closed", "rework"]),
+        "rated": rated, "satisfied": rated & (df["rating"] >= 4),
+        "rating_sum": df["rating"].where(rated, 0).astype(float),
+        "returned": df["return_count"] > 0, "rework": df["rework_count"],
+        "problem": (df["rework_count"] >= 3) | (df["handoff_count"] >= 3),
+    })
+    g = parts.groupby(key).sum()
+
+    def rate(num, den):
+        return (g[num] / g[den]).where(g[den] > 0)
+
+    return pd.DataFrame({
+        "total": g["n"], "timely_ack": rate("ack_ok", "acked"),
+        "on_time_reply": rate("reply_ok", "replied"), "callback": rate("rated", "answered"),
+        "satisfaction": rate("satisfied", "rated"), "avg_rating": rate("rating_sum", "rated"),
+        "return_rate": rate("returned", "n"), "rework": g["rework"].astype(int),
+        "problem_orders": g["problem"].astype(int),
+    })
+
+
 def indicators(df: pd.DataFrame) -> dict[str, float | None]:
     """Rates over a frame from `stats`: acknowledgement, on-time reply, callback, satisfaction,
-    return and rework."""
-    def rate(num, den):
-        return float(num) / float(den) if den else None
-
-    acked = df[df["acknowledged_at"].notna()]
-    replied = df[df["first_reply_late"].notna()]
-    answered = df[df["status"].isin(["answered", "closed", "rework"])]
-    rated = df[df["rating"].notna()]
-    return {
-        "total": len(df),
-        "timely_ack": rate((acked["acknowledged_at"] <= acked["ack_deadline"]).sum(), len(acked)),
-        "on_time_reply": rate((~replied["first_reply_late"].astype(bool)).sum(), len(replied)),
-        "callback": rate(len(rated), len(answered)),
-        "satisfaction": rate((rated["rating"] >= 4).sum(), len(rated)),
-        "avg_rating": float(rated["rating"].mean()) if len(rated) else None,
-        "return_rate": rate((df["return_count"] > 0).sum(), len(df)),
-        "rework": int(df["rework_count"].sum()),
-        "problem_orders": int(((df["rework_count"] >= 3) | (df["handoff_count"] >= 3)).sum()),
-    }
+    return and rework (None where a rate has no base)."""
+    if df.empty:
+        return {"total": 0, "timely_ack": None, "on_time_reply": None, "callback": None,
+                "satisfaction": None, "avg_rating": None, "return_rate": None, "rework": 0,
+                "problem_orders": 0}
+    row = indicators_by(df.assign(_all=0), "_all").iloc[0]
+    return {k: (None if pd.isna(v) else int(v) if k in ("total", "rework", "problem_orders")
+                else float(v)) for k, v in row.items()}
 
 
 def monthly_ratings(session: Session, user: CurrentUser) -> pd.DataFrame:

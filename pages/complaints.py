@@ -33,7 +33,7 @@ k = subs.indicators(df)
 
 
 def pct(x):
-    return "—" if x is None else f"{x:.1%}"
+    return "—" if x is None or pd.isna(x) else f"{x:.1%}"
 
 
 c = st.columns(5)
@@ -77,12 +77,11 @@ with right:
 
 st.subheader("各单位办理情况")
 rows = []
-for unit_id, g in df.groupby("unit_id"):
-    kk = subs.indicators(g)
-    rows.append({"单位": units.get(unit_id, ""), "诉求": kk["total"],
+for unit_id, kk in subs.indicators_by(df, "unit_id").iterrows():
+    rows.append({"单位": units.get(unit_id, ""), "诉求": int(kk["total"]),
                  "按时答复率": pct(kk["on_time_reply"]), "及时签收率": pct(kk["timely_ack"]),
                  "满意率": pct(kk["satisfaction"]), "退单率": pct(kk["return_rate"]),
-                 "重办": kk["rework"]})
+                 "重办": int(kk["rework"])})
 unit_table = pd.DataFrame(rows).sort_values("诉求", ascending=False)
 ui.table(unit_table, "网络投诉_各单位", key="cmp_units")
 st.download_button("导出 Open311 (JSON)", lambda: ui.open311_json(url),

@@ -7,6 +7,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -401,3 +402,41 @@ def test_the_visitors_address_behind_the_proxy(peer, real, expected):
     from lib import privacy
 
     assert privacy.visitor_address(peer, real) == expected
+
+
+def _indicators_by_filtering(df):
+    """The per-unit figures computed the plain way: the unit's rows filtered out, then counted."""
+    def rate(num, den):
+        return float(num) / float(den) if den else None
+
+    acked = df[df["acknowledged_at"].notna()]
+    replied = df[df["first_reply_late"].notna()]
+    answered = df[df["status"].isin(["answered", "closed", "rework"])]
+    rated = df[df["rating"].notna()]
+    return {
+        "total": len(df),
+        "timely_ack": rate((acked["acknowledged_at"] <= acked["ack_deadline"]).sum(), len(acked)),
+        "on_time_reply": rate((~replied["first_reply_late"].astype(bool)).sum(), len(replied)),
+        "callback": rate(len(rated), len(answered)),
+        "satisfaction": rate((rated["rating"] >= 4).sum(), len(rated)),
+        "avg_rating": float(rated["rating"].mean()) if len(rated) else None,
+        "return_rate": rate((df["return_count"] > 0).sum(), len(df)),
+        "rework": int(df["rework_count"].sum()),
+        "problem_orders": int(((df["rework_count"] >= 3) | (df["handoff_count"] >= 3)).sum()),
+    }
+
+
+def test_indicators_of_every_unit_at_once_equal_each_units_own(demo_engine):
+    with db.session_scope(demo_engine, write=False) as s:
+        df = subs.stats(s, INSPECTOR, since=T0 - timedelta(days=400), until=T0 + timedelta(days=10))
+    assert len(df) > 50 and df["unit_id"].nunique() > 5
+    by_unit = subs.indicators_by(df, "unit_id")
+    for unit_id, g in df.groupby("unit_id"):
+        want = _indicators_by_filtering(g)
+        got = by_unit.loc[unit_id]
+        for k, v in want.items():
+            assert (pd.isna(got[k]) if v is None else got[k] == pytest.approx(v)), (unit_id, k)
+    whole, want = subs.indicators(df), _indicators_by_filtering(df)
+    assert set(whole) == set(want)
+    for k, v in want.items():
+        assert (whole[k] is None) if v is None else whole[k] == pytest.approx(v), k
