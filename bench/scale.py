@@ -57,8 +57,9 @@ at.run()
 first = time.perf_counter() - t
 errors = [e.value for e in at.exception]
 # Again in the same process, as a running server serves a view it has not cached: the data
-# and view caches cleared (ui.clear_data_caches) and new database connections (the engine,
-# the chart templates, the holiday table and the imported modules kept).
+# and view caches cleared (ui.clear_data_caches) and new database connections (the engine and
+# its compiled statements, the chart templates, the holiday table and the imported modules
+# kept).
 from lib import db, ui
 ui.clear_data_caches()
 for e in db._engines.values():
