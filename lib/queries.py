@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -32,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from lib import config
+from lib import config, db
 from lib.access import CurrentUser, require, scoped_unit
 from lib.lights import (
     GREEN,
@@ -470,19 +471,42 @@ def _head_ids(session: Session, as_of: datetime):
                      select(Item.id).where(text(f"({STANDOUT_SQL})")))
 
 
-def urgency_order(as_of: datetime) -> list:
-    """ORDER BY clauses for "urgent first", from the light rule's own flags: open red (most
-    overdue first), open yellow (least time left first), open green (nearest deadline first),
-    grey (missing data), then closed (late ones first, most recently completed first)."""
+def _urgency_keys(as_of: datetime) -> tuple:
+    """(group, late first, when): the keys of "urgent first" (`urgency_order`), as expressions."""
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
                         as_of, Item.card_cancelled, Item.verdict)
     verdict = and_(Item.verdict != VERDICT_NONE, Item.card_cancelled == false())
     v_red = and_(verdict, Item.verdict == VERDICT_RED)
-    group = _urgency_group(as_of)
     late_first = case((and_(f["late"], ~v_red), 0), else_=1)
     due, done = _ts(Item.deadline), _ts(Item.completed_at)
     when = case((and_(f["closed"], ~verdict), -done), else_=due)
+    return _urgency_group(as_of), late_first, when
+
+
+def urgency_order(as_of: datetime) -> list:
+    """ORDER BY clauses for "urgent first", from the light rule's own flags: open red (most
+    overdue first), open yellow (least time left first), open green (nearest deadline first),
+    grey (missing data), then closed (late ones first, most recently completed first)."""
+    group, late_first, when = _urgency_keys(as_of)
     return [group, late_first, when.asc().nulls_last(), Item.id.desc()]
+
+
+HEAD_PARTS = ("ix_items_open", "ix_items_completed", "ix_items_standout")
+
+
+def _head_union(keys, as_of: datetime):
+    """The head of a list (`keys`: a select of its items' ids) as the union of three disjoint
+    parts, read through their own indexes (`HEAD_PARTS`, in order) with the urgency keys
+    computed from the index alone: the open items, the items done after T, and the rule cards
+    and grey items done by T. Columns: id, g, l, w (`_urgency_keys`)."""
+    group, late_first, when = _urgency_keys(as_of)
+    t = literal(epoch(as_of), BigInteger)
+    done = _ts(Item.completed_at)
+    cols = (Item.id.label("id"), group.label("g"), late_first.label("l"), when.label("w"))
+    parts = [Item.completed_at.is_(None), done > t,
+             and_(text(f"({STANDOUT_SQL})"), done <= t)]
+    return union_all(*[keys.with_only_columns(*cols, maintain_column_froms=True)
+                       .where(cond, group < 4) for cond in parts])
 
 
 def _filtered(stmt, flt: ItemFilter, unit_id: int | None):
@@ -606,9 +630,23 @@ def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
     page = min(page, max(1, -(-total // per_page)))
     offset = (page - 1) * per_page
     two_steps = keys is not None
+    if two_steps and total >= HEAD_MIN_ROWS:
+        # The head's parts read through their own indexes with the urgency keys from the index
+        # (no row of the table read for tens of thousands of open items); the page's ids sorted
+        # from them when the head holds the page.
+        union = _head_union(keys, as_of)
+        last = union.offset(offset + per_page - 1).limit(1)
+        if session.execute(db.indexed_by(session, last, list(HEAD_PARTS))).first() is not None:
+            ordered = union.order_by(literal_column("g"), literal_column("l"),
+                                     literal_column("w").asc().nulls_last(),
+                                     literal_column("id").desc()).offset(offset).limit(per_page)
+            ids = [r[0] for r in session.execute(db.indexed_by(session, ordered,
+                                                               list(HEAD_PARTS)))]
+            rows = {row.id: row for row in session.execute(stmt.where(Item.id.in_(ids))).all()}
+            return [rows[i] for i in ids], page, per_page
     if keys is None:
         keys = stmt
-    if total >= HEAD_MIN_ROWS:
+    if not two_steps and total >= HEAD_MIN_ROWS:
         # The head of the list (every row but the closed ones, which come last) is read and
         # sorted alone: the first pages never sort the closed items (millions at a city's
         # scale). A short list (a unit's inbox) is sorted whole: cheaper than the head's read.
