@@ -174,12 +174,19 @@ def raw_cursor(session: Session, stmt, stream: bool = False):
     """A select executed on the DBAPI cursor of the session's connection (in its transaction):
     its rows are plain tuples, fetched in C, without SQLAlchemy's result processing (at ten
     million rows building Row objects costs more than the query). Only for selects whose values
-    need no conversion (numbers). `stream`: on PostgreSQL a server-side cursor, so that
+    need no conversion (numbers); its parameters are converted by their columns' types (an
+    epoch column's datetime). `stream`: on PostgreSQL a server-side cursor, so that
     `fetchmany` holds one part of a large result in memory, not all of it (SQLite's cursor
     steps through the result anyway)."""
     conn = session.connection()
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
+    for name, value in params.items():
+        bind = compiled.binds.get(name)
+        process = bind.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) \
+            if bind is not None else None
+        if process is not None:
+            params[name] = process(value)
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup)
     raw = conn.connection.dbapi_connection

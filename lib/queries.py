@@ -642,8 +642,7 @@ def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
                                      literal_column("id").desc()).offset(offset).limit(per_page)
             ids = [r[0] for r in session.execute(db.indexed_by(session, ordered,
                                                                list(HEAD_PARTS)))]
-            rows = {row.id: row for row in session.execute(stmt.where(Item.id.in_(ids))).all()}
-            return [rows[i] for i in ids], page, per_page
+            return _rows_by_id(session, stmt, ids), page, per_page
     if keys is None:
         keys = stmt
     if not two_steps and total >= HEAD_MIN_ROWS:
@@ -663,10 +662,15 @@ def urgent_page(session: Session, stmt, as_of: datetime, total: int, page: int,
     # The page's ids in order first (the sort holds the keys and the id, not the page's display
     # columns), then the page's rows by id.
     ids = list(session.scalars(keys.order_by(*order).offset(offset).limit(per_page)))
+    return _rows_by_id(session, stmt, ids), page, per_page
+
+
+def _rows_by_id(session: Session, stmt, ids: list[int]) -> list:
+    """`stmt`'s rows of these items (its first column `id`), in the order of `ids`."""
     if not ids:
-        return [], page, per_page
+        return []
     rows = {row.id: row for row in session.execute(stmt.where(Item.id.in_(ids))).all()}
-    return [rows[i] for i in ids], page, per_page
+    return [rows[i] for i in ids]
 
 
 def list_items(

@@ -842,7 +842,7 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
         return {"score_months": rebuild_months(session, st, watermark)}
     if stale:
         # One read of the marked units' items due in the stale months, through the units'
-        # covering index, judged at once (every pair recomputed is exact, stale or not).
+        # index (`ix_items_view`: unit first, the deadline in it), judged at once (every pair recomputed is exact, stale or not).
         months, units = sorted(stale), sorted(set().union(*stale.values()))
         _store_months(session, judged_month_figures(session, months, units,
                                                     index="ix_items_view"), months, units)

@@ -131,3 +131,16 @@ def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
             q = select(func.count()).select_from(Item).where(Item.unit_id.in_(units[:n]))
             assert (s.execute(db.indexed_by(s, q, [None])).scalar()
                     == s.execute(q).scalar())
+
+
+def test_a_raw_cursor_converts_its_parameters_by_their_types(demo_engine):
+    """`db.raw_cursor` binds an epoch column's datetime as the column stores it (epoch seconds):
+    it counts what the statement itself counts."""
+    from sqlalchemy import func, select
+
+    from lib.models import Item
+
+    with db.session_scope(demo_engine, write=False) as s:
+        middle = s.scalar(select(Item.deadline).order_by(Item.id).limit(1))
+        q = select(func.count()).select_from(Item).where(Item.deadline <= middle)
+        assert db.raw_cursor(s, q).fetchall()[0][0] == s.execute(q).scalar() > 0
