@@ -28,12 +28,15 @@ COMPLETED = ["completed_at", "unit_id", "subsystem_id", "region_id", "received_a
 
 
 def upgrade() -> None:
-    op.drop_index("ix_items_completed", table_name="items")
-    op.create_index("ix_items_completed", "items", COMPLETED)
+    # SQLite's DDL runs outside a transaction here: a rerun after a crash between the drop and
+    # the creates must find its way (drop if there, create what is missing).
+    op.execute("DROP INDEX IF EXISTS ix_items_completed")
+    op.create_index("ix_items_completed", "items", COMPLETED, if_not_exists=True)
     op.create_index("ix_items_open_units", "items", COLUMNS, sqlite_where=sa.text(OPEN),
-                    postgresql_where=sa.text(OPEN))
+                    postgresql_where=sa.text(OPEN), if_not_exists=True)
     op.create_index("ix_village_disclosures_month", "village_disclosures",
-                    ["month", "party_items", "village_items", "finance_items", "views"])
+                    ["month", "party_items", "village_items", "finance_items", "views"],
+                    if_not_exists=True)
 
 
 def downgrade() -> None:
