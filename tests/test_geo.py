@@ -49,3 +49,28 @@ def test_both_maps_draw_the_leader_lines():
         marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
                  for layer in spec["layer"]]
         assert marks.count("text") == 2 and "rule" in marks
+
+
+def test_chart_templates_fill_every_placeholder():
+    """The chart structures are built once with placeholders; what varies (the selected county,
+    a title, a colour, the height) is filled in per chart, and no placeholder is left."""
+    import json
+
+    import pandas as pd
+
+    features = geo.merge(geo.county_features(), {})
+    spec = charts.county_map(features, selected="440803", height=380)
+    text = json.dumps(spec, ensure_ascii=False)
+    assert spec["height"] == 380
+    assert "datum.properties.adcode === '440803'" in text
+    assert charts.county_map(features)["height"] == 460
+    ranked = pd.DataFrame([{"unit": "市公安局", "unit_code": "U1", "on_time_rate": 0.9,
+                            "rank": 1, "red": 2}] * 3)
+    bar = charts.ranking_bar(ranked, title='红榜 "前五"', color="#2ca02c")
+    assert bar["title"] == '红榜 "前五"' and bar["height"] == 84
+    assert bar["layer"][0]["mark"]["color"] == "#2ca02c"
+    score = charts.score_bar([{"name": "市公安局", "unit": "市公安局", "score": 90.5, "rank": 1,
+                               "grade": "好"}], title="黑榜", color="#d62728")
+    for s in (spec, bar, score, charts.county_score_map(features, height=300)):
+        t = json.dumps(s, ensure_ascii=False)
+        assert charts.TITLE not in t and charts.COLOR not in t and charts.SELECTED not in t
