@@ -72,20 +72,30 @@ def statutory_is_workday(day: date) -> bool:
     return day.weekday() < 5
 
 
+def _statutory_workdays() -> tuple[int, ...]:
+    """Ordinals of the statutory working days of the span, in order."""
+    start, end = date(FIRST_YEAR, 1, 1).toordinal(), date(LAST_YEAR, 12, 31).toordinal()
+    return tuple(o for o in range(start, end + 1) if statutory_is_workday(date.fromordinal(o)))
+
+
+# The holiday table, read once when the module is imported (the `holidays` package computes
+# forty years of Chinese holidays in about 0.1 s: it was paid inside a page's first run).
+_STATUTORY_WORKDAYS = _statutory_workdays()
+
+
 class WorkCalendar:
     """Working days, with overrides {date: is_workday} on top of the statutory table."""
 
     def __init__(self, overrides: dict[date, bool] | None = None):
         self.overrides = dict(overrides or {})
-        start, end = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
-        self._start = start
-        days = []
-        d = start
-        while d <= end:
-            if self.is_workday(d):
-                days.append(d.toordinal())
-            d += timedelta(days=1)
-        self._workdays = days  # sorted ordinals of working days
+        self._start = date(FIRST_YEAR, 1, 1)
+        days = _STATUTORY_WORKDAYS
+        if self.overrides:
+            span = range(self._start.toordinal(), date(LAST_YEAR, 12, 31).toordinal() + 1)
+            on = {d.toordinal() for d, w in self.overrides.items() if w} & set(span)
+            off = {d.toordinal() for d, w in self.overrides.items() if not w}
+            days = sorted((set(days) - off) | on)
+        self._workdays = list(days)  # sorted ordinals of working days
         self._day_deadlines: dict[tuple, int] = {}
 
     def is_workday(self, day: date) -> bool:

@@ -130,3 +130,24 @@ def test_deadline_ts_equals_deadline_at_any_time_of_any_day():
         ts = int(received.timestamp())
         assert cal.deadline_ts(ts, limit) == int(cal.deadline(received, limit).timestamp()), \
             (received, limit)
+
+
+def test_overrides_applied_to_the_precomputed_table_match_day_by_day():
+    """The calendar starts from the statutory table read at import and applies overrides as
+    sets; the result equals asking every day of the span in turn (overrides outside the span
+    ignored)."""
+    import random
+    from datetime import date, timedelta
+
+    from lib.workdays import FIRST_YEAR, LAST_YEAR, WorkCalendar, statutory_is_workday
+
+    rng = random.Random(3)
+    for _ in range(4):
+        ov = {date(rng.randint(FIRST_YEAR - 1, LAST_YEAR + 1), rng.randint(1, 12),
+                   rng.randint(1, 28)): rng.random() < 0.5 for _ in range(rng.randint(1, 30))}
+        ref, d = [], date(FIRST_YEAR, 1, 1)
+        while d <= date(LAST_YEAR, 12, 31):
+            if ov[d] if d in ov else statutory_is_workday(d):
+                ref.append(d.toordinal())
+            d += timedelta(days=1)
+        assert WorkCalendar(ov)._workdays == ref
