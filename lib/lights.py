@@ -19,9 +19,8 @@ and never red by the clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from sqlalchemy import BigInteger, and_, case, false, literal, or_, true, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
@@ -84,14 +83,61 @@ def fmt_time(dt: datetime | None) -> str:
     return dt.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if dt else "—"
 
 
-@dataclass(frozen=True)
 class Light:
-    """A light with its explanation: the rule that fired and the inputs it used."""
+    """A light with its explanation: the rule that fired and the inputs it used.
 
-    light: str
-    rule: str
-    reason: str
-    inputs: dict = field(default_factory=dict)
+    The light and the rule are decided at once; the explanation (`reason`, `inputs`) may be
+    given as `why`, a function returning both, and is worded when first read: a page lights
+    thousands of items and shows the reasons of a few. Immutable; equal when all four agree."""
+
+    __slots__ = ("light", "rule", "_reason", "_inputs", "_why")
+
+    def __init__(self, light: str, rule: str, reason: str | None = None,
+                 inputs: dict | None = None, *, why=None):
+        set_ = object.__setattr__
+        set_(self, "light", light)
+        set_(self, "rule", rule)
+        set_(self, "_reason", reason)
+        set_(self, "_inputs", {} if inputs is None and why is None else inputs)
+        set_(self, "_why", why)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Light is immutable: cannot set {name}")
+
+    def _explain(self) -> None:
+        why = self._why
+        if why is not None:
+            reason, inputs = why()
+            object.__setattr__(self, "_reason", reason)
+            object.__setattr__(self, "_inputs", inputs)
+            object.__setattr__(self, "_why", None)
+
+    @property
+    def reason(self) -> str:
+        self._explain()
+        return self._reason
+
+    @property
+    def inputs(self) -> dict:
+        self._explain()
+        return self._inputs
+
+    def _key(self) -> tuple:
+        return (self.light, self.rule, self.reason, self.inputs)
+
+    def __eq__(self, other):
+        if not isinstance(other, Light):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # the inputs are a dict
+
+    def __repr__(self) -> str:
+        return (f"Light(light={self.light!r}, rule={self.rule!r}, reason={self.reason!r}, "
+                f"inputs={self.inputs!r})")
+
+    def __reduce__(self):  # pickled (Streamlit's cache) with its explanation worded
+        return (Light, (self.light, self.rule, self.reason, self.inputs))
 
     @property
     def label(self) -> str:
@@ -122,19 +168,20 @@ def light_for(
         return light
     if card_cancelled:
         if light.light == RED:
-            return Light(GREEN, RULE_CANCELLED, f"红牌经申诉撤销（原：{light.reason}）",
-                         light.inputs | {"original_rule": light.rule})
+            return Light(GREEN, RULE_CANCELLED, why=lambda: (
+                f"红牌经申诉撤销（原：{light.reason}）",
+                light.inputs | {"original_rule": light.rule}))
         if verdict and light.light == GREEN:
-            return Light(GREEN, RULE_CANCELLED,
-                         f"规则判定经核查撤销（原：{verdict_note or '—'}）",
-                         light.inputs | {"original_rule": light.rule})
+            return Light(GREEN, RULE_CANCELLED, why=lambda: (
+                f"规则判定经核查撤销（原：{verdict_note or '—'}）",
+                light.inputs | {"original_rule": light.rule}))
         return light
     if verdict == VERDICT_RED:
-        return Light(RED, RULE_VERDICT_RED, f"触发红线规则：{verdict_note or '—'}",
-                     light.inputs | {"verdict": "红牌（规则判定）"})
+        return Light(RED, RULE_VERDICT_RED, why=lambda: (
+            f"触发红线规则：{verdict_note or '—'}", light.inputs | {"verdict": "红牌（规则判定）"}))
     if verdict == VERDICT_YELLOW and light.light != RED:
-        return Light(YELLOW, RULE_VERDICT_YELLOW, f"规则提示异常：{verdict_note or '—'}",
-                     light.inputs | {"verdict": "黄牌（规则判定）"})
+        return Light(YELLOW, RULE_VERDICT_YELLOW, why=lambda: (
+            f"规则提示异常：{verdict_note or '—'}", light.inputs | {"verdict": "黄牌（规则判定）"}))
     return light
 
 
@@ -147,6 +194,29 @@ def light_of(item, as_of: datetime, yellow_pct: int = DEFAULT_YELLOW_PCT) -> Lig
 
 
 def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light | None:
+    """The clock's light: decided from epoch seconds; its explanation worded when read."""
+    if received_at is None or deadline is None:
+        return Light(GREY, RULE_MISSING, why=partial(_why_clock, RULE_MISSING, received_at,
+                                                     deadline, completed_at, as_of, yellow_pct))
+    asof, recv, due = epoch(as_of), epoch(received_at), epoch(deadline)
+    if recv > asof:
+        return None
+    done = epoch(completed_at) if completed_at is not None else None
+    if done is not None and done <= asof:
+        light, rule = (RED, RULE_COMPLETED_LATE) if done > due else (GREEN, RULE_COMPLETED_ON_TIME)
+    elif asof > due:
+        light, rule = RED, RULE_OVERDUE
+    # Integer comparison, the same as in SQL: left/allowed < yellow_pct/100.
+    elif (due - asof) * 100 < yellow_pct * (due - recv):
+        light, rule = YELLOW, RULE_NEAR
+    else:
+        light, rule = GREEN, RULE_ON_TRACK
+    return Light(light, rule, why=partial(_why_clock, rule, received_at, deadline, completed_at,
+                                          as_of, yellow_pct))
+
+
+def _why_clock(rule, received_at, deadline, completed_at, as_of, yellow_pct) -> tuple[str, dict]:
+    """The clock's reason and inputs for the rule `_light_for` chose."""
     asof = epoch(as_of)
     inputs = {
         "as_of": fmt_time(as_of),
@@ -155,51 +225,29 @@ def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light 
         "completed_at": fmt_time(completed_at) if completed_at and epoch(completed_at) <= asof else "—",
         "yellow_pct": yellow_pct,
     }
-    if received_at is None or deadline is None:
+    if rule == RULE_MISSING:
         missing = "受理时间" if received_at is None else "办理期限"
-        return Light(GREY, RULE_MISSING, f"缺少{missing}，无法判定灯色", inputs)
+        return f"缺少{missing}，无法判定灯色", inputs
     recv, due = epoch(received_at), epoch(deadline)
-    if recv > asof:
-        return None
-    if completed_at is not None and epoch(completed_at) <= asof:
+    if rule == RULE_COMPLETED_LATE:
         done = epoch(completed_at)
-        if done > due:
-            return Light(
-                RED, RULE_COMPLETED_LATE,
-                f"超期办结：期限 {fmt_time(deadline)}，实际 {fmt_time(completed_at)}，"
-                f"超出 {fmt_duration(done - due)}",
-                inputs | {"late_by": fmt_duration(done - due)},
-            )
-        return Light(
-            GREEN, RULE_COMPLETED_ON_TIME,
-            f"按时办结：期限 {fmt_time(deadline)}，实际 {fmt_time(completed_at)}",
-            inputs,
-        )
-    if asof > due:
-        return Light(
-            RED, RULE_OVERDUE,
-            f"逾期未办结：期限 {fmt_time(deadline)}，已超出 {fmt_duration(asof - due)}",
-            inputs | {"overdue_by": fmt_duration(asof - due)},
-        )
+        return (f"超期办结：期限 {fmt_time(deadline)}，实际 {fmt_time(completed_at)}，"
+                f"超出 {fmt_duration(done - due)}", inputs | {"late_by": fmt_duration(done - due)})
+    if rule == RULE_COMPLETED_ON_TIME:
+        return f"按时办结：期限 {fmt_time(deadline)}，实际 {fmt_time(completed_at)}", inputs
+    if rule == RULE_OVERDUE:
+        return (f"逾期未办结：期限 {fmt_time(deadline)}，已超出 {fmt_duration(asof - due)}",
+                inputs | {"overdue_by": fmt_duration(asof - due)})
     allowed, left = due - recv, due - asof
-    threshold = allowed * yellow_pct / 100
     inputs |= {
         "allowed": fmt_duration(allowed),
         "time_left": fmt_duration(left),
-        "yellow_threshold": fmt_duration(int(threshold)),
+        "yellow_threshold": fmt_duration(int(allowed * yellow_pct / 100)),
     }
-    # Integer comparison, the same as in SQL: left/allowed < yellow_pct/100.
-    if left * 100 < yellow_pct * allowed:
-        return Light(
-            YELLOW, RULE_NEAR,
-            f"临近期限：剩余 {fmt_duration(left)}，不足总时限 {fmt_duration(allowed)} 的 {yellow_pct}%",
-            inputs,
-        )
-    return Light(
-        GREEN, RULE_ON_TRACK,
-        f"正常办理：剩余 {fmt_duration(left)}（总时限 {fmt_duration(allowed)}）",
-        inputs,
-    )
+    if rule == RULE_NEAR:
+        return (f"临近期限：剩余 {fmt_duration(left)}，不足总时限 {fmt_duration(allowed)} 的 "
+                f"{yellow_pct}%", inputs)
+    return f"正常办理：剩余 {fmt_duration(left)}（总时限 {fmt_duration(allowed)}）", inputs
 
 
 def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,

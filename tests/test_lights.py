@@ -235,3 +235,26 @@ def test_every_history_kind_written_has_a_chinese_label():
     written -= {"open", "completed_at"}
     assert written - set(EVENT_LABELS) == set()
     assert all(re.search(r"[\u4e00-\u9fff]", v) for v in EVENT_LABELS.values())
+
+
+def test_a_lights_explanation_is_worded_once_when_read_and_survives_pickling():
+    import pickle
+
+    from lib.lights import Light
+
+    calls = []
+
+    def why():
+        calls.append(1)
+        return "原因", {"k": "v"}
+
+    lt = Light("red", "open_overdue", why=why)
+    assert lt.light == "red" and calls == []  # deciding the light words nothing
+    assert lt.reason == "原因" and lt.inputs == {"k": "v"} and len(calls) == 1
+    assert lt.reason == "原因" and len(calls) == 1
+    assert lt == Light("red", "open_overdue", "原因", {"k": "v"})
+    assert lt != Light("red", "open_overdue", "别的", {"k": "v"})
+    back = pickle.loads(pickle.dumps(Light("yellow", "x", why=why)))
+    assert back == Light("yellow", "x", "原因", {"k": "v"})
+    with pytest.raises(AttributeError):
+        lt.light = "green"
