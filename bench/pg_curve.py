@@ -9,9 +9,10 @@ table grows), and written with COPY, the items' indexes
 and triggers set aside during the load and made again after it, then `rollups.rebuild`. Then,
 each on new connections (median of 3; direct: one run with ESUP_ROLLUPS=off): a year's light
 counts, the city at the last month's end, a quarter's and a year's unit ranking, and the
-cockpit's server run (AppTest in a new process).
+cockpit's server run (AppTest: the first run in a new process, and again with the caches
+cleared; with --pages every page's).
 
-    python -m bench.pg_curve [--sizes 1000000,3000000,10000000] [--drop]
+    python -m bench.pg_curve [--sizes 1000000,3000000,10000000] [--reuse] [--pages] [--drop]
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def load(n: int, days: int = 1825) -> dict[str, float]:
     return figures
 
 
-def measure(n: int) -> list[tuple[str, float, float | None]]:
+def measure(n: int, pages: bool = False) -> list[tuple[str, float, float | None]]:
     url = url_for(n)
     os.environ["DATABASE_URL"] = url
     now = now_utc().replace(second=0)
@@ -137,7 +138,11 @@ def measure(n: int) -> list[tuple[str, float, float | None]]:
             with session() as s:
                 scoring.compute(s, period, "unit")
         out.append((name, *scale.both(rank, 1)))
-    out.append(("Home.py server run", scale.page_run(url, "Home.py", False), None))
+    for page in scale.PAGES if pages else ["Home.py"]:
+        got = scale.page_runs(url, page)
+        first, again = got if isinstance(got, tuple) else (got, got)
+        out.append((f"{page} server run", first, None))
+        out.append((f"{page} again", again, None))
     return out
 
 
@@ -146,6 +151,8 @@ def main() -> int:
     p.add_argument("--sizes", default="1000000,3000000,10000000")
     p.add_argument("--reuse", action="store_true", help="measure databases built before")
     p.add_argument("--drop", action="store_true", help="drop each database after measuring")
+    p.add_argument("--pages", action="store_true",
+                   help="every page's server run (first in a new process, and again), not only Home's")
     args = p.parse_args()
     for n in (int(x) for x in args.sizes.split(",")):
         print(f"== {n:,} items on PostgreSQL (load average {os.getloadavg()[0]:.1f}) ==",
@@ -153,7 +160,7 @@ def main() -> int:
         if not args.reuse:
             for step, secs in load(n).items():
                 print(f"  {step:<36} {secs:7.1f} s", flush=True)
-        for name, mine, direct in measure(n):
+        for name, mine, direct in measure(n, args.pages):
             d = f"{direct:8.3f}" if isinstance(direct, float) else "       —"
             ratio = f"{direct / mine:6.1f}x" if isinstance(direct, float) and mine else "     —"
             m = f"{mine:8.3f}" if isinstance(mine, float) else str(mine)
