@@ -23,9 +23,24 @@ def url(sqlite_demo_url, tmp_path, monkeypatch):
     return u
 
 
-def _open(role):
+TABS = ["环节漏斗与超时", "事前 · 事中 · 事后", "规则发现（按单位）", "行政执法", "收费与规划",
+        "办件时间线与登记"]
+
+
+def _open(role, tab=None):
+    """The page as `role` sees it, on the given tab (only the selected tab runs)."""
     at = login(app(), role)
-    at.switch_page("pages/power.py").run()
+    at.switch_page("pages/power.py")
+    if tab is not None:
+        at.session_state["power_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _show(at, tab):
+    at.session_state["power_tab"] = tab
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -35,11 +50,20 @@ def test_the_page_opens_with_its_panels(url, role):
     at = _open(role)
     assert not errors(at)
     assert any("审批环节漏斗" in m.value for m in at.markdown)
-    assert len(at.dataframe) >= 5  # lights by unit, funnel, overdue steps, a stage, the flags …
+    # The other tabs did not run: no rule's finding, no fee, no case form.
+    assert not any("各单位的规则发现" in m.value or "对照收费目录" in m.value for m in at.markdown)
+    assert len(at.dataframe) >= 3  # lights by unit, funnel, overdue steps
+    seen = {}
+    for tab in TABS:
+        _show(at, tab)
+        assert not errors(at), (tab, errors(at))
+        seen[tab] = [m.value for m in at.markdown]
+        assert not [b for b in at.button if b.label in ("提交", "登记收费", "登记处罚决定")]  # no forms
+    assert not any("审批环节漏斗" in m for m in seen["规则发现（按单位）"])
+    assert any("各单位的规则发现" in m for m in seen["规则发现（按单位）"])
+    assert any("对照收费目录" in m for m in seen["收费与规划"])
+    assert any("规划许可" in m for m in seen["收费与规划"])
     assert at.selectbox(key="power_case").options
-    assert not [b for b in at.button if b.label in ("提交", "登记收费", "登记处罚决定")]  # no forms
-    assert any("行政收费" in m.value for m in at.markdown)
-    assert any("规划许可" in m.value for m in at.markdown)
 
 
 def _open_case(url):
@@ -53,7 +77,7 @@ def _open_case(url):
 
 def test_staff_decide_their_own_case_through_the_form(url):
     case = _open_case(url)
-    at = _open("staff")
+    at = _open("staff", "办件时间线与登记")
     assert not errors(at)
     at.selectbox(key="power_case").set_value(case.id).run()
     at.selectbox(key="power_action").set_value("decide").run()
@@ -78,7 +102,7 @@ def _button(at, label):
 
 
 def test_staff_record_a_fee_charge_through_the_form_and_the_rule_reports_it(url):
-    at = _open("staff")
+    at = _open("staff", "收费与规划")
     assert not errors(at)
     assert any("登记收费" in m.value for m in at.markdown)
     at.selectbox(key="power_fee_item").set_value("BDCDJ")
@@ -115,7 +139,7 @@ def test_staff_record_a_penalty_decision_through_the_form(url):
         s.add(case)
         s.flush()
         case_id = case.id
-    at = _open("staff")
+    at = _open("staff", "行政执法")
     assert not errors(at)
     at.selectbox(key="power_enf_case").set_value(case_id).run()
     at.number_input(key="power_penalty_amount").set_value(50000.0)
