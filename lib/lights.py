@@ -163,7 +163,7 @@ def light_for(
 
     A red card cancelled on appeal shows green, with the original reason kept in its why. A
     rule's verdict (`verdict`, with the rule's words in `verdict_note`) makes it red or yellow."""
-    light = _light_for(received_at, deadline, completed_at, as_of, yellow_pct)
+    light = clock_light(received_at, deadline, completed_at, as_of, yellow_pct)
     if light is None or light.light == GREY:
         return light
     if card_cancelled:
@@ -193,8 +193,9 @@ def light_of(item, as_of: datetime, yellow_pct: int = DEFAULT_YELLOW_PCT) -> Lig
                      verdict_note=item.title)
 
 
-def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light | None:
-    """The clock's light: decided from epoch seconds; its explanation worded when read."""
+def clock_light(received_at, deadline, completed_at, as_of, yellow_pct) -> Light | None:
+    """The clock's light alone, what `light_for` gives an item with no appeal and no verdict
+    (an approval's step, say): decided from epoch seconds; its explanation worded when read."""
     if received_at is None or deadline is None:
         return Light(GREY, RULE_MISSING, why=partial(_why_clock, RULE_MISSING, received_at,
                                                      deadline, completed_at, as_of, yellow_pct))
@@ -216,7 +217,7 @@ def _light_for(received_at, deadline, completed_at, as_of, yellow_pct) -> Light 
 
 
 def _why_clock(rule, received_at, deadline, completed_at, as_of, yellow_pct) -> tuple[str, dict]:
-    """The clock's reason and inputs for the rule `_light_for` chose."""
+    """The clock's reason and inputs for the rule `clock_light` chose."""
     asof = epoch(as_of)
     inputs = {
         "as_of": fmt_time(as_of),

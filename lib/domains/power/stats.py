@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Bundle, Session
 
 from lib.access import CurrentUser, check_unit, require, scoped_unit
-from lib.lights import GREY, Light, light_for
+from lib.lights import GREY, Light, clock_light, light_for
 from lib.models import Region, Subsystem, Unit
 from lib.workdays import load_calendar
 
@@ -124,8 +124,7 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
                        **{k: x for k, x in v.items() if k != "reason"})
         lights = {}
         for step in sch.steps:
-            lt = light_for(received_at=step.received_at, deadline=step.deadline,
-                           completed_at=step.completed_at, as_of=as_of, yellow_pct=yellow)
+            lt = clock_light(step.received_at, step.deadline, step.completed_at, as_of, yellow)
             if lt is not None:
                 lights[step.code] = lt
         unit = units[case.unit_id]
