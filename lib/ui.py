@@ -30,6 +30,17 @@ from lib.access import CurrentUser
 from lib.clock import now_utc
 from lib.lights import GREY, badge, fmt_time
 
+try:
+    # Streamlit reads a leading emoji off every alert's text that is not ASCII (all of ours):
+    # the first time in a process it imports its emoji catalogue and compiles a regex of
+    # thousands of alternatives (0.1 s of the first page that shows a message). Done here, when
+    # the module is imported.
+    from streamlit.string_util import extract_leading_emoji as _extract_leading_emoji
+
+    _extract_leading_emoji("预热")
+except ImportError:  # a Streamlit without it: nothing to prepare
+    pass
+
 _log = logging.getLogger("lib.ui")
 
 
@@ -98,8 +109,8 @@ def _ready_engine(url: str):
 
 @st.cache_resource(show_spinner=False)
 def _tune_gc() -> bool:
-    """Once per server process, after the modules and the engine are loaded: the objects alive
-    then (modules, classes, the catalog: hundreds of thousands) moved out of the collector's way
+    """Once per server process, after the modules are loaded: the objects alive then
+    (modules, classes: hundreds of thousands) moved out of the collector's way
     (`gc.freeze`), and the youngest generation collected less often. A page allocates many
     small objects (rows, lights, frames); without this the collector walked every long-lived
     object again and again, a third of a domain page's run. No collection first: it walked
@@ -111,8 +122,8 @@ def _tune_gc() -> bool:
 
 def engine():
     _configure_logging()
+    _tune_gc()  # before the engine's first reads: their allocations no longer walk the heap
     eng = _ready_engine(config.database_url())
-    _tune_gc()
     _start_sweeper(config.database_url())
     return eng
 
