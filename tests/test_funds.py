@@ -7,6 +7,8 @@ import csv
 import io
 from datetime import date, datetime
 
+import pandas as pd
+
 import pytest
 from sqlalchemy import select, text
 
@@ -340,3 +342,27 @@ def test_demo_plants_every_kind_of_anomaly(demo_engine):
     assert codes == {r.code for r in flags.rules_of("FUNDS")}
     assert n > 8000 and not ev.warnings()
     assert date(2026, 1, 1) <= ANCHOR.date()
+
+
+def test_execution_curves_sum_each_local_day_into_its_week(engine):
+    """The curve's actual spending: payments summed by local (Asia/Shanghai) day, cumulated at
+    each week's point (every seventh day from 1 January: Thursday 5 March 2026 is one); a
+    payment at 23:30 local time on the 5th counts by then, at 00:30 on the 6th (still the 5th
+    in UTC) not; one paid after the as-of time not at all."""
+    pays(engine, ("C-1", "P-Y", 1, "1000", "2026-02-20", "2026-03-05T23:30", 1),
+         ("C-2", "P-Y", 2, "2000", "2026-02-20", "2026-03-06T00:30", 2),
+         ("C-3", "P-Y", 3, "500.5", "2026-02-20", "2026-03-06T08:00", 3),
+         ("C-4", "P-M", 4, "800", "2026-02-20", "2026-03-05T09:00", 4),
+         ("C-5", "P-Y", 5, "700", "2026-02-20", "2026-03-06T10:00", 5))  # after the as-of time
+    as_of = datetime(2026, 3, 6, 9, 0, tzinfo=TZ)
+    with db.read_scope(engine) as s:
+        df = store.execution_curves(s, INSPECTOR, as_of)
+        line = s.execute(text("SELECT name FROM subsystems WHERE code = 'FARMSUB'")).scalar()
+    actual = df[(df["series"] == "实际支出") & (df["line_name"] == line)].set_index("day")["share"]
+    paid = {date(2026, 3, 5): 1000.0, date(2026, 3, 6): 2500.5}
+    assert len(actual) >= 9
+    for day, share in actual.items():
+        expected = sum(v for d, v in paid.items() if d <= day.date()) / 1_000_000
+        assert share == pytest.approx(expected), day
+    assert actual[pd.Timestamp(date(2026, 3, 5))] == pytest.approx(0.001)
+    assert actual.iloc[-1] == pytest.approx(0.0035005)

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from lib import audit, privacy
+from lib import audit, db, privacy
 from lib.access import CurrentUser, can, require, scoped_unit
 from lib.config import TZ
 from lib.domains.funds.ids import masked_name
@@ -38,6 +38,9 @@ def shows_names(user: CurrentUser) -> bool:
 
 def _name(user: CurrentUser, name: str) -> str:
     return name if shows_names(user) else masked_name(name)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _ts(dt: datetime) -> int:
@@ -113,15 +116,19 @@ def execution_curves(session: Session, user: CurrentUser, as_of: datetime,
     for _c, name, _pid, b in progs:
         budget[name] += float(b)
     start = datetime(day.year, 1, 1, tzinfo=TZ)
-    rows = session.execute(select(FundPayment.program_id, paid, FundPayment.amount)
-                           .where(FundPayment.program_id.in_(list(line_of)), paid.is_not(None),
-                                  paid >= _ts(start), paid <= _ts(as_of))).all()
+    # Summed per program and local day in SQL (Asia/Shanghai is UTC+8 all year): a few hundred
+    # rows instead of every payment of the year.
+    local_day = ((paid + 8 * 3600) / 86400).label("day")
+    rows = db.raw_cursor(session, select(FundPayment.program_id, local_day,
+                                         func.sum(FundPayment.amount))
+                         .where(FundPayment.program_id.in_(list(line_of)), paid.is_not(None),
+                                paid >= _ts(start), paid <= _ts(as_of))
+                         .group_by(FundPayment.program_id, local_day)).fetchall()
     weeks = [date(day.year, 1, 1) + timedelta(days=7 * k)
              for k in range((day - date(day.year, 1, 1)).days // 7 + 1)] + [day]
     by_line: dict[str, list[tuple[date, float]]] = defaultdict(list)
-    for pid, ts, amount in rows:
-        d = datetime.fromtimestamp(int(ts), tz=TZ).date()
-        by_line[line_of[pid]].append((d, float(amount)))
+    for pid, n, amount in rows:
+        by_line[line_of[pid]].append((date.fromordinal(_EPOCH_ORDINAL + int(n)), float(amount)))
     out = []
     for name, total in budget.items():
         if total <= 0:
