@@ -8,7 +8,6 @@ import io
 from datetime import date, datetime
 
 import pandas as pd
-
 import pytest
 from sqlalchemy import select, text
 
