@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -166,10 +167,11 @@ def raw_light_counts(session: Session, *, as_of: datetime, window_days: int | No
 
 
 def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int | None = None,
-                     unit_id: int | None = None):
-    """The select behind `raw_light_counts` (rows in view at T, grouped)."""
+                     unit_id: int | None = None, open_only: bool = False):
+    """The select behind `raw_light_counts` (rows in view at T, grouped). `open_only`: the
+    caller selects only items not completed (the flags' closed branches are left out)."""
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
-                        as_of, Item.card_cancelled, Item.verdict)
+                        as_of, Item.card_cancelled, Item.verdict, open_at=open_only)
 
     def n(cond):  # COUNT(*) FILTER (WHERE …): the cheapest conditional count in both databases
         return func.count().filter(cond)
@@ -190,15 +192,22 @@ def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int
 
 
 def _count_frame(rows) -> pd.DataFrame:
-    raw = pd.DataFrame(rows, columns=["unit_id", "subsystem_id", "region_id", "total", "open",
-                                      "grey", "late", "closed", "overdue", "near"])
-    raw = raw.astype({c: "int64" for c in raw.columns if c != "region_id"})
+    """The counts' frame from (unit, subsystem, region, total, open, grey, late, closed, overdue,
+    near) rows: integer columns built with numpy (a frame of tuples cost 3.7 ms for the city's
+    1,500 rows), the region a float column with NaN for none."""
+    rows = list(rows)
+    if rows:
+        cols = list(zip(*rows, strict=True))
+        ints = np.array([cols[i] for i in (0, 1, 3, 4, 5, 6, 7, 8, 9)], dtype=np.int64)
+        region = np.array([np.nan if r is None else r for r in cols[2]], dtype=np.float64)
+    else:
+        ints, region = np.zeros((9, 0), dtype=np.int64), np.zeros(0, dtype=np.float64)
+    unit, sub, total, open_, grey, late, closed, overdue, near = ints
     return pd.DataFrame({
-        "unit_id": raw["unit_id"], "subsystem_id": raw["subsystem_id"],
-        "region_id": raw["region_id"], "total": raw["total"], "open": raw["open"],
-        "red": raw["late"] + raw["overdue"], "open_red": raw["overdue"], "yellow": raw["near"],
-        "green": raw["total"] - raw["late"] - raw["overdue"] - raw["near"] - raw["grey"],
-        "grey": raw["grey"], "closed": raw["closed"], "on_time": raw["closed"] - raw["late"],
+        "unit_id": unit, "subsystem_id": sub, "region_id": region, "total": total, "open": open_,
+        "red": late + overdue, "open_red": overdue, "yellow": near,
+        "green": total - late - overdue - near - grey,
+        "grey": grey, "closed": closed, "on_time": closed - late,
     })
 
 
