@@ -252,21 +252,28 @@ def _why_clock(rule, received_at, deadline, completed_at, as_of, yellow_pct) -> 
 
 
 def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,
-                    cancelled=None, verdict=None) -> dict:
+                    cancelled=None, verdict=None, *, open_at: bool = False) -> dict:
     """The rule's conditions as SQL booleans, for rows received by T. The light is the first that
     holds of: grey, late (red, closed), closed (green), overdue (red, open), near (yellow); else
     green. A rule's verdict (`verdict`: 0, 1 yellow, 2 red) counts as late/overdue when red and
     as near when yellow, so every aggregate built on these flags counts it the same way.
 
     Aggregates sum these flags (cheap integer comparisons, no CASE per row); `light_sql` turns
-    the same flags into one light, so both read the rule from here."""
+    the same flags into one light, so both read the rule from here.
+
+    `open_at`: the rows are known to be open at T (not completed): the rule's closed branches
+    are dropped from the expressions (SQLAlchemy folds the constants), so a count over the open
+    items evaluates fewer conditions per row; the flags are the same for such rows."""
     t = literal(epoch(as_of), BigInteger)
     recv = type_coerce(received, BigInteger)
     due = type_coerce(deadline, BigInteger)
     done = type_coerce(completed, BigInteger)
     known = and_(recv.is_not(None), due.is_not(None))
-    is_open = or_(done.is_(None), done > t)
-    is_closed = and_(done.is_not(None), done <= t)
+    if open_at:
+        is_open, is_closed = true(), false()
+    else:
+        is_open = or_(done.is_(None), done > t)
+        is_closed = and_(done.is_not(None), done <= t)
     # A card cancelled on appeal is never red (it falls through to green).
     standing = true() if cancelled is None else cancelled == false()
     v_red = false() if verdict is None else and_(verdict == VERDICT_RED, standing)

@@ -638,6 +638,12 @@ def as_of_source(session: Session, as_of: datetime) -> str:
     return "direct" if st is None else "snapshot" if day is not None else "rollups"
 
 
+# The partial indexes of the items not completed (`WHERE completed_at IS NULL`): the live parts
+# read through them select `completed_at IS NULL` themselves, and are counted with the open
+# branch of the rule (`light_flags_sql(open_at=True)`).
+OPEN_ONLY = frozenset({"ix_items_open", "ix_items_open_units"})
+
+
 def light_counts(session: Session, *, as_of: datetime, window_days: int | None = 365,
                  region_id: int | None = None,
                  unit_id: int | None = None) -> tuple[str, list[tuple]] | None:
@@ -744,8 +750,11 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                      "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
                                     unit_id=unit_id)
-    stmt = db.indexed_by(session, union_all(*[base.where(*where) for where, _ in live]),
-                         [index for _, index in live])
+    # The parts that read only items not completed count them with the open branch of the rule.
+    base_open = queries.raw_light_select(as_of=as_of, window_days=window_days,
+                                         region_id=region_id, unit_id=unit_id, open_only=True)
+    parts = [(base_open if index in OPEN_ONLY else base).where(*where) for where, index in live]
+    stmt = db.indexed_by(session, union_all(*parts), [index for _, index in live])
     for row in session.execute(stmt).all():
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
