@@ -424,6 +424,18 @@ def visitor() -> str | None:
 _VIEW_CACHES: dict[str, object] = {}
 
 
+def keep_state(*keys: str) -> None:
+    """Keep the values of widgets that a run may not draw (in a tab that is not open: lazy
+    tabs run only the selected one). Streamlit forgets a widget's value after a run that did
+    not draw it; setting the key again at the top of every run keeps it (Streamlit's documented
+    way: "interrupting the widget clean-up process"). For widgets outside forms, with no default
+    argument (a default set this way would warn): give their first value with `setdefault`.
+    What is typed into a form and not yet submitted lives in the browser and is not kept."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def view_cache(ttl: int = 120, show_spinner: bool | str = False):
     """Cache a view's computed objects (a page's cases, a domain's rule findings) as they are:
     shared read-only by the sessions asking for the same view (the arguments, the user among

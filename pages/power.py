@@ -72,7 +72,12 @@ def show_saved(what: str, saved) -> None:
 cases = load_cases(url, user, view.as_of, view.region_id, view.window_days)
 
 # Only the selected tab runs (a click on another reruns the page for it): the default view does
-# not evaluate the rules nor build the tables of the five tabs the reader has not opened.
+# not evaluate the rules nor build the tables of the five tabs the reader has not opened. The
+# choices made in a tab (the case, the stage, the finding, the action) are kept while another
+# tab is open.
+st.session_state.setdefault("power_stage", "during")
+ui.keep_state("power_stage", "power_flag_pick", "power_flag_decide", "power_enf_case",
+              "power_case", "power_action")
 tab_steps, tab_stage, tab_flags, tab_enforce, tab_fees, tab_case = st.tabs(
     ["环节漏斗与超时", "事前 · 事中 · 事后", "规则发现（按单位）", "行政执法", "收费与规划",
      "办件时间线与登记"], key="power_tab", on_change="rerun")
@@ -108,7 +113,7 @@ with tab_steps:
 with tab_stage:
     if tab_stage.open:  # only the selected tab runs
         stage = st.segmented_control("阶段", list(stats.STAGES), format_func=stats.STAGES.get,
-                                     default="during", key="power_stage", required=True)
+                                     key="power_stage", required=True)
         chosen = [c for c in cases if c.stage == stage]
         today = view.day
         if stage == "before":

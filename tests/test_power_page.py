@@ -66,6 +66,28 @@ def test_the_page_opens_with_its_panels(url, role):
     assert at.selectbox(key="power_case").options
 
 
+def test_a_choice_made_in_a_tab_is_kept_while_another_tab_is_open(url):
+    """Only the open tab runs; the case chosen on the timeline and the stage chosen are still
+    chosen after the reader has looked at other tabs, with no warning about the widgets."""
+    at = _open("leader", "办件时间线与登记")
+    options = at.selectbox(key="power_case").options
+    assert len(options) > 3
+    second = at.selectbox(key="power_case").options[2]
+    at.selectbox(key="power_case").select(second).run()
+    chosen = at.selectbox(key="power_case").value
+    _show(at, "事前 · 事中 · 事后")
+    assert at.button_group(key="power_stage").value == "during"  # the first value
+    at.button_group(key="power_stage").set_value("after").run()
+    for tab in ("环节漏斗与超时", "办件时间线与登记"):
+        _show(at, tab)
+    assert at.selectbox(key="power_case").value == chosen
+    _show(at, "事前 · 事中 · 事后")
+    assert at.button_group(key="power_stage").value == "after"
+    assert any("已作出决定的办件" in c.value for c in at.caption)
+    assert not [w.value for w in at.warning if "Session State" in w.value]
+    assert not errors(at)
+
+
 def _open_case(url):
     engine = db.get_engine(url)
     with db.read_scope(engine) as s:
