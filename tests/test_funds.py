@@ -365,3 +365,13 @@ def test_execution_curves_sum_each_local_day_into_its_week(engine):
         assert share == pytest.approx(expected), day
     assert actual[pd.Timestamp(date(2026, 3, 5))] == pytest.approx(0.001)
     assert actual.iloc[-1] == pytest.approx(0.0035005)
+    # Summed in SQL: one row per program and local day (two payments on the 6th: one row).
+    with db.read_scope(engine) as s:
+        ids = dict(s.execute(text("SELECT code, id FROM fund_programs")).all())
+        rows = store.paid_by_day(s, [ids["P-Y"], ids["P-M"]], datetime(2026, 1, 1, tzinfo=TZ),
+                                 as_of)
+    expected = sorted([(ids["P-Y"], date(2026, 3, 5), 1000.0),
+                       (ids["P-Y"], date(2026, 3, 6), 2500.5),
+                       (ids["P-M"], date(2026, 3, 5), 800.0)])
+    assert [(p, d) for p, d, _ in rows] == [(p, d) for p, d, _ in expected]
+    assert [a for *_, a in rows] == pytest.approx([a for *_, a in expected])

@@ -92,13 +92,29 @@ def line_kpis(session: Session, user: CurrentUser, as_of: datetime,
     return out
 
 
+def paid_by_day(session: Session, program_ids: list[int], start: datetime,
+                end: datetime) -> list[tuple[int, date, float]]:
+    """(program, local day, amount paid) for the payments paid from `start` to `end`, summed
+    per program and local day in SQL (Asia/Shanghai is UTC+8 all year): a few hundred rows
+    instead of every payment of the year."""
+    paid = type_coerce(FundPayment.paid_at, BigInteger)
+    local_day = ((paid + 8 * 3600) // 86400).label("day")  # integer division on both databases
+    rows = db.raw_cursor(session, select(FundPayment.program_id, local_day,
+                                         func.sum(FundPayment.amount))
+                         .where(FundPayment.program_id.in_(program_ids), paid.is_not(None),
+                                paid >= _ts(start), paid <= _ts(end))
+                         .group_by(FundPayment.program_id, local_day)
+                         .order_by(FundPayment.program_id, local_day)).fetchall()
+    return [(pid, date.fromordinal(_EPOCH_ORDINAL + int(n)), float(amount))
+            for pid, n, amount in rows]
+
+
 def execution_curves(session: Session, user: CurrentUser, as_of: datetime,
                      line: str | None = None, region_id: int | None = None) -> pd.DataFrame:
     """Cumulative spending (as a share of the budget) by week of the as-of year, per fund line,
     beside the time-proportional plan (序时进度). Columns: line_name, day, series, share."""
     unit_id = scoped_unit(user, None)
     day = as_of.astimezone(TZ).date()
-    paid = type_coerce(FundPayment.paid_at, BigInteger)
     base = (select(Subsystem.code, Subsystem.name, FundProgram.id, FundProgram.budget)
             .join(Subsystem, Subsystem.id == FundProgram.subsystem_id)
             .where(FundProgram.year == day.year))
@@ -116,19 +132,11 @@ def execution_curves(session: Session, user: CurrentUser, as_of: datetime,
     for _c, name, _pid, b in progs:
         budget[name] += float(b)
     start = datetime(day.year, 1, 1, tzinfo=TZ)
-    # Summed per program and local day in SQL (Asia/Shanghai is UTC+8 all year): a few hundred
-    # rows instead of every payment of the year.
-    local_day = ((paid + 8 * 3600) / 86400).label("day")
-    rows = db.raw_cursor(session, select(FundPayment.program_id, local_day,
-                                         func.sum(FundPayment.amount))
-                         .where(FundPayment.program_id.in_(list(line_of)), paid.is_not(None),
-                                paid >= _ts(start), paid <= _ts(as_of))
-                         .group_by(FundPayment.program_id, local_day)).fetchall()
     weeks = [date(day.year, 1, 1) + timedelta(days=7 * k)
              for k in range((day - date(day.year, 1, 1)).days // 7 + 1)] + [day]
     by_line: dict[str, list[tuple[date, float]]] = defaultdict(list)
-    for pid, n, amount in rows:
-        by_line[line_of[pid]].append((date.fromordinal(_EPOCH_ORDINAL + int(n)), float(amount)))
+    for pid, d, amount in paid_by_day(session, list(line_of), start, as_of):
+        by_line[line_of[pid]].append((d, amount))
     out = []
     for name, total in budget.items():
         if total <= 0:
