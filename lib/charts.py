@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import lru_cache
 
 import altair as alt
@@ -45,10 +46,13 @@ TITLE, COLOR, SELECTED = "@@title@@", "#ab0de0", "@@selected@@"
 def _filled(template: dict, height: int, **values: str) -> dict:
     """A copy of the template with its placeholders (TITLE, COLOR, SELECTED) replaced by the
     given values, and its height set."""
+    by_placeholder = {{"title": TITLE, "color": COLOR, "selected": SELECTED}[key]:
+                      json.dumps(str(value), ensure_ascii=False)[1:-1]
+                      for key, value in values.items()}
     text = json.dumps(template, ensure_ascii=False)
-    for key, value in values.items():
-        placeholder = {"title": TITLE, "color": COLOR, "selected": SELECTED}[key]
-        text = text.replace(placeholder, json.dumps(value, ensure_ascii=False)[1:-1])
+    if by_placeholder:  # one pass: a filled value is never read again as a placeholder
+        text = re.sub("|".join(re.escape(p) for p in by_placeholder),
+                      lambda m: by_placeholder[m.group(0)], text)
     spec = json.loads(text)
     spec["height"] = height
     return spec

@@ -71,6 +71,9 @@ def test_chart_templates_fill_every_placeholder():
     assert bar["layer"][0]["mark"]["color"] == "#2ca02c"
     score = charts.score_bar([{"name": "市公安局", "unit": "市公安局", "score": 90.5, "rank": 1,
                                "grade": "好"}], title="黑榜", color="#d62728")
+    odd = charts.ranking_bar(ranked, title=f"含{charts.COLOR}与{charts.SELECTED}", color="#d62728")
+    assert odd["title"] == f"含{charts.COLOR}与{charts.SELECTED}"  # a title is not read again
+    assert odd["layer"][0]["mark"]["color"] == "#d62728"
     for s in (spec, bar, score, charts.county_score_map(features, height=300)):
         t = json.dumps(s, ensure_ascii=False)
         assert charts.TITLE not in t and charts.COLOR not in t and charts.SELECTED not in t
