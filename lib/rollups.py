@@ -638,12 +638,6 @@ def as_of_source(session: Session, as_of: datetime) -> str:
     return "direct" if st is None else "snapshot" if day is not None else "rollups"
 
 
-# The partial indexes of the items not completed (`WHERE completed_at IS NULL`): the live parts
-# read through them select `completed_at IS NULL` themselves, and are counted with the open
-# branch of the rule (`light_flags_sql(open_at=True)`).
-OPEN_ONLY = frozenset({"ix_items_open", "ix_items_open_units"})
-
-
 def light_counts(session: Session, *, as_of: datetime, window_days: int | None = 365,
                  region_id: int | None = None,
                  unit_id: int | None = None) -> tuple[str, list[tuple]] | None:
@@ -722,13 +716,16 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     done, due = _ts(Item.completed_at), _ts(Item.deadline)
     # (where, the index that reads it): SQLite is told the index (its statistics take
     # `completed_at IS NULL` for a rare value), PostgreSQL's planner picks it by itself.
+    # The parts whose WHERE holds `not_done` select open items only: they are counted with the
+    # open branch of the rule (`light_flags_sql(open_at=True)`).
+    not_done = Item.completed_at.is_(None)
     if snap is None:
         live = [
             ([Item.completed_at.is_not(None), done >= day_start(d2 + 1), not_odd()],
              "ix_items_completed"),
-            ([Item.completed_at.is_(None), Item.deadline.is_(None)], "ix_items_open"),
+            ([not_done, Item.deadline.is_(None)], "ix_items_open"),
             # The open items not yet overdue, in the order they are grouped (no sort).
-            ([Item.completed_at.is_(None), due >= w, not_odd()], "ix_items_open_units"),
+            ([not_done, due >= w, not_odd()], "ix_items_open_units"),
             ([odd()], "ix_items_odd"),
         ]
     else:  # T is the month's last second: a closed item's day is at most d2
@@ -746,14 +743,15 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     open_days = [and_(Item.unit_id == u, due >= day_start(d), due < min(day_start(d + 1), w))
                  for u, days in dirty["o"].items() for d in days if day_start(d) < w]
     if open_days and snap is None:
-        live.append(([Item.completed_at.is_(None), or_(*open_days), not_odd()],
+        live.append(([not_done, or_(*open_days), not_odd()],
                      "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
                                     unit_id=unit_id)
     # The parts that read only items not completed count them with the open branch of the rule.
     base_open = queries.raw_light_select(as_of=as_of, window_days=window_days,
                                          region_id=region_id, unit_id=unit_id, open_only=True)
-    parts = [(base_open if index in OPEN_ONLY else base).where(*where) for where, index in live]
+    parts = [(base_open if any(c is not_done for c in where) else base).where(*where)
+             for where, _ in live]
     stmt = db.indexed_by(session, union_all(*parts), [index for _, index in live])
     for row in session.execute(stmt).all():
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
