@@ -518,7 +518,22 @@ def _head_union(keys, as_of: datetime):
                        .where(cond, group < 4) for cond in parts])
 
 
-def _filtered(stmt, flt: ItemFilter, unit_id: int | None):
+def _subsystem_ids(session: Session, flt: ItemFilter) -> list[int] | None:
+    """The ids of the subsystems the filter's domain and subsystem hold (None: no such filter).
+    Read first, so that the items are filtered by their own column: PostgreSQL's planner,
+    given a join to a domain's code, estimated the average subsystem's items (840,000 at 10M)
+    for a domain of a few hundred and read half a million entries of another index (0.13 s)."""
+    if not (flt.domain_code or flt.subsystem_code):
+        return None
+    pick = select(Subsystem.id).join(Domain, Domain.id == Subsystem.domain_id)
+    if flt.domain_code:
+        pick = pick.where(Domain.code == flt.domain_code)
+    if flt.subsystem_code:
+        pick = pick.where(Subsystem.code == flt.subsystem_code)
+    return sorted(session.scalars(pick))
+
+
+def _filtered(stmt, flt: ItemFilter, unit_id: int | None, sub_ids: list[int] | None = None):
     lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
                    flt.as_of, Item.card_cancelled, Item.verdict)
     stmt = stmt.where(_in_view(flt.as_of, flt.window_days))
@@ -528,10 +543,13 @@ def _filtered(stmt, flt: ItemFilter, unit_id: int | None):
         done = _ts(Item.completed_at)
         is_open = or_(done.is_(None), done > literal(epoch(flt.as_of), BigInteger))
         stmt = stmt.where(is_open if flt.state == "open" else ~is_open)
-    if flt.domain_code:
-        stmt = stmt.where(Domain.code == flt.domain_code)
-    if flt.subsystem_code:
-        stmt = stmt.where(Subsystem.code == flt.subsystem_code)
+    if sub_ids is not None:  # the domain's and subsystem's ids (`_subsystem_ids`)
+        stmt = stmt.where(Item.subsystem_id.in_(sub_ids))
+    else:
+        if flt.domain_code:
+            stmt = stmt.where(Domain.code == flt.domain_code)
+        if flt.subsystem_code:
+            stmt = stmt.where(Subsystem.code == flt.subsystem_code)
     if flt.region_id is not None:
         stmt = stmt.where(Item.region_id == flt.region_id)
     if unit_id is not None:
@@ -554,11 +572,12 @@ def item_page(session: Session, *, user: CurrentUser, flt: ItemFilter, page: int
     its overview from them): the tally is cut from them instead of counted again."""
     require(user, "view_items")
     unit_id = scoped_unit(user, flt.unit_id)
-    stmt = _filtered(_item_stmt(), flt, unit_id)
-    counts = (_rollup_tally(session, user, flt, unit_id, counts)
+    sub_ids = _subsystem_ids(session, flt)
+    stmt = _filtered(_item_stmt(), flt, unit_id, sub_ids)
+    counts = (_rollup_tally(session, user, flt, unit_id, counts, sub_ids)
               or light_tally(session, stmt, flt.as_of))
     keys = _filtered(select(Item.id).join(Subsystem, Subsystem.id == Item.subsystem_id)
-                     .join(Domain, Domain.id == Subsystem.domain_id), flt, unit_id)
+                     .join(Domain, Domain.id == Subsystem.domain_id), flt, unit_id, sub_ids)
     rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page,
                                        keys=keys)
     rows = [r for r in (_explain(row, flt.as_of) for row in rows) if r]
@@ -574,8 +593,8 @@ def tally_from_counts(flt: ItemFilter) -> bool:
 
 
 def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
-                  unit_id: int | None, counts: pd.DataFrame | None = None
-                  ) -> dict[str, int] | None:
+                  unit_id: int | None, counts: pd.DataFrame | None = None,
+                  sub_ids: list[int] | None = None) -> dict[str, int] | None:
     """`light_tally`'s figures from the cockpit's counts (lib.rollups) when the filter is one
     they hold (time window, county, unit, domain, subsystem; all lights or red); None when the
     base table must count (a text, a state or another light asked for, or no rollups for T)."""
@@ -592,13 +611,10 @@ def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
             df = df[df["region_id"] == flt.region_id]
         if unit_id is not None:
             df = df[df["unit_id"] == unit_id]
-    if flt.domain_code or flt.subsystem_code:
-        pick = select(Subsystem.id).join(Domain, Domain.id == Subsystem.domain_id)
-        if flt.domain_code:
-            pick = pick.where(Domain.code == flt.domain_code)
-        if flt.subsystem_code:
-            pick = pick.where(Subsystem.code == flt.subsystem_code)
-        df = df[df["subsystem_id"].isin(list(session.scalars(pick)))]
+    if sub_ids is None:
+        sub_ids = _subsystem_ids(session, flt)
+    if sub_ids is not None:
+        df = df[df["subsystem_id"].isin(sub_ids)]
     c = {k: int(df[k].sum()) for k in ("total", "red", "yellow", "green", "grey", "open",
                                        "open_red")}
     if flt.light == RED:

@@ -174,6 +174,11 @@ def test_item_page_filters_by_light_state_and_text(empty_engine):
             return [r.external_id for r in page.rows]
 
         assert ids(light=RED, domain_code="POWER") == ["R-9d", "R-3d", "R-1d", "C-late"]
+        # A subsystem, a domain with it, a domain without it, an unknown code: nothing else.
+        assert ids(light=RED, subsystem_code="FEES") == ["R-9d", "R-3d", "R-1d", "C-late"]
+        assert ids(subsystem_code="KEYWORK", domain_code="POWER") == []
+        assert ids(subsystem_code="KEYWORK") == ["KEY"]
+        assert ids(domain_code="NO-SUCH") == []
         assert ids(light=RED, state="open") == ["KEY", "R-9d", "R-3d", "R-1d"]
         assert ids(state="closed") == ["C-late", "C-ok-new", "C-ok-old"]
         assert ids(light=YELLOW) == ["Y-2h", "Y-6h"]
