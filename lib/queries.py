@@ -533,7 +533,8 @@ def _subsystem_ids(session: Session, flt: ItemFilter) -> list[int] | None:
     return sorted(session.scalars(pick))
 
 
-def _filtered(stmt, flt: ItemFilter, unit_id: int | None, sub_ids: list[int] | None = None):
+def _filtered(stmt, flt: ItemFilter, unit_id: int | None, sub_ids: list[int] | None):
+    """`stmt` narrowed to the filter; `sub_ids`: `_subsystem_ids(session, flt)`."""
     lt = light_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
                    flt.as_of, Item.card_cancelled, Item.verdict)
     stmt = stmt.where(_in_view(flt.as_of, flt.window_days))
@@ -543,13 +544,8 @@ def _filtered(stmt, flt: ItemFilter, unit_id: int | None, sub_ids: list[int] | N
         done = _ts(Item.completed_at)
         is_open = or_(done.is_(None), done > literal(epoch(flt.as_of), BigInteger))
         stmt = stmt.where(is_open if flt.state == "open" else ~is_open)
-    if sub_ids is not None:  # the domain's and subsystem's ids (`_subsystem_ids`)
+    if sub_ids is not None:  # the domain's and subsystem's ids
         stmt = stmt.where(Item.subsystem_id.in_(sub_ids))
-    else:
-        if flt.domain_code:
-            stmt = stmt.where(Domain.code == flt.domain_code)
-        if flt.subsystem_code:
-            stmt = stmt.where(Subsystem.code == flt.subsystem_code)
     if flt.region_id is not None:
         stmt = stmt.where(Item.region_id == flt.region_id)
     if unit_id is not None:
@@ -576,8 +572,8 @@ def item_page(session: Session, *, user: CurrentUser, flt: ItemFilter, page: int
     stmt = _filtered(_item_stmt(), flt, unit_id, sub_ids)
     counts = (_rollup_tally(session, user, flt, unit_id, counts, sub_ids)
               or light_tally(session, stmt, flt.as_of))
-    keys = _filtered(select(Item.id).join(Subsystem, Subsystem.id == Item.subsystem_id)
-                     .join(Domain, Domain.id == Subsystem.domain_id), flt, unit_id, sub_ids)
+    keys = _filtered(select(Item.id).join(Subsystem, Subsystem.id == Item.subsystem_id),
+                     flt, unit_id, sub_ids)  # the subsystem for its yellow threshold only
     rows, page, per_page = urgent_page(session, stmt, flt.as_of, counts["total"], page, per_page,
                                        keys=keys)
     rows = [r for r in (_explain(row, flt.as_of) for row in rows) if r]
@@ -593,8 +589,8 @@ def tally_from_counts(flt: ItemFilter) -> bool:
 
 
 def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
-                  unit_id: int | None, counts: pd.DataFrame | None = None,
-                  sub_ids: list[int] | None = None) -> dict[str, int] | None:
+                  unit_id: int | None, counts: pd.DataFrame | None,
+                  sub_ids: list[int] | None) -> dict[str, int] | None:
     """`light_tally`'s figures from the cockpit's counts (lib.rollups) when the filter is one
     they hold (time window, county, unit, domain, subsystem; all lights or red); None when the
     base table must count (a text, a state or another light asked for, or no rollups for T)."""
@@ -611,8 +607,6 @@ def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
             df = df[df["region_id"] == flt.region_id]
         if unit_id is not None:
             df = df[df["unit_id"] == unit_id]
-    if sub_ids is None:
-        sub_ids = _subsystem_ids(session, flt)
     if sub_ids is not None:
         df = df[df["subsystem_id"].isin(sub_ids)]
     c = {k: int(df[k].sum()) for k in ("total", "red", "yellow", "green", "grey", "open",

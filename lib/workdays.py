@@ -91,8 +91,9 @@ class WorkCalendar:
         self._start = date(FIRST_YEAR, 1, 1)
         days = _STATUTORY_WORKDAYS
         if self.overrides:
-            span = range(self._start.toordinal(), date(LAST_YEAR, 12, 31).toordinal() + 1)
-            on = {d.toordinal() for d, w in self.overrides.items() if w} & set(span)
+            lo, hi = self._start.toordinal(), date(LAST_YEAR, 12, 31).toordinal()
+            on = {d.toordinal() for d, w in self.overrides.items()
+                  if w and lo <= d.toordinal() <= hi}  # a day outside the span is not added
             off = {d.toordinal() for d, w in self.overrides.items() if not w}
             days = sorted((set(days) - off) | on)
         self._workdays = list(days)  # sorted ordinals of working days
