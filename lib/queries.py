@@ -11,6 +11,7 @@ in (T − W, T]. Lights come from `lib.lights.light_sql`, the same rule as `ligh
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -114,9 +115,11 @@ def light_counts(
     window_days: int | None = 365,
     region_id: int | None = None,
     unit_id: int | None = None,
+    subsystem_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """The cockpit's one scan: per (unit, subsystem, region), how many items in view are open,
     red (and of them open past the deadline), yellow, green, grey, closed and closed on time.
+    `subsystem_ids`: only these subsystems (a domain page's; None: all).
 
     Read from the rollups (`lib.rollups`: cells of the items whose light can no longer change,
     and the open items live) when they can answer, else from the base table
@@ -127,10 +130,12 @@ def light_counts(
     require(user, "view_items")
     unit_id = scoped_unit(user, unit_id)
     answer = rollups.light_counts(session, as_of=as_of, window_days=window_days,
-                                  region_id=region_id, unit_id=unit_id)
+                                  region_id=region_id, unit_id=unit_id,
+                                  subsystem_ids=subsystem_ids)
     if answer is None:
         return direct_light_counts(session, user=user, as_of=as_of, window_days=window_days,
-                                   region_id=region_id, unit_id=unit_id)
+                                   region_id=region_id, unit_id=unit_id,
+                                   subsystem_ids=subsystem_ids)
     source, rows = answer
     df = _count_frame(rows)
     df.attrs["source"] = source
@@ -145,6 +150,7 @@ def direct_light_counts(
     window_days: int | None = 365,
     region_id: int | None = None,
     unit_id: int | None = None,
+    subsystem_ids: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """`light_counts` read from the base table: it sums the rule's flags
     (`lib.lights.light_flags_sql`) grouped in the order of the covering index `ix_items_view`, so
@@ -152,22 +158,25 @@ def direct_light_counts(
     require(user, "view_items")
     unit_id = scoped_unit(user, unit_id)
     rows = raw_light_counts(session, as_of=as_of, window_days=window_days, region_id=region_id,
-                            unit_id=unit_id)
+                            unit_id=unit_id, subsystem_ids=subsystem_ids)
     df = _count_frame(rows)
     df.attrs["source"] = "direct"
     return df
 
 
 def raw_light_counts(session: Session, *, as_of: datetime, window_days: int | None,
-                     region_id: int | None = None, unit_id: int | None = None) -> list:
+                     region_id: int | None = None, unit_id: int | None = None,
+                     subsystem_ids: Sequence[int] | None = None) -> list:
     """(unit, subsystem, region, total, open, grey, late, closed, overdue, near) of the items in
     view at T, from the base table. No access check: callers check."""
     return session.execute(raw_light_select(as_of=as_of, window_days=window_days,
-                                            region_id=region_id, unit_id=unit_id)).all()
+                                            region_id=region_id, unit_id=unit_id,
+                                            subsystem_ids=subsystem_ids)).all()
 
 
 def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int | None = None,
-                     unit_id: int | None = None, open_only: bool = False):
+                     unit_id: int | None = None, subsystem_ids: Sequence[int] | None = None,
+                     open_only: bool = False):
     """The select behind `raw_light_counts` (rows in view at T, grouped). `open_only`: the
     caller selects only items not completed (the flags' closed branches are left out)."""
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
@@ -188,6 +197,8 @@ def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int
         stmt = stmt.where(Item.region_id == region_id)
     if unit_id is not None:
         stmt = stmt.where(Item.unit_id == unit_id)
+    if subsystem_ids is not None:
+        stmt = stmt.where(Item.subsystem_id.in_(subsystem_ids))
     return stmt
 
 

@@ -28,6 +28,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -639,11 +640,12 @@ def as_of_source(session: Session, as_of: datetime) -> str:
 
 
 def light_counts(session: Session, *, as_of: datetime, window_days: int | None = 365,
-                 region_id: int | None = None,
-                 unit_id: int | None = None) -> tuple[str, list[tuple]] | None:
+                 region_id: int | None = None, unit_id: int | None = None,
+                 subsystem_ids: Sequence[int] | None = None) -> tuple[str, list[tuple]] | None:
     """The rows `lib.queries.direct_light_counts` sums (RAW_COLUMNS, one per unit, subsystem and
     region), from the cells (at a past month's end: and its snapshot) and the live part, with
-    the source's name ('rollups' or 'snapshot'); None when the rollups cannot answer."""
+    the source's name ('rollups' or 'snapshot'); None when the rollups cannot answer.
+    `subsystem_ids`: only these subsystems (a domain page's)."""
     from lib import queries
 
     st, snap = _answer(session, as_of)
@@ -691,6 +693,8 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
             stmt = stmt.where(c.region_id == region_id)
         if unit_id is not None:
             stmt = stmt.where(c.unit_id == unit_id)
+        if subsystem_ids is not None:
+            stmt = stmt.where(c.subsystem_id.in_(subsystem_ids))
         for unit, sub, region, kind, n, red, near, grey in db.raw_cursor(session, stmt):
             n, red, near, grey = int(n), int(red), int(near), int(grey)
             key = (unit, sub, None if region == -1 else region)
@@ -708,6 +712,8 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
             stmt = stmt.where(s.region_id == region_id)
         if unit_id is not None:
             stmt = stmt.where(s.unit_id == unit_id)
+        if subsystem_ids is not None:
+            stmt = stmt.where(s.subsystem_id.in_(subsystem_ids))
         for unit, sub, region, n, grey, overdue, near in db.raw_cursor(session, stmt):
             add((unit, sub, None if region == -1 else region),
                 (int(n), int(n), int(grey), 0, 0, int(overdue), int(near)))
@@ -746,10 +752,11 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         live.append(([not_done, or_(*open_days), not_odd()],
                      "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
-                                    unit_id=unit_id)
+                                    unit_id=unit_id, subsystem_ids=subsystem_ids)
     # The parts that read only items not completed count them with the open branch of the rule.
     base_open = queries.raw_light_select(as_of=as_of, window_days=window_days,
-                                         region_id=region_id, unit_id=unit_id, open_only=True)
+                                         region_id=region_id, unit_id=unit_id,
+                                         subsystem_ids=subsystem_ids, open_only=True)
     parts = [(base_open if any(c is not_done for c in where) else base).where(*where)
              for where, _ in live]
     stmt = db.indexed_by(session, union_all(*parts), [index for _, index in live])

@@ -475,10 +475,12 @@ def catalog_frames(url: str) -> dict[str, pd.DataFrame]:
 
 
 @st.cache_data(ttl=300, show_spinner="正在统计…")
-def light_counts(url: str, user: CurrentUser, as_of: datetime,
-                 window_days: int | None) -> pd.DataFrame:
+def light_counts(url: str, user: CurrentUser, as_of: datetime, window_days: int | None,
+                 subsystem_ids: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """The cockpit's counts (`queries.light_counts`); `subsystem_ids`: only these subsystems."""
     with read() as s:
-        return queries.light_counts(s, user=user, as_of=as_of, window_days=window_days)
+        return queries.light_counts(s, user=user, as_of=as_of, window_days=window_days,
+                                    subsystem_ids=subsystem_ids)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -804,7 +806,9 @@ def item_page(url: str, user: CurrentUser, flt: queries.ItemFilter, page: int,
               per_page: int) -> queries.ItemPage:
     counts = None
     if queries.tally_from_counts(flt) and data_source(url, flt.as_of) != "direct":
-        counts = light_counts(url, user, flt.as_of, flt.window_days)  # the page's own, cached
+        # The page's own counts, cached (a domain page's: its subsystems' only).
+        counts = light_counts(url, user, flt.as_of, flt.window_days,
+                              subsystem_ids(flt.domain_code, flt.subsystem_code))
     with read() as s:
         return queries.item_page(s, user=user, flt=flt, page=page, per_page=per_page,
                                  counts=counts)
@@ -1026,13 +1030,27 @@ def domain_view(domain: str) -> DomainView:
                       region_name, adcode)
 
 
-def domain_counts(user: CurrentUser, view: DomainView) -> pd.DataFrame:
-    """The cockpit's one scan (cached), cut to this domain's subsystems: every county."""
+def subsystem_ids(domain_code: str | None,
+                  subsystem_code: str | None = None) -> tuple[int, ...] | None:
+    """The ids of a domain's subsystems (and of the one subsystem named), from the catalog;
+    None for no such filter (every subsystem)."""
+    if not (domain_code or subsystem_code):
+        return None
     cat = catalog_frames(url())
-    counts = light_counts(url(), user, view.as_of, view.window_days)
-    subs = cat["subsystems"].merge(cat["domains"], on="domain_id")
-    ids = subs.loc[subs["domain_code"] == view.domain, "subsystem_id"]
-    return counts[counts["subsystem_id"].isin(ids)]
+    subs, domains = cat["subsystems"], cat["domains"]
+    wanted = {int(d) for d, code in zip(domains["domain_id"].tolist(),
+                                        domains["domain_code"].tolist(), strict=True)
+              if not domain_code or code == domain_code}
+    return tuple(sorted(int(i) for i, d, code in zip(
+        subs["subsystem_id"].tolist(), subs["domain_id"].tolist(),
+        subs["subsystem_code"].tolist(), strict=True)
+        if d in wanted and (not subsystem_code or code == subsystem_code)))
+
+
+def domain_counts(user: CurrentUser, view: DomainView) -> pd.DataFrame:
+    """The cockpit's counts for this domain's subsystems only (cells and open items of the
+    other domains not read): every county."""
+    return light_counts(url(), user, view.as_of, view.window_days, subsystem_ids(view.domain))
 
 
 def map_values(regions: pd.DataFrame) -> dict[str, dict]:

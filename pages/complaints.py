@@ -52,10 +52,8 @@ c[4].metric("在办", f"{(~df['status'].isin(['answered', 'closed'])).sum():,} �
 left, right = st.columns([3, 2])
 with left:
     st.subheader("区县红黄绿灯（网络投诉）")
-    counts = ui.light_counts(url, user, ui.as_of_for(ui.today_local()), days)
-    complaint_subs = cat["subsystems"].merge(cat["domains"], on="domain_id")
-    complaint_ids = set(complaint_subs.loc[complaint_subs["domain_code"] == "COMPLAINT", "subsystem_id"])
-    counts = counts[counts["subsystem_id"].isin(complaint_ids)]
+    counts = ui.light_counts(url, user, ui.as_of_for(ui.today_local()), days,
+                             ui.subsystem_ids("COMPLAINT"))
     regions = region_summary(counts, cat)
     values = {r["adcode"]: {
         "grade_label": charts.GRADE_LABELS[r["grade"]],

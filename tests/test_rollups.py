@@ -85,12 +85,22 @@ def _check_counts(s, rng, units, counties, as_of, source: str) -> None:
     if rng.random() < 0.25:
         unit = rng.choice(units)[0]
         user = CurrentUser(None, "staff", "经办", frozenset({"staff"}), unit_id=unit)
+    subs = None
+    if rng.random() < 0.3:  # a domain page's subsystems only
+        every = sorted(s.scalars(select(Subsystem.id)))
+        subs = sorted(rng.sample(every, rng.randint(0, len(every))))
     got = queries.light_counts(s, user=user, as_of=as_of, window_days=window,
-                               region_id=region, unit_id=unit)
+                               region_id=region, unit_id=unit, subsystem_ids=subs)
     want = queries.direct_light_counts(s, user=user, as_of=as_of, window_days=window,
-                                       region_id=region, unit_id=unit)
+                                       region_id=region, unit_id=unit, subsystem_ids=subs)
     assert got.attrs["source"] == source
-    assert rollups.frames_equal(got, want), (as_of, window, region, unit)
+    assert rollups.frames_equal(got, want), (as_of, window, region, unit, subs)
+    if subs is not None:  # the same rows as the whole city's counts cut to those subsystems
+        whole = queries.light_counts(s, user=user, as_of=as_of, window_days=window,
+                                     region_id=region, unit_id=unit)
+        assert set(got["subsystem_id"]) <= set(subs)
+        assert rollups.frames_equal(
+            got, whole[whole["subsystem_id"].isin(subs)].reset_index(drop=True)), subs
 
 
 def _compare(engine, rng, units, counties, times: int, start=NOW):

@@ -20,3 +20,25 @@ def test_csv_and_excel_of_a_table():
     assert [c.value for c in ws[1]] == ["单位", "红牌", "说明"]
     assert ws.cell(2, 1).value.startswith("'=") and ws.cell(2, 1).data_type == "s"
     assert ws.cell(3, 2).value is None
+
+
+def test_a_domains_subsystem_ids_from_the_catalog(sqlite_demo_url, monkeypatch):
+    """A domain page reads the counts of its own subsystems: the ids named by the catalog."""
+    from sqlalchemy import select
+
+    from lib import db
+    from lib.models import Domain, Subsystem
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_demo_url)
+    ui.catalog_frames.clear()
+    with db.session_scope(db.get_engine(sqlite_demo_url), write=False) as s:
+        rows = s.execute(select(Subsystem.id, Subsystem.code, Domain.code)
+                         .join(Domain, Domain.id == Subsystem.domain_id)).all()
+    funds = tuple(sorted(i for i, _, d in rows if d == "FUNDS"))
+    assert len(funds) >= 2 and ui.subsystem_ids("FUNDS") == funds
+    one = next((i, code) for i, code, d in rows if d == "FUNDS")
+    assert ui.subsystem_ids("FUNDS", one[1]) == (one[0],)
+    assert ui.subsystem_ids(None, one[1]) == (one[0],)
+    assert ui.subsystem_ids("POWER", one[1]) == ()  # that subsystem is not the domain's
+    assert ui.subsystem_ids("NO_SUCH") == ()
+    assert ui.subsystem_ids(None) is None

@@ -14,6 +14,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, event, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -49,8 +51,9 @@ class Program:
     days: int | None
 
 
-@dataclass(frozen=True)
-class Pay:
+class Pay(NamedTuple):
+    """A payment paid by the as-of time. A tuple (every rule of the domain reads thousands of
+    them on every view: a frozen dataclass takes 1.2 µs to make, a named tuple 0.4)."""
     id: int
     ext: str
     program_id: int
@@ -69,7 +72,23 @@ class Pay:
     @property
     def day(self) -> date:
         """The local (Asia/Shanghai, UTC+8 all year) day it was paid."""
-        return date.fromordinal(_EPOCH_ORDINAL + (self.paid_epoch + 8 * 3600) // 86400)
+        return _date_of(_day_number(self.paid_epoch))
+
+
+def _day_number(epoch: int) -> int:
+    """Days since 1970-01-01 of the local (UTC+8) day of an epoch second."""
+    return (epoch + 8 * 3600) // 86400
+
+
+@lru_cache(maxsize=8192)
+def _date_of(day_number: int) -> date:
+    return date.fromordinal(_EPOCH_ORDINAL + day_number)
+
+
+@lru_cache(maxsize=8192)
+def _month_of(day_number: int) -> tuple[int, int]:
+    d = _date_of(day_number)
+    return d.year, d.month
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -135,8 +154,8 @@ def _yuan(x: float) -> str:
 
 
 def _month(p: Pay) -> tuple[int, int]:
-    d = p.day
-    return d.year, d.month
+    """(year, month) of the local day it was paid."""
+    return _month_of(_day_number(p.paid_epoch))
 
 
 def _day_start(d: date) -> datetime:
