@@ -192,10 +192,12 @@ class Item(Base):
               "received_at", "deadline", "card_cancelled", "verdict"),
         # The open items, by deadline: the live part of the rollups' answer (lib.rollups) and
         # the sweep's overdue scan read only these, however many closed items the table holds.
+        # PostgreSQL: with the ids (migration 0021), so a list's head is read from the index
+        # alone (SQLite keeps the id in every index).
         Index("ix_items_open", "deadline", "unit_id", "subsystem_id", "region_id", "received_at",
               "card_cancelled", "verdict", "completed_at",
               sqlite_where=text("completed_at IS NULL"),
-              postgresql_where=text("completed_at IS NULL")),
+              postgresql_where=text("completed_at IS NULL"), postgresql_include=["id"]),
         # The same open items in the order the cockpit's live count groups them (migration
         # 0020): read in it, not sorted on every page.
         Index("ix_items_open_units", "unit_id", "subsystem_id", "region_id", "deadline",

@@ -95,3 +95,16 @@ def test_0010_copies_submission_ratings_onto_their_items(sqlite_demo_url, tmp_pa
                              {"i": item_id}).one() == (rating, rated_at)
         assert c.execute(text("select count(*) from evaluations")).scalar() == 0
     engine.dispose()
+
+
+def test_the_open_items_index_carries_the_ids_on_postgresql(empty_engine):
+    """PostgreSQL reads a list's head (the open items and their ids) from the index alone
+    (migration 0021); SQLite keeps the id in every index and its index is unchanged."""
+    with empty_engine.connect() as conn:
+        if empty_engine.dialect.name == "postgresql":
+            ddl = conn.scalar(text("SELECT indexdef FROM pg_indexes "
+                                   "WHERE indexname = 'ix_items_open'"))
+            assert "INCLUDE (id)" in ddl and "WHERE (completed_at IS NULL)" in ddl
+        else:
+            ddl = conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'ix_items_open'"))
+            assert "WHERE completed_at IS NULL" in ddl and "INCLUDE" not in ddl
