@@ -247,9 +247,38 @@ def county_score_map(features: list[dict], height: int = 420) -> dict:
     return _with_data(_score_map_template(height), "counties", features)
 
 
+CURVE_SERIES = ["实际支出", "序时进度"]
+
+
+def _execution_curves_base() -> dict:
+    series = alt.Scale(domain=CURVE_SERIES, range=["#1f77b4", "#9e9e9e"])
+    return alt.Chart(alt.Data(name="curves")).mark_line().encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%m月")),
+        y=alt.Y("share:Q", title="占预算", axis=alt.Axis(format="%")),
+        color=alt.Color("series:N", title=None, scale=series),
+        strokeDash=alt.StrokeDash("series:N", legend=None,
+                                  scale=alt.Scale(domain=CURVE_SERIES, range=[[1, 0], [5, 4]])),
+        tooltip=[alt.Tooltip("line_name:N", title="资金类别"), alt.Tooltip("day:T", title="日期"),
+                 alt.Tooltip("series:N", title="系列"),
+                 alt.Tooltip("share:Q", title="占预算", format=".1%")],
+    ).properties(width=260, height=160).facet(
+        facet=alt.Facet("line_name:N", title=None), columns=3).to_dict(validate=False)
+
+
+def execution_curves(df: pd.DataFrame) -> dict:
+    """Small multiples, one per fund line: cumulative spending as a share of the budget (solid)
+    beside the time-proportional plan (dashed). df: line_name, day, series, share
+    (`lib.domains.funds.store.execution_curves`)."""
+    from altair.utils.data import to_values  # the values as Altair writes a frame's
+
+    values = to_values(df[["line_name", "day", "series", "share"]])["values"]
+    return _with_data(_EXECUTION_CURVES, "curves", values)
+
+
 # Built once per process, when the module is imported (validating the channels took 0.09 s for
 # the county map alone, on every page's first run).
 _COUNTY_MAP = _county_map_base()
 _RANKING = _ranking_base()
 _SCORE_BAR = _score_bar_base()
 _SCORE_MAP = _score_map_base()
+_EXECUTION_CURVES = _execution_curves_base()

@@ -5,11 +5,10 @@ drill-down with every finding's why."""
 
 from collections import defaultdict
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from lib import access, queries, ui
+from lib import access, charts, queries, ui
 from lib.domains.funds import store
 from lib.lights import RED, YELLOW, badge, fmt_time
 
@@ -74,17 +73,7 @@ cv = curves(url, user, view.as_of, view.region_id)
 if cv.empty:
     st.info("本年度还没有资金项目。请在“数据接入”导入资金项目（programs）和发放记录（payments）。")
 else:
-    chart = alt.Chart(cv).mark_line().encode(
-        x=alt.X("day:T", title=None, axis=alt.Axis(format="%m月")),
-        y=alt.Y("share:Q", title="占预算", axis=alt.Axis(format="%")),
-        color=alt.Color("series:N", title=None,
-                        scale=alt.Scale(domain=["实际支出", "序时进度"], range=["#1f77b4", "#9e9e9e"])),
-        strokeDash=alt.StrokeDash("series:N", legend=None,
-                                  scale=alt.Scale(domain=["实际支出", "序时进度"], range=[[1, 0], [5, 4]])),
-        tooltip=[alt.Tooltip("line_name:N", title="资金类别"), alt.Tooltip("day:T", title="日期"),
-                 alt.Tooltip("series:N", title="系列"), alt.Tooltip("share:Q", title="占预算", format=".1%")],
-    ).properties(width=260, height=160).facet(facet=alt.Facet("line_name:N", title=None), columns=3)
-    st.altair_chart(chart)
+    st.vega_lite_chart(charts.execution_curves(cv))
     st.caption("实线：累计实际支出占预算的比例；虚线：序时进度。支出落后序时进度 10–30 个百分点为黄牌，"
                "超过 30 个百分点为红牌（阈值可在系统设置中调整）；“三公”经费超预算或高于上年同期为红牌。")
 with st.expander("资金项目一览"):
@@ -169,21 +158,27 @@ else:
             return r.inputs.get("村")
         return None
 
-    t_unit, t_village, t_payee, t_all = st.tabs(["按单位", "按村（居）", "按收款人", "全部发现"])
+    # Only the selected tab's table is built (a click on another reruns the page for it).
+    t_unit, t_village, t_payee, t_all = st.tabs(["按单位", "按村（居）", "按收款人", "全部发现"],
+                                                key="funds_find_tab", on_change="rerun")
     with t_unit:
-        group_table(lambda r: units.get(r.unit_id), "单位", "规则发现_按单位", "funds_g_unit")
+        if t_unit.open:
+            group_table(lambda r: units.get(r.unit_id), "单位", "规则发现_按单位", "funds_g_unit")
     with t_village:
-        group_table(village_of, "村（居）", "规则发现_按村", "funds_g_village")
+        if t_village.open:
+            group_table(village_of, "村（居）", "规则发现_按村", "funds_g_village")
     with t_payee:
-        group_table(lambda r: (f"{pay[r.subject].payee}（#{pay[r.subject].payee_id}）"
-                               if r.subject in pay else None),
-                    "收款人", "规则发现_按收款人", "funds_g_payee")
+        if t_payee.open:
+            group_table(lambda r: (f"{pay[r.subject].payee}（#{pay[r.subject].payee_id}）"
+                                   if r.subject in pay else None),
+                        "收款人", "规则发现_按收款人", "funds_g_payee")
     with t_all:
-        ui.table(pd.DataFrame([{
-            "灯色": badge(r.light), "规则": f"{r.code} {flag_rules.RULES[r.code].name}", "对象": r.subject,
-            "责任单位": units.get(r.unit_id, ""), "涉及金额（元）": r.amount,
-            "发生时间": fmt_time(r.at), "原因": r.reason} for r in records]),
-            "规则发现", key="funds_all")
+        if t_all.open:
+            ui.table(pd.DataFrame([{
+                "灯色": badge(r.light), "规则": f"{r.code} {flag_rules.RULES[r.code].name}",
+                "对象": r.subject, "责任单位": units.get(r.unit_id, ""), "涉及金额（元）": r.amount,
+                "发生时间": fmt_time(r.at), "原因": r.reason} for r in records]),
+                "规则发现", key="funds_all")
 
 # -- conclusions -----------------------------------------------------------------------------------
 st.subheader("核查结论")

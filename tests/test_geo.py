@@ -77,3 +77,36 @@ def test_chart_templates_fill_every_placeholder():
     for s in (spec, bar, score, charts.county_score_map(features, height=300)):
         t = json.dumps(s, ensure_ascii=False)
         assert charts.TITLE not in t and charts.COLOR not in t and charts.SELECTED not in t
+
+
+def test_execution_curves_template_equals_the_chart_built_directly():
+    """专项资金's curves from the template built once: the same spec and data as building the
+    Altair chart from the frame on every run."""
+    from datetime import date
+
+    import altair as alt
+    import pandas as pd
+
+    df = pd.DataFrame([{"line_name": line, "day": pd.Timestamp(date(2026, 1, 1 + 7 * k)),
+                        "series": series, "share": 0.1 * k}
+                       for line in ("扶贫资金", "惠农补贴") for series in charts.CURVE_SERIES
+                       for k in range(3)])
+    spec = charts.execution_curves(df)
+    direct = alt.Chart(df).mark_line().encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%m月")),
+        y=alt.Y("share:Q", title="占预算", axis=alt.Axis(format="%")),
+        color=alt.Color("series:N", title=None, scale=alt.Scale(
+            domain=charts.CURVE_SERIES, range=["#1f77b4", "#9e9e9e"])),
+        strokeDash=alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
+            domain=charts.CURVE_SERIES, range=[[1, 0], [5, 4]])),
+        tooltip=[alt.Tooltip("line_name:N", title="资金类别"), alt.Tooltip("day:T", title="日期"),
+                 alt.Tooltip("series:N", title="系列"),
+                 alt.Tooltip("share:Q", title="占预算", format=".1%")],
+    ).properties(width=260, height=160).facet(
+        facet=alt.Facet("line_name:N", title=None), columns=3).to_dict()
+    (name, values), = direct.pop("datasets").items()
+    assert direct.pop("data") == {"name": name}
+    assert spec.pop("datasets") == {"curves": values}
+    assert spec.pop("data") == {"name": "curves"}
+    assert spec == direct
+    assert values[0]["day"] == "2026-01-01T00:00:00" and len(values) == 12

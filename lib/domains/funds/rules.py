@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, event, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, Float, cast, event, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lib import db, flags
@@ -134,13 +134,14 @@ def paid(session: Session, as_of: datetime) -> list[Pay]:
     def load():
         # Plain tuples from the driver (no row objects, no Decimal per amount): every rule of
         # the domain reads these thousands of payments.
+        # The amount as a float and the time as an integer from the database itself (both
+        # drivers), so each row is the payment's tuple as it comes.
         rows = db.raw_cursor(session, select(
             t.id, t.external_id, t.program_id, t.unit_id, t.payee_id, t.account_id,
-            t.village_id, t.amount, when, t.item_id)
+            t.village_id, cast(t.amount, Float), when, t.item_id)
             .where(when.is_not(None), when <= int(as_of.timestamp()))
             .order_by(when, t.id)).fetchall()
-        return [Pay(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(r[7]), int(r[8]), r[9])
-                for r in rows]
+        return list(map(Pay._make, rows))
     return _cached(session, ("paid", int(as_of.timestamp())), load)
 
 
@@ -173,11 +174,16 @@ def duplicate_payment(ctx: flags.RuleContext):
     pays = paid(ctx.session, ctx.as_of)
     names = payee_names(ctx.session)
     ctx.population = len(pays)
+    # The period of each program's payments: the local month (programs paid monthly, with a
+    # cap) or the program's year, looked up once per program.
+    monthly = {pid for pid, prog in progs.items() if prog.cap is not None}
+    year = {pid: (prog.year,) for pid, prog in progs.items()}
+    month_of, day_number = _month_of, _day_number
     groups: dict[tuple, list[Pay]] = defaultdict(list)
     for p in pays:
-        prog = progs[p.program_id]
-        period = _month(p) if prog.cap is not None else (prog.year,)
-        groups[(p.program_id, p.payee_id, period, round(p.amount, 2))].append(p)
+        pid = p.program_id
+        period = month_of(day_number(p.paid_epoch)) if pid in monthly else year[pid]
+        groups[(pid, p.payee_id, period, round(p.amount, 2))].append(p)
     for (pid, _payee, period, _amt), group in groups.items():
         if len(group) < 2:
             continue
