@@ -125,17 +125,27 @@ def _setting_key(code: str, name: str) -> str:
     return f"rule.{code}.{name}"
 
 
-def thresholds(session: Session, r: Rule) -> dict:
-    """The rule's thresholds: defaults, overridden by what administrators set."""
+def thresholds(session: Session, r: Rule, found: dict[str, str] | None = None) -> dict:
+    """The rule's thresholds: defaults, overridden by what administrators set. `found`: the
+    settings already read (`_settings_of`), else they are read for this rule."""
     keys = {_setting_key(r.code, n): n for n in list(r.defaults) + ["weight"]}
-    found = dict(session.execute(select(AppSetting.key, AppSetting.value)
-                                 .where(AppSetting.key.in_(list(keys)))).all())
+    if found is None:
+        found = _settings_of(session, [r])
     out = dict(r.defaults) | {"weight": r.weight}
     for key, name in keys.items():
         if key in found:
             out[name] = type(out[name])(float(found[key])) if isinstance(out[name], int) \
                 else float(found[key])
     return out
+
+
+def _settings_of(session: Session, rules: list[Rule]) -> dict[str, str]:
+    """The administrators' settings of these rules' thresholds, in one read."""
+    keys = [_setting_key(r.code, n) for r in rules for n in [*r.defaults, "weight"]]
+    if not keys:
+        return {}
+    return dict(session.execute(select(AppSetting.key, AppSetting.value)
+                                .where(AppSetting.key.in_(keys))).all())
 
 
 def set_threshold(session: Session, user: CurrentUser, code: str, name: str, value) -> None:
@@ -220,12 +230,11 @@ def evaluate(session: Session, *, domain: str | None = None, as_of: datetime | N
     wanted = set(codes) if codes is not None else None
     records: list[FlagRecord] = []
     populations: dict[str, int | None] = {}
-    for r in rules_of(domain):
-        if timing is not None and r.timing != timing:
-            continue
-        if wanted is not None and r.code not in wanted:
-            continue
-        ctx = RuleContext(session, as_of, r, thresholds(session, r))
+    chosen = [r for r in rules_of(domain)
+              if (timing is None or r.timing == timing) and (wanted is None or r.code in wanted)]
+    settings = _settings_of(session, chosen)  # every rule's thresholds in one read
+    for r in chosen:
+        ctx = RuleContext(session, as_of, r, thresholds(session, r, settings))
         found = list(r.fn(ctx))
         records.extend(found)
         populations[r.code] = ctx.population

@@ -21,6 +21,7 @@ from lib.models import Region
 INSPECTOR = CurrentUser(None, "jiancha", "监察", frozenset({"inspector"}))
 LEADER = CurrentUser(None, "lingdao", "领导", frozenset({"leader"}))
 REVIEWER = CurrentUser(None, "shencha", "审查", frozenset({"reviewer"}))
+ADMIN = CurrentUser(None, "guanli", "管理", frozenset({"admin"}))
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=TZ)
 
 PROGRAM_HEADER = "code,name,fund_line,unit,year,budget,standard_amount,monthly_cap,pay_within_days\n"
@@ -147,6 +148,15 @@ def test_one_account_for_several_payees(engine):
     assert [r.subject for r in got] == ["S-5"]
     assert got[0].amount == 900 and "3 名不同收款人" in got[0].reason
     assert account(8) not in got[0].reason + str(got[0].inputs)
+    # An administrator's threshold reaches the rule when the whole domain is evaluated (every
+    # rule's settings read at once).
+    with db.session_scope(engine) as s:
+        flags.set_threshold(s, ADMIN, "FND-R02", "payees", 2)
+    with db.read_scope(engine) as s:
+        records = flags.evaluate(s, domain="FUNDS", as_of=AS_OF).records
+    got = [r for r in records if r.code == "FND-R02"]
+    assert sorted(r.subject for r in got) == ["S-2", "S-4"]
+    assert {r.thresholds["payees"] for r in got} == {2}
 
 
 def test_paid_after_death_or_closure(engine):

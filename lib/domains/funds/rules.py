@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Float, cast, event, func, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Float, and_, cast, event, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from lib import db, flags
 from lib.config import TZ
@@ -419,20 +419,25 @@ def cadre_households(ctx: flags.RuleContext):
     家庭的收款人至少 min_payees 名，且占本村收款人的 share_pct % 以上。
     仅在登记有家庭关系时适用。涉及金额为这些收款人领取的金额。出处：中央纪委“群众身边腐败和作风问题”专项整治（优亲厚友、
     虚报冒领）；民政部低保审核“近亲属备案”制度。"""
-    residents = ctx.session.execute(select(FundResident.id_hash, FundResident.household,
-                                           FundResident.village_id, FundResident.cadre_post)).all()
-    if not residents:
+    r = FundResident
+    if ctx.session.scalar(select(r.id_hash).limit(1)) is None:
         ctx.population = 0
         return
-    household = {h: hh for h, hh, _v, _c in residents}
+    is_cadre = and_(r.cadre_post.is_not(None), r.cadre_post != "")
     cadre_households: dict[int, set[str]] = defaultdict(set)
     posts: dict[int, set[str]] = defaultdict(set)
-    for _h, hh, village, post in residents:
-        if post:
-            cadre_households[village].add(hh)
-            posts[village].add(post)
+    for village, hh, post in ctx.session.execute(select(r.village_id, r.household, r.cadre_post)
+                                                 .where(is_cadre)):
+        cadre_households[village].add(hh)
+        posts[village].add(post)
+    # The household of each payee who lives in a cadre's household (in any village): the only
+    # payees the rule can count, read in SQL instead of every resident and payee.
+    cadre = aliased(FundResident)
+    household = dict(ctx.session.execute(
+        select(FundPayee.id, r.household).join(r, r.id_hash == FundPayee.id_hash)
+        .where(r.household.in_(select(cadre.household).where(
+            cadre.cadre_post.is_not(None), cadre.cadre_post != "")))).all())
     progs = programs(ctx.session)
-    payee_hash = dict(ctx.session.execute(select(FundPayee.id, FundPayee.id_hash)).all())
     groups: dict[tuple, list[Pay]] = defaultdict(list)
     for p in paid(ctx.session, ctx.as_of):
         if p.village_id is not None:
@@ -448,7 +453,7 @@ def cadre_households(ctx: flags.RuleContext):
         if not cadres:
             continue
         payees = {p.payee_id for p in group}
-        related = {i for i in payees if household.get(payee_hash[i]) in cadres}
+        related = {i for i in payees if household.get(i) in cadres}
         share = len(related) / len(payees)
         if len(related) < need or share * 100 < share_min - 1e-9:
             continue
