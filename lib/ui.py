@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 import threading
 import time as time_module
 import types
@@ -40,6 +41,16 @@ try:
     _extract_leading_emoji("预热")
 except ImportError:  # a Streamlit without it: nothing to prepare
     pass
+
+# Streamlit's check, on the first element a process draws, for being run from a Python prompt
+# instead of `streamlit run`: it walks the stack with `inspect.stack()`, resolving the file of
+# every loaded module (0.05 s of the first page run, 5,000 file-system calls). This app is only
+# run by `streamlit run` (and by AppTest in the tests), so the warning it guards can never apply:
+# marked as given.
+_streamlit_delta_generator = sys.modules.get("streamlit.delta_generator")
+if _streamlit_delta_generator is not None and hasattr(_streamlit_delta_generator,
+                                                      "_use_warning_has_been_displayed"):
+    _streamlit_delta_generator._use_warning_has_been_displayed = True
 
 _log = logging.getLogger("lib.ui")
 
