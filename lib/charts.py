@@ -269,9 +269,12 @@ def execution_curves(df: pd.DataFrame) -> dict:
     """Small multiples, one per fund line: cumulative spending as a share of the budget (solid)
     beside the time-proportional plan (dashed). df: line_name, day, series, share
     (`lib.domains.funds.store.execution_curves`)."""
-    from altair.utils.data import to_values  # the values as Altair writes a frame's
-
-    values = to_values(df[["line_name", "day", "series", "share"]])["values"]
+    # The rows as Altair writes a frame's (a day as local ISO time), without its conversion
+    # machinery (narwhals: 0.03 s to import on a process's first chart).
+    values = [{"line_name": line, "day": pd.Timestamp(day).strftime("%Y-%m-%dT%H:%M:%S"),
+               "series": series, "share": float(share)}
+              for line, day, series, share in zip(df["line_name"], df["day"], df["series"],
+                                                  df["share"], strict=True)]
     return _with_data(_EXECUTION_CURVES, "curves", values)
 
 
