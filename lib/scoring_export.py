@@ -7,9 +7,6 @@ import io
 from dataclasses import dataclass
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
 
 from lib.scoring import INDICATORS, LEVELS, Scheme, frame
 
@@ -37,6 +34,12 @@ def _table(rows: list[dict], level: str, with_move: bool) -> pd.DataFrame:
 def excel(rows: list[dict], meta: ReportMeta, scheme: Scheme, *, with_move: bool = False) -> bytes:
     """One sheet with the ranking (title, status, header, one row per entity, grade colours,
     frozen header, filters, landscape page fitted to width) and one with the method."""
+    # openpyxl imported when a workbook is made (0.1 s): the pages that offer the export draw
+    # without it.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
     df = _table(rows, meta.level, with_move)
     wb = Workbook()
     ws = wb.active

@@ -66,172 +66,183 @@ c[1].metric("红牌", f"{sum(r.light == 'red' for r in records)}")
 c[2].metric("涉及项目", f"{len({r.subject for r in records if r.subject in tender_subjects})}")
 c[3].metric("涉及金额", f"{sum(float(r.amount or 0) for r in records) / 1e4:,.1f} 万元")
 
+# Only the selected tab runs (a click on another reruns the page for it); the choices made in
+# a tab are kept while another is open.
+ui.keep_state("market_flag_pick", "market_tender", "market_th_rule", "market_th_name")
 tab_queue, tab_who, tab_tender, tab_rules, tab_trend = st.tabs(
-    ["核查队列", "按采购人与供应商", "项目详查", "规则与围栏", "趋势"])
+    ["核查队列", "按采购人与供应商", "项目详查", "规则与围栏", "趋势"], key="market_tab",
+    on_change="rerun")
 
 tender_q, buyer_q, weights = risks(url, view.as_of, records)
 
 with tab_queue:
-    st.markdown("**项目风险队列**：每个项目按触发规则的权重求和排序（权重可在规则设置中调整，见“规则与围栏”）。")
-    tq = [q for q in tender_q if q.subject in tender_subjects]
-    if not tq:
-        st.info("所选范围内没有触发规则的项目。")
-    else:
-        ui.table(pd.DataFrame([{
-            "风险等级": flags.BUCKETS[q.bucket], "分值": q.score, "项目": q.subject,
-            "采购人": units.get(q.unit_id, ""),
-            "规则": "、".join(f"{c} {rules_by_code[c].name}" for c in q.codes),
-            "涉及金额（元）": f"{q.amount:,.2f}",
-        } for q in tq]), "项目风险队列", key="market_tender_queue")
-    st.markdown("**采购人风险**：该单位全部发现的权重之和。")
-    if buyer_q:
-        ui.table(pd.DataFrame([{
-            "单位": b["unit"], "分值": b["score"], "红牌": b["red"], "黄牌": b["yellow"],
-            "规则": "、".join(b["codes"]), "涉及金额（元）": f"{b['amount']:,.2f}"}
-            for b in buyer_q]), "采购人风险", key="market_buyer_queue")
-    st.divider()
-    st.markdown("**待核查的发现**（红黄牌）：核查属实或排除；排除的发现其红黄牌撤销，不计入考核。")
-    views = ui.domain_flags(url, user, DOMAIN, view.as_of)
-    if view.region_id is not None:
-        keep = {(r.code, r.subject) for r in records}
-        views = [v for v in views if (v.code, v.subject) in keep]
-    views.sort(key=lambda v: (ui.FLAG_STATUS_ORDER[v.status], -weights.get(v.code, 1.0),
-                              v.light != "red"))
-    if not views:
-        st.info("没有规则发现。规则每 10 分钟由系统自动运行一次；导入项目和投标后立即运行。")
-    else:
-        ui.table(ui.flags_frame(views), "要素市场规则发现", key="market_flags")
-        by_id = {v.id: v for v in views}
-        fid = st.selectbox("查看与核查", list(by_id), key="market_flag_pick",
-                           format_func=lambda i: f"{by_id[i].status_label} · {by_id[i].code} "
-                                                 f"{by_id[i].rule} · {by_id[i].subject}")
-        ui.flag_why(by_id[fid])
-        ui.flag_decision_form(user, by_id[fid])
+    if tab_queue.open:
+        st.markdown("**项目风险队列**：每个项目按触发规则的权重求和排序（权重可在规则设置中调整，见“规则与围栏”）。")
+        tq = [q for q in tender_q if q.subject in tender_subjects]
+        if not tq:
+            st.info("所选范围内没有触发规则的项目。")
+        else:
+            ui.table(pd.DataFrame([{
+                "风险等级": flags.BUCKETS[q.bucket], "分值": q.score, "项目": q.subject,
+                "采购人": units.get(q.unit_id, ""),
+                "规则": "、".join(f"{c} {rules_by_code[c].name}" for c in q.codes),
+                "涉及金额（元）": f"{q.amount:,.2f}",
+            } for q in tq]), "项目风险队列", key="market_tender_queue")
+        st.markdown("**采购人风险**：该单位全部发现的权重之和。")
+        if buyer_q:
+            ui.table(pd.DataFrame([{
+                "单位": b["unit"], "分值": b["score"], "红牌": b["red"], "黄牌": b["yellow"],
+                "规则": "、".join(b["codes"]), "涉及金额（元）": f"{b['amount']:,.2f}"}
+                for b in buyer_q]), "采购人风险", key="market_buyer_queue")
+        st.divider()
+        st.markdown("**待核查的发现**（红黄牌）：核查属实或排除；排除的发现其红黄牌撤销，不计入考核。")
+        views = ui.domain_flags(url, user, DOMAIN, view.as_of)
+        if view.region_id is not None:
+            keep = {(r.code, r.subject) for r in records}
+            views = [v for v in views if (v.code, v.subject) in keep]
+        views.sort(key=lambda v: (ui.FLAG_STATUS_ORDER[v.status], -weights.get(v.code, 1.0),
+                                  v.light != "red"))
+        if not views:
+            st.info("没有规则发现。规则每 10 分钟由系统自动运行一次；导入项目和投标后立即运行。")
+        else:
+            ui.table(ui.flags_frame(views), "要素市场规则发现", key="market_flags")
+            by_id = {v.id: v for v in views}
+            fid = st.selectbox("查看与核查", list(by_id), key="market_flag_pick",
+                               format_func=lambda i: f"{by_id[i].status_label} · {by_id[i].code} "
+                                                     f"{by_id[i].rule} · {by_id[i].subject}")
+            ui.flag_why(by_id[fid])
+            ui.flag_decision_form(user, by_id[fid])
 
 with tab_who:
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**按采购人（责任单位）**")
-        per_unit = Counter()
-        for r in records:
-            per_unit[(units.get(r.unit_id, ""), r.light)] += 1
-        names = sorted({u for u, _ in per_unit}, key=lambda u: -(per_unit[(u, "red")] * 10
-                                                                  + per_unit[(u, "yellow")]))
-        ui.table(pd.DataFrame([{"单位": u, "红牌": per_unit[(u, "red")],
-                                "黄牌": per_unit[(u, "yellow")]} for u in names]),
-                 "要素市场按采购人", key="market_by_buyer")
-    with right:
-        st.markdown("**按供应商**（中标项目被标记，或本身被标记）")
-        per_sup: dict = {}
-        for r in records:
-            if r.subject in supplier_names:
-                code, name = r.subject, supplier_names[r.subject]
-            elif r.subject in winners:
-                code, name = winners[r.subject]
-            else:
-                continue
-            a = per_sup.setdefault(code, {"供应商": name, "代码": code, "发现": 0, "规则": set()})
-            a["发现"] += 1
-            a["规则"].add(r.code)
-        rows = sorted(per_sup.values(), key=lambda a: -a["发现"])
-        ui.table(pd.DataFrame([a | {"规则": "、".join(sorted(a["规则"]))} for a in rows]),
-                 "要素市场按供应商", key="market_by_supplier")
+    if tab_who.open:
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**按采购人（责任单位）**")
+            per_unit = Counter()
+            for r in records:
+                per_unit[(units.get(r.unit_id, ""), r.light)] += 1
+            names = sorted({u for u, _ in per_unit}, key=lambda u: -(per_unit[(u, "red")] * 10
+                                                                      + per_unit[(u, "yellow")]))
+            ui.table(pd.DataFrame([{"单位": u, "红牌": per_unit[(u, "red")],
+                                    "黄牌": per_unit[(u, "yellow")]} for u in names]),
+                     "要素市场按采购人", key="market_by_buyer")
+        with right:
+            st.markdown("**按供应商**（中标项目被标记，或本身被标记）")
+            per_sup: dict = {}
+            for r in records:
+                if r.subject in supplier_names:
+                    code, name = r.subject, supplier_names[r.subject]
+                elif r.subject in winners:
+                    code, name = winners[r.subject]
+                else:
+                    continue
+                a = per_sup.setdefault(code, {"供应商": name, "代码": code, "发现": 0, "规则": set()})
+                a["发现"] += 1
+                a["规则"].add(r.code)
+            rows = sorted(per_sup.values(), key=lambda a: -a["发现"])
+            ui.table(pd.DataFrame([a | {"规则": "、".join(sorted(a["规则"]))} for a in rows]),
+                     "要素市场按供应商", key="market_by_supplier")
 
 with tab_tender:
-    with ui.read() as s:
-        options = queries.tender_options(s, view.as_of, view.region_id)
-    if not options:
-        st.info("所选范围内没有采购或招标项目。可在“数据接入”导入 tenders 与 bids。")
-    else:
-        flagged = [q.subject for q in tender_q if q.subject in tender_subjects]
-        titles = {ext: f"{ext} · {title or ''} · {buyer}" for ext, title, buyer in options}
-        order = [e for e in flagged if e in titles] + [e for e in titles if e not in set(flagged)]
-        ext = st.selectbox("项目（有发现的在前，风险高者优先）", order, key="market_tender",
-                           format_func=titles.get)
+    if tab_tender.open:
         with ui.read() as s:
-            d = queries.tender_detail(s, ext, view.as_of)
-        t = d["tender"]
-        st.markdown(f"**{ui.esc(t.title or t.external_id)}** · 采购人 {ui.esc(d['buyer'])} · "
-                    f"{d['method']} · 品目 {ui.esc(t.category)} · 预算 {float(t.estimate):,.2f} 元"
-                    + (f" · 合同 {float(t.contract_value):,.2f} 元" if t.contract_value and
-                       t.contract_signed_at and t.contract_signed_at <= view.as_of else ""))
-        st.markdown("**时间线**（法定时限事项由统一亮灯引擎判定）")
-        st.dataframe(pd.DataFrame([{
-            "环节": e.what, "时间": fmt_time(e.at), "法定期限": fmt_time(e.due),
-            "灯色": badge(e.light) if e.light else "", "说明": e.reason} for e in d["events"]]),
-            hide_index=True, width="stretch")
-        st.markdown("**全部投标**（按报价排序）"
-                    + (f" · 有效报价离散度（最高/最低 − 1）：{d['spread']:.1%}" if d["spread"] is not None
-                       else ""))
-        if d["bids"]:
-            ui.table(pd.DataFrame([{
-                "名次": b["rank"], "投标人": b["name"], "代码": b["supplier"],
-                "成立日期": str(b["founded"] or ""), "报价（元）": f"{b['price']:,.2f}",
-                "高于最低有效价": "" if b["vs_lowest"] is None else f"{b['vs_lowest']:+.2%}",
-                "相对中标价": "" if b["vs_winner"] is None else f"{b['vs_winner']:+.2%}",
-                "送达时间": fmt_time(b["received_at"]) + ("（截止后）" if b["late"] else ""),
-                "结果": "中标" if b["winner"] else ("否决：" + b["reason"] if b["disqualified"]
-                                                   else "有效"),
-            } for b in d["bids"]]), f"{ext}投标", key="market_bids")
+            options = queries.tender_options(s, view.as_of, view.region_id)
+        if not options:
+            st.info("所选范围内没有采购或招标项目。可在“数据接入”导入 tenders 与 bids。")
         else:
-            st.caption("尚无投标记录。")
-        mine = [r for r in records if r.subject == ext]
-        st.markdown(f"**本项目的发现**（{len(mine)} 条）")
-        if not mine:
-            st.caption("本项目没有触发任何规则。")
-        for r in mine:
-            with st.container(border=True):
-                ui.flag_why(r)
+            flagged = [q.subject for q in tender_q if q.subject in tender_subjects]
+            titles = {ext: f"{ext} · {title or ''} · {buyer}" for ext, title, buyer in options}
+            seen = set(flagged)
+            order = [e for e in flagged if e in titles] + [e for e in titles if e not in seen]
+            ext = st.selectbox("项目（有发现的在前，风险高者优先）", order, key="market_tender",
+                               format_func=titles.get)
+            with ui.read() as s:
+                d = queries.tender_detail(s, ext, view.as_of)
+            t = d["tender"]
+            st.markdown(f"**{ui.esc(t.title or t.external_id)}** · 采购人 {ui.esc(d['buyer'])} · "
+                        f"{d['method']} · 品目 {ui.esc(t.category)} · 预算 {float(t.estimate):,.2f} 元"
+                        + (f" · 合同 {float(t.contract_value):,.2f} 元" if t.contract_value and
+                           t.contract_signed_at and t.contract_signed_at <= view.as_of else ""))
+            st.markdown("**时间线**（法定时限事项由统一亮灯引擎判定）")
+            st.dataframe(pd.DataFrame([{
+                "环节": e.what, "时间": fmt_time(e.at), "法定期限": fmt_time(e.due),
+                "灯色": badge(e.light) if e.light else "", "说明": e.reason} for e in d["events"]]),
+                hide_index=True, width="stretch")
+            st.markdown("**全部投标**（按报价排序）"
+                        + (f" · 有效报价离散度（最高/最低 − 1）：{d['spread']:.1%}" if d["spread"] is not None
+                           else ""))
+            if d["bids"]:
+                ui.table(pd.DataFrame([{
+                    "名次": b["rank"], "投标人": b["name"], "代码": b["supplier"],
+                    "成立日期": str(b["founded"] or ""), "报价（元）": f"{b['price']:,.2f}",
+                    "高于最低有效价": "" if b["vs_lowest"] is None else f"{b['vs_lowest']:+.2%}",
+                    "相对中标价": "" if b["vs_winner"] is None else f"{b['vs_winner']:+.2%}",
+                    "送达时间": fmt_time(b["received_at"]) + ("（截止后）" if b["late"] else ""),
+                    "结果": "中标" if b["winner"] else ("否决：" + b["reason"] if b["disqualified"]
+                                                       else "有效"),
+                } for b in d["bids"]]), f"{ext}投标", key="market_bids")
+            else:
+                st.caption("尚无投标记录。")
+            mine = [r for r in records if r.subject == ext]
+            st.markdown(f"**本项目的发现**（{len(mine)} 条）")
+            if not mine:
+                st.caption("本项目没有触发任何规则。")
+            for r in mine:
+                with st.container(border=True):
+                    ui.flag_why(r)
 
 with tab_rules:
-    st.markdown("**由数据计算的围栏**（Q1 − k·IQR / Q3 + k·IQR；样本不足时该规则不判定）")
-    ui.table(pd.DataFrame(fences(url, view.as_of)), "要素市场围栏", key="market_fences")
-    st.markdown("**规则一览**")
-    fired = Counter(r.code for r in records)
-    with ui.read() as s:
-        rows = []
-        for r in flags.rules_of(DOMAIN):
-            th = flags.thresholds(s, r)
-            rows.append({
-                "规则": r.code, "名称": r.name, "类型": "法定时限" if r.timing else "红旗",
-                "权重": th["weight"], "本期触发": fired.get(r.code, 0),
-                "阈值": "；".join(f"{r.labels.get(k, k)}={v}" for k, v in th.items()
-                                 if k != "weight") or "—",
-                "定义与出处": r.definition})
-    ui.table(pd.DataFrame(rows), "要素市场规则", key="market_rules")
-    if can(user, "manage_settings"):
-        st.markdown("**调整阈值或权重**（系统管理员；下一次规则运行起生效，留痕）")
-        codes = [r.code for r in flags.rules_of(DOMAIN)]
-        code = st.selectbox("规则", codes, key="market_th_rule",
-                            format_func=lambda c: f"{c} {rules_by_code[c].name}")
-        rule = rules_by_code[code]
-        names = list(rule.defaults) + ["weight"]
-        name = st.selectbox("参数", names, key="market_th_name",
-                            format_func=lambda n: "风险权重" if n == "weight" else rule.labels.get(n, n))
+    if tab_rules.open:
+        st.markdown("**由数据计算的围栏**（Q1 − k·IQR / Q3 + k·IQR；样本不足时该规则不判定）")
+        ui.table(pd.DataFrame(fences(url, view.as_of)), "要素市场围栏", key="market_fences")
+        st.markdown("**规则一览**")
+        fired = Counter(r.code for r in records)
         with ui.read() as s:
-            current = flags.thresholds(s, rule)[name]
-        with st.form("market_threshold"):
-            value = st.number_input(f"新值（当前 {current}）", min_value=0.0, value=float(current),
-                                    step=1.0 if isinstance(current, int) else 0.01,
-                                    format="%d" if isinstance(current, int) else "%.4f")
-            if st.form_submit_button("保存", type="primary"):
-                try:
-                    ui.write(lambda s: flags.set_threshold(s, user, code, name, value))
-                except (flags.FlagError, PermissionDenied) as exc:
-                    st.error(f"未保存：{exc}")
-                else:
-                    ui.clear_data_caches()
-                    st.success(f"已保存：{code} 的“{rule.labels.get(name, name)}”为 {value:g}。")
-    else:
-        st.caption("阈值和权重由系统管理员在本页调整，每次调整记入审计日志。")
+            rows = []
+            for r in flags.rules_of(DOMAIN):
+                th = flags.thresholds(s, r)
+                rows.append({
+                    "规则": r.code, "名称": r.name, "类型": "法定时限" if r.timing else "红旗",
+                    "权重": th["weight"], "本期触发": fired.get(r.code, 0),
+                    "阈值": "；".join(f"{r.labels.get(k, k)}={v}" for k, v in th.items()
+                                     if k != "weight") or "—",
+                    "定义与出处": r.definition})
+        ui.table(pd.DataFrame(rows), "要素市场规则", key="market_rules")
+        if can(user, "manage_settings"):
+            st.markdown("**调整阈值或权重**（系统管理员；下一次规则运行起生效，留痕）")
+            codes = [r.code for r in flags.rules_of(DOMAIN)]
+            code = st.selectbox("规则", codes, key="market_th_rule",
+                                format_func=lambda c: f"{c} {rules_by_code[c].name}")
+            rule = rules_by_code[code]
+            names = list(rule.defaults) + ["weight"]
+            name = st.selectbox("参数", names, key="market_th_name",
+                                format_func=lambda n: "风险权重" if n == "weight"
+                                else rule.labels.get(n, n))
+            with ui.read() as s:
+                current = flags.thresholds(s, rule)[name]
+            with st.form("market_threshold"):
+                value = st.number_input(f"新值（当前 {current}）", min_value=0.0, value=float(current),
+                                        step=1.0 if isinstance(current, int) else 0.01,
+                                        format="%d" if isinstance(current, int) else "%.4f")
+                if st.form_submit_button("保存", type="primary"):
+                    try:
+                        ui.write(lambda s: flags.set_threshold(s, user, code, name, value))
+                    except (flags.FlagError, PermissionDenied) as exc:
+                        st.error(f"未保存：{exc}")
+                    else:
+                        ui.clear_data_caches()
+                        st.success(f"已保存：{code} 的“{rule.labels.get(name, name)}”为 {value:g}。")
+        else:
+            st.caption("阈值和权重由系统管理员在本页调整，每次调整记入审计日志。")
 
 with tab_trend:
-    if not records:
-        st.info("所选范围内没有发现。")
-    else:
-        df = pd.DataFrame([{"月份": r.at.astimezone(TZ).strftime("%Y-%m"),
-                            "规则": f"{r.code} {rules_by_code[r.code].name}"} for r in records])
-        pivot = df.pivot_table(index="月份", columns="规则", aggfunc="size", fill_value=0)
-        st.markdown("**每月发现数**（按越线时间）")
-        st.bar_chart(pivot)
-        ui.table(pivot.reset_index(), "要素市场趋势", key="market_trend")
+    if tab_trend.open:
+        if not records:
+            st.info("所选范围内没有发现。")
+        else:
+            df = pd.DataFrame([{"月份": r.at.astimezone(TZ).strftime("%Y-%m"),
+                                "规则": f"{r.code} {rules_by_code[r.code].name}"} for r in records])
+            pivot = df.pivot_table(index="月份", columns="规则", aggfunc="size", fill_value=0)
+            st.markdown("**每月发现数**（按越线时间）")
+            st.bar_chart(pivot)
+            ui.table(pivot.reset_index(), "要素市场趋势", key="market_trend")

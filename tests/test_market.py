@@ -385,9 +385,31 @@ def test_the_market_page_and_an_inspectors_dismissal(app_url):
     at.switch_page("pages/market.py").run()
     assert not at.exception and not errors(at)
     text = " ".join(m.value for m in at.markdown)
-    assert "项目风险队列" in text and "由数据计算的围栏" in text and "全部投标" in text
+    assert "项目风险队列" in text
+    # Only the selected tab runs: the other tabs' content is drawn when each is opened.
+    assert "由数据计算的围栏" not in text and "全部投标" not in text
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["触发规则的发现"]) >= 30
+    for tab, shown in (("按采购人与供应商", "按采购人（责任单位）"), ("项目详查", "全部投标"),
+                       ("规则与围栏", "由数据计算的围栏"), ("趋势", "每月发现数")):
+        at.session_state["market_tab"] = tab
+        at.run()
+        assert not at.exception and not errors(at), tab
+        assert shown in " ".join(m.value for m in at.markdown), tab
+    # A tender picked in 项目详查 is still picked after another tab was open.
+    at.session_state["market_tab"] = "项目详查"
+    at.run()
+    tender = at.selectbox(key="market_tender")
+    other = tender.options[1].split(" · ")[0]  # the options are shown as "code · title · buyer"
+    assert tender.value != other
+    tender.select(other).run()
+    at.session_state["market_tab"] = "趋势"
+    at.run()
+    at.session_state["market_tab"] = "项目详查"
+    at.run()
+    assert at.selectbox(key="market_tender").value == other
+    at.session_state["market_tab"] = "核查队列"
+    at.run()
     pick = at.selectbox(key="market_flag_pick")
     first = pick.value
     at.text_area(key=f"flag_note_{first}").input("经核查系录入错误，非违规")
