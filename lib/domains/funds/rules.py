@@ -154,11 +154,6 @@ def _yuan(x: float) -> str:
     return f"{x:,.2f}"
 
 
-def _month(p: Pay) -> tuple[int, int]:
-    """(year, month) of the local day it was paid."""
-    return _month_of(_day_number(p.paid_epoch))
-
-
 def _day_start(d: date) -> datetime:
     return datetime.combine(d, time(0), tzinfo=TZ)
 
@@ -183,7 +178,8 @@ def duplicate_payment(ctx: flags.RuleContext):
     for p in pays:
         pid = p.program_id
         period = month_of(day_number(p.paid_epoch)) if pid in monthly else year[pid]
-        groups[(pid, p.payee_id, period, round(p.amount, 2))].append(p)
+        # The amount as read (a NUMERIC(18, 2) cast to a float: equal amounts, equal floats).
+        groups[(pid, p.payee_id, period, p.amount)].append(p)
     for (pid, _payee, period, _amt), group in groups.items():
         if len(group) < 2:
             continue
@@ -350,9 +346,11 @@ def monthly_cap(ctx: flags.RuleContext):
     pays = paid(ctx.session, ctx.as_of)
     names = payee_names(ctx.session)
     months: dict[tuple, list[Pay]] = defaultdict(list)
+    capped = {pid for pid, prog in progs.items() if prog.cap is not None}
+    month_of, day_number = _month_of, _day_number
     for p in pays:
-        if progs[p.program_id].cap is not None:
-            months[(p.program_id, p.payee_id, _month(p))].append(p)
+        if p.program_id in capped:
+            months[(p.program_id, p.payee_id, month_of(day_number(p.paid_epoch)))].append(p)
     ctx.population = len(months)
     for (pid, payee, (y, m)), group in months.items():
         cap = progs[pid].cap
