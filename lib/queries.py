@@ -630,7 +630,7 @@ def _rollup_tally(session: Session, user: CurrentUser, flt: ItemFilter,
         return None
     if counts is None:
         df = light_counts(session, user=user, as_of=flt.as_of, window_days=flt.window_days,
-                          region_id=flt.region_id, unit_id=unit_id)
+                          region_id=flt.region_id, unit_id=unit_id, subsystem_ids=sub_ids)
     else:
         df = counts
         if flt.region_id is not None:

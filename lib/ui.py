@@ -817,9 +817,10 @@ def item_page(url: str, user: CurrentUser, flt: queries.ItemFilter, page: int,
               per_page: int) -> queries.ItemPage:
     counts = None
     if queries.tally_from_counts(flt) and data_source(url, flt.as_of) != "direct":
-        # The page's own counts, cached (a domain page's: its subsystems' only).
+        # The page's own counts, cached: a domain page's (its subsystems' only) or the city's
+        # (a list filtered by a subsystem alone is cut from them).
         counts = light_counts(url, user, flt.as_of, flt.window_days,
-                              subsystem_ids(flt.domain_code, flt.subsystem_code))
+                              subsystem_ids(flt.domain_code) if flt.domain_code else None)
     with read() as s:
         return queries.item_page(s, user=user, flt=flt, page=page, per_page=per_page,
                                  counts=counts)

@@ -108,3 +108,18 @@ def test_the_open_items_index_carries_the_ids_on_postgresql(empty_engine):
         else:
             ddl = conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'ix_items_open'"))
             assert "WHERE completed_at IS NULL" in ddl and "INCLUDE" not in ddl
+    if empty_engine.dialect.name == "postgresql":  # down to 0020 and up again
+        from alembic import command
+
+        def index_ddl() -> list[str]:
+            with empty_engine.connect() as conn:
+                return list(conn.scalars(text("SELECT indexdef FROM pg_indexes WHERE indexname "
+                                              "LIKE 'ix_items_open%' ORDER BY indexname")))
+
+        command.downgrade(db.alembic_config(empty_engine), "0020")
+        before = index_ddl()
+        assert len(before) == 2 and not any("INCLUDE" in d for d in before)
+        db.migrate(empty_engine)
+        after = index_ddl()
+        assert "INCLUDE (id)" in after[0] and "ix_items_open " in after[0]
+        assert "INCLUDE" not in after[1]  # ix_items_open_units, untouched

@@ -26,10 +26,13 @@ OPEN = "completed_at IS NULL"
 def _recreate(include: list[str]) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    # One transaction on PostgreSQL: the old index stays until the new one is made.
-    op.drop_index("ix_items_open", table_name="items", if_exists=True)
-    op.create_index("ix_items_open", "items", COLUMNS, postgresql_where=sa.text(OPEN),
+    # The new index is built beside the old one (building takes a lock that lets reads go on),
+    # then the old one dropped and the new one renamed (a lock that stops reads, held only from
+    # there to the commit of this one transaction).
+    op.create_index("ix_items_open_next", "items", COLUMNS, postgresql_where=sa.text(OPEN),
                     postgresql_include=include)
+    op.drop_index("ix_items_open", table_name="items", if_exists=True)
+    op.execute("ALTER INDEX ix_items_open_next RENAME TO ix_items_open")
 
 
 def upgrade() -> None:
