@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import BigInteger, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from lib import audit, db, privacy
@@ -212,25 +212,27 @@ class PaymentRow:
 
 
 def _payment_rows(session: Session, user: CurrentUser, stmt) -> list[PaymentRow]:
-    villages = dict(session.execute(select(Region.id, Region.name)
-                                    .where(Region.level == "village")).all())
-    out = []
-    for p, prog, line, unit, payee in session.execute(stmt):
-        out.append(PaymentRow(p.id, p.external_id, prog.name, prog.code, line, p.unit_id, unit,
-                              p.payee_id, _name(user, payee), villages.get(p.village_id, ""),
-                              p.village_id, float(p.amount), p.approved_at, p.paid_at))
-    return out
+    return [PaymentRow(pid, ext, prog, code, line, unit_id, unit, payee_id, _name(user, payee),
+                       village or "", village_id, float(amount), approved, paid)
+            for (pid, ext, prog, code, line, unit_id, unit, payee_id, payee, village, village_id,
+                 amount, approved, paid) in session.execute(stmt)]
 
 
 def _payments_stmt(user: CurrentUser):
+    """A payment's row with its program, fund line, unit, payee and village named: the columns
+    only (no ORM objects), the village joined (not every village read per call)."""
     unit_id = scoped_unit(user, None)
-    stmt = (select(FundPayment, FundProgram, Subsystem.name, Unit.name, FundPayee.name)
-            .join(FundProgram, FundProgram.id == FundPayment.program_id)
+    p = FundPayment
+    stmt = (select(p.id, p.external_id, FundProgram.name, FundProgram.code, Subsystem.name,
+                   p.unit_id, Unit.name, p.payee_id, FundPayee.name, Region.name, p.village_id,
+                   p.amount, p.approved_at, p.paid_at)
+            .join(FundProgram, FundProgram.id == p.program_id)
             .join(Subsystem, Subsystem.id == FundProgram.subsystem_id)
-            .join(Unit, Unit.id == FundPayment.unit_id)
-            .join(FundPayee, FundPayee.id == FundPayment.payee_id))
+            .join(Unit, Unit.id == p.unit_id)
+            .join(FundPayee, FundPayee.id == p.payee_id)
+            .outerjoin(Region, and_(Region.id == p.village_id, Region.level == "village")))
     if unit_id is not None:
-        stmt = stmt.where(FundPayment.unit_id == unit_id)
+        stmt = stmt.where(p.unit_id == unit_id)
     return stmt
 
 
