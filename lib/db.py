@@ -170,6 +170,15 @@ def transact(fn: Callable[[Session], T], engine: Engine | None = None, *,
             time.sleep(random.uniform(0.02, 0.1) * attempt)
 
 
+def frame(rows, columns: list[str]):
+    """A pandas frame of query rows, each made a plain tuple first: given SQLAlchemy's Row
+    objects, pandas probes every row for attributes a Row answers through its slow path
+    (5,000 rows: 32 ms instead of 2.5)."""
+    import pandas as pd
+
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
 def raw_cursor(session: Session, stmt, stream: bool = False):
     """A select executed on the DBAPI cursor of the session's connection (in its transaction):
     its rows are plain tuples, fetched in C, without SQLAlchemy's result processing (at ten

@@ -232,7 +232,7 @@ def _count_frame(rows) -> pd.DataFrame:
 def catalog_frames(session: Session) -> dict[str, pd.DataFrame]:
     """Small lookup tables for naming the ids in the aggregates."""
     def frame(stmt, cols):
-        return pd.DataFrame(session.execute(stmt).all(), columns=cols)
+        return db.frame(session.execute(stmt), cols)
 
     return {
         "domains": frame(select(Domain.id, Domain.code, Domain.name, Domain.sort_order)

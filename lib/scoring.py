@@ -55,7 +55,7 @@ from sqlalchemy import BigInteger, or_, select, text, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lib import audit, catalog
+from lib import audit, catalog, db
 from lib.access import CurrentUser, can, mask_name, require, unit_scope
 from lib.clock import now_utc
 from lib.config import TZ
@@ -352,13 +352,13 @@ def _epoch(dt: datetime) -> int:
 def _entities(session: Session, level: str) -> pd.DataFrame:
     """Everything that can be ranked at a level, with its staff count. The inspectors' own
     office supervises and is not assessed."""
-    people = pd.DataFrame(session.execute(select(Person.id, Person.unit_id, Person.post_id)).all(),
-                          columns=["person_id", "unit_id", "post_id"])
-    units = pd.DataFrame(session.execute(
+    people = db.frame(session.execute(select(Person.id, Person.unit_id, Person.post_id)),
+                      ["person_id", "unit_id", "post_id"])
+    units = db.frame(session.execute(
         select(Unit.id, Unit.code, Unit.name, Region.name, Region.code, Region.level)
         .join(Region, Region.id == Unit.region_id)
-        .where(Unit.code != catalog.INSPECTORS_UNIT)).all(),
-        columns=["unit_id", "unit_code", "unit", "region", "adcode", "region_level"])
+        .where(Unit.code != catalog.INSPECTORS_UNIT)),
+        ["unit_id", "unit_code", "unit", "region", "adcode", "region_level"])
     units.loc[units["region_level"] != "county", ["region", "adcode"]] = ["市直", ""]
     units = units.drop(columns="region_level")
     if level == "unit":
@@ -366,18 +366,18 @@ def _entities(session: Session, level: str) -> pd.DataFrame:
         out = units.merge(staff, on="unit_id", how="left")
         out = out.assign(key=out["unit_id"], code=out["unit_code"], name=out["unit"])
     elif level == "post":
-        posts = pd.DataFrame(session.execute(select(Post.id, Post.unit_id, Post.name)).all(),
-                             columns=["post_id", "unit_id", "post"])
+        posts = db.frame(session.execute(select(Post.id, Post.unit_id, Post.name)),
+                         ["post_id", "unit_id", "post"])
         staff = people.groupby("post_id").size().rename("staff")
         out = posts.merge(units, on="unit_id").merge(staff, on="post_id", how="left")
         out = out.assign(key=out["post_id"],
                          code=out["unit_code"] + ".P" + out["post_id"].astype(str),
                          name=out["post"])
     elif level == "person":
-        ppl = pd.DataFrame(session.execute(
+        ppl = db.frame(session.execute(
             select(Person.id, Person.unit_id, Person.name, Post.name)
-            .outerjoin(Post, Post.id == Person.post_id)).all(),
-            columns=["person_id", "unit_id", "name", "post"])
+            .outerjoin(Post, Post.id == Person.post_id)),
+            ["person_id", "unit_id", "name", "post"])
         out = ppl.merge(units, on="unit_id").assign(staff=1)
         out = out.assign(key=out["person_id"],
                          code=out["unit_code"] + ".R" + out["person_id"].astype(str))
@@ -418,7 +418,6 @@ def _rows(session: Session, stmt, index: str | None = None) -> list[tuple]:
     namedtuple fields, which costs more than the query at a million items. On SQLite the items
     are read through `index` when given (its planner otherwise starts from the small joined
     tables and reads every item of each: seconds at ten million)."""
-    from lib import db
 
     if index is not None:
         stmt = db.indexed_by(session, stmt, [index])
@@ -630,10 +629,10 @@ def compute(session: Session, period: Period | str, level: str = "unit", *,
                                       as_of), level)
     ratings = _load_ratings(session, period.start, period.end, as_of)
     at = type_coerce(Evaluation.at, BigInteger)
-    evals = pd.DataFrame(session.execute(
+    evals = db.frame(session.execute(
         select(Evaluation.unit_id, at, Evaluation.rating)
-        .where(at >= _epoch(period.start), at < _epoch(period.end), at <= _epoch(as_of))).all(),
-        columns=["unit_id", "at", "rating"])
+        .where(at >= _epoch(period.start), at < _epoch(period.end), at <= _epoch(as_of))),
+        ["unit_id", "at", "rating"])
     evals["month"] = _month_keys(evals["at"]) if not evals.empty else pd.Series(dtype="int64")
     monthly = _indicators(_aggregate(figures, ratings, evals, level), ent, scheme)
     n_months = sum(1 for y, m in period.months if datetime(y, m, 1, tzinfo=TZ) < as_of)
@@ -733,7 +732,6 @@ def _scanned_month_figures(session: Session, months: list[int]) -> pd.DataFrame:
     """`judged_month_figures` of many months for every unit, in one pass over the table (read in
     its own order, not through the deadline index: at ten million items the index's lookups cost
     several times the scan) a part at a time; the figures are sums, so the parts add up."""
-    from lib import db
 
     end = month_bounds(max(months))[1]
     stmt, recv, due, _ = _item_stmt()
@@ -863,9 +861,9 @@ def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
         return []
     stale = _stale_from((unit, day) for kind, unit, day in dirty if kind == "s")
     keys = month_keys(int(st.score_from), int(st.score_until))
-    stored = pd.DataFrame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
-                                                 *[getattr(ScoreMonth, c) for c in ITEM_FIGURES]))
-                          .all(), columns=["month", "key", *ITEM_FIGURES]).set_index(["month", "key"])
+    stored = db.frame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
+                                             *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])),
+                      ["month", "key", *ITEM_FIGURES]).set_index(["month", "key"])
     drift = [f"monthly figures of {m}: outside the range kept"
              for m in sorted(set(stored.index.get_level_values(0)) - set(keys))]
     for i in range(0, len(keys), 12):
@@ -895,7 +893,6 @@ def _late_odd_items(session: Session, kept: list[int], stale: dict[int, int],
     contradictory items are few and have their own partial index: their ids are read through
     it first (asked together with a month's deadlines, PostgreSQL's planner read the month's
     half-million items instead: 0.17 s a month at thirty million)."""
-    from lib import db
     from lib.models import ODD_SQL
 
     ids = list(session.scalars(db.indexed_by(
@@ -934,7 +931,7 @@ def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFr
     rows = session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
                                   *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])
                            .where(ScoreMonth.month.in_(kept))).all()
-    stored = pd.DataFrame(rows, columns=["month", "key", *ITEM_FIGURES])
+    stored = db.frame(rows, ["month", "key", *ITEM_FIGURES])
     stored = stored[[not (k in stale and stale[k] <= m)
                      for m, k in zip(stored["month"], stored["key"], strict=True)]]
     parts = [stored.set_index(["month", "key"])]

@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib import audit, catalog, privacy
+from lib import audit, catalog, db, privacy
 from lib.access import CurrentUser, PermissionDenied, check_unit, require
 from lib.clock import now_utc
 from lib.config import TZ
@@ -748,7 +748,7 @@ def stats(session: Session, user: CurrentUser, *, since: datetime, until: dateti
         .where(Submission.created_at >= since, Submission.created_at <= until)).all()
     cols = ["unit_id", "kind", "status", "ack_deadline", "acknowledged_at", "first_reply_late",
             "replied_at", "rating", "rework_count", "return_count", "handoff_count"]
-    return pd.DataFrame(rows, columns=cols)
+    return db.frame(rows, cols)
 
 
 def received(session: Session, user: CurrentUser, *, since: datetime,
@@ -810,7 +810,7 @@ def monthly_ratings(session: Session, user: CurrentUser) -> pd.DataFrame:
     require(user, "view_complaints")
     rows = session.execute(select(Submission.rated_at, Submission.rating)
                            .where(Submission.rating.is_not(None))).all()
-    df = pd.DataFrame(rows, columns=["rated_at", "rating"])
+    df = db.frame(rows, ["rated_at", "rating"])
     if df.empty:
         return pd.DataFrame(columns=["月份", "平均分", "满意率", "评价数"])
     df["月份"] = pd.to_datetime(df["rated_at"], utc=True).dt.tz_convert(TZ).dt.strftime("%Y-%m")

@@ -144,3 +144,20 @@ def test_a_raw_cursor_converts_its_parameters_by_their_types(demo_engine):
         middle = s.scalar(select(Item.deadline).order_by(Item.id).limit(1))
         q = select(func.count()).select_from(Item).where(Item.deadline <= middle)
         assert db.raw_cursor(s, q).fetchall()[0][0] == s.execute(q).scalar() > 0
+
+
+def test_a_frame_of_query_rows(empty_engine):
+    """`db.frame`: the same frame pandas makes from SQLAlchemy's rows (values, column names,
+    types), from plain tuples; no rows give an empty frame with the columns."""
+    import pandas as pd
+
+    with db.read_scope(empty_engine) as s:
+        rows = s.execute(select(Unit.id, Unit.code, Unit.name).order_by(Unit.id)).all()
+        none = s.execute(select(Unit.id, Unit.code).where(Unit.id < 0)).all()
+    assert len(rows) > 10
+    got = db.frame(rows, ["unit_id", "code", "name"])
+    want = pd.DataFrame(rows, columns=["unit_id", "code", "name"])
+    pd.testing.assert_frame_equal(got, want)
+    assert got["unit_id"].dtype.kind == "i"
+    empty = db.frame(none, ["unit_id", "code"])
+    assert empty.empty and list(empty.columns) == ["unit_id", "code"]

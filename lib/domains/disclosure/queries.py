@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, and_, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
+from lib import db
 from lib.access import CurrentUser, require, scoped_unit
 from lib.config import TZ
 from lib.lights import epoch, light_of
@@ -42,7 +43,7 @@ def villages(session: Session) -> pd.DataFrame:
                county.name)
         .join(town, town.id == Region.parent_id).join(county, county.id == town.parent_id)
         .where(Region.level == "village").order_by(Region.code)).all()
-    return pd.DataFrame(rows, columns=["village_id", "village_code", "village", "town_id", "town",
+    return db.frame(rows, ["village_id", "village_code", "village", "town_id", "town",
                                        "county_id", "adcode", "county"])
 
 
@@ -60,7 +61,7 @@ def village_counts(session: Session, as_of: datetime, months: int = 12) -> pd.Da
                func.count().filter(~done, due >= t))
         .join(Item, Item.id == VillageObligation.item_id).where(recv <= t)
         .group_by(VillageObligation.village_id)).all()
-    per = pd.DataFrame(counts, columns=["village_id", "on_time", "late", "missing", "pending"])
+    per = db.frame(counts, ["village_id", "on_time", "late", "missing", "pending"])
     per = per.set_index("village_id").astype("int64")
     per.insert(0, "due", per["on_time"] + per["late"] + per["missing"])
     pub = session.execute(
@@ -76,9 +77,9 @@ def village_counts(session: Session, as_of: datetime, months: int = 12) -> pd.Da
         .group_by(VillageDisclosure.village_id)).all()
     out = villages(session).set_index("village_id")
     out = out.join(per, how="left")
-    out = out.join(pd.DataFrame(pub, columns=["village_id", "disclosures"]).set_index("village_id"),
+    out = out.join(db.frame(pub, ["village_id", "disclosures"]).set_index("village_id"),
                    how="left")
-    out = out.join(pd.DataFrame(views, columns=["village_id", "views"]).set_index("village_id"),
+    out = out.join(db.frame(views, ["village_id", "views"]).set_index("village_id"),
                    how="left")
     for c in COUNT_COLUMNS:
         out[c] = out[c].fillna(0).astype("int64")

@@ -53,7 +53,7 @@ def lines(session: Session) -> pd.DataFrame:
 
     rows = session.execute(select(Subsystem.code, Subsystem.name).join(Domain)
                            .where(Domain.code == "FUNDS").order_by(Subsystem.sort_order)).all()
-    return pd.DataFrame(rows, columns=["line", "line_name"])
+    return db.frame(rows, ["line", "line_name"])
 
 
 def line_kpis(session: Session, user: CurrentUser, as_of: datetime,
@@ -300,8 +300,7 @@ def public_places(session: Session) -> pd.DataFrame:
                                     .where(FundPayment.village_id.is_not(None),
                                            FundPayment.paid_at.is_not(None)).distinct()))
             .order_by(county.c.code, town.c.code, village.c.code))
-    return pd.DataFrame(session.execute(stmt).all(),
-                        columns=["county", "town", "village", "village_id"])
+    return db.frame(session.execute(stmt), ["county", "town", "village", "village_id"])
 
 
 def public_village(session: Session, village_id: int, now: datetime,
