@@ -418,7 +418,6 @@ def _rows(session: Session, stmt, index: str | None = None) -> list[tuple]:
     namedtuple fields, which costs more than the query at a million items. On SQLite the items
     are read through `index` when given (its planner otherwise starts from the small joined
     tables and reads every item of each: seconds at ten million)."""
-
     if index is not None:
         stmt = db.indexed_by(session, stmt, [index])
     return [tuple(r) for r in session.connection().execute(stmt)]
@@ -732,7 +731,6 @@ def _scanned_month_figures(session: Session, months: list[int]) -> pd.DataFrame:
     """`judged_month_figures` of many months for every unit, in one pass over the table (read in
     its own order, not through the deadline index: at ten million items the index's lookups cost
     several times the scan) a part at a time; the figures are sums, so the parts add up."""
-
     end = month_bounds(max(months))[1]
     stmt, recv, due, _ = _item_stmt()
     stmt = stmt.where(due > _epoch(month_bounds(min(months))[0]), due <= _epoch(end),

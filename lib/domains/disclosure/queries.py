@@ -44,7 +44,7 @@ def villages(session: Session) -> pd.DataFrame:
         .join(town, town.id == Region.parent_id).join(county, county.id == town.parent_id)
         .where(Region.level == "village").order_by(Region.code)).all()
     return db.frame(rows, ["village_id", "village_code", "village", "town_id", "town",
-                                       "county_id", "adcode", "county"])
+                           "county_id", "adcode", "county"])
 
 
 def village_counts(session: Session, as_of: datetime, months: int = 12) -> pd.DataFrame:

@@ -132,10 +132,9 @@ def paid(session: Session, as_of: datetime) -> list[Pay]:
     when = type_coerce(t.paid_at, BigInteger)
 
     def load():
-        # Plain tuples from the driver (no row objects, no Decimal per amount): every rule of
-        # the domain reads these thousands of payments.
-        # The amount as a float and the time as an integer from the database itself (both
-        # drivers), so each row is the payment's tuple as it comes.
+        # Plain tuples from the driver, the amount cast to a float in SQL (both drivers), so
+        # each row is the payment's tuple as it comes: every rule of the domain reads these
+        # thousands of payments.
         rows = db.raw_cursor(session, select(
             t.id, t.external_id, t.program_id, t.unit_id, t.payee_id, t.account_id,
             t.village_id, cast(t.amount, Float), when, t.item_id)
@@ -421,11 +420,14 @@ def cadre_households(ctx: flags.RuleContext):
     if ctx.session.scalar(select(r.id_hash).limit(1)) is None:
         ctx.population = 0
         return
-    is_cadre = and_(r.cadre_post.is_not(None), r.cadre_post != "")
+
+    def is_cadre(t):  # a resident with a cadre's post
+        return and_(t.cadre_post.is_not(None), t.cadre_post != "")
+
     cadre_households: dict[int, set[str]] = defaultdict(set)
     posts: dict[int, set[str]] = defaultdict(set)
     for village, hh, post in ctx.session.execute(select(r.village_id, r.household, r.cadre_post)
-                                                 .where(is_cadre)):
+                                                 .where(is_cadre(r))):
         cadre_households[village].add(hh)
         posts[village].add(post)
     # The household of each payee who lives in a cadre's household (in any village): the only
@@ -433,8 +435,7 @@ def cadre_households(ctx: flags.RuleContext):
     cadre = aliased(FundResident)
     household = dict(ctx.session.execute(
         select(FundPayee.id, r.household).join(r, r.id_hash == FundPayee.id_hash)
-        .where(r.household.in_(select(cadre.household).where(
-            cadre.cadre_post.is_not(None), cadre.cadre_post != "")))).all())
+        .where(r.household.in_(select(cadre.household).where(is_cadre(cadre))))).all())
     progs = programs(ctx.session)
     groups: dict[tuple, list[Pay]] = defaultdict(list)
     for p in paid(ctx.session, ctx.as_of):
