@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from lib.models import Domain, Region, Subsystem, Unit
@@ -164,9 +165,35 @@ def town_code(county: str, index: int) -> str:
     return f"{county}{100 + index:03d}000"
 
 
+@lru_cache(maxsize=1)
+def _codes() -> frozenset[tuple[str, str]]:
+    """(table, code) of every row `seed_catalog` writes."""
+    regions = [CITY[0], *(c for c, _ in COUNTIES),
+               *(town_code(county, i) for county, towns in TOWNS.items()
+                 for i in range(len(towns)))]
+    units = [unit_code(CITY[0], d) for d, _ in MUNICIPAL_DEPTS] + [
+        unit_code(county, d) for county, _ in COUNTIES for d, _ in COUNTY_DEPTS]
+    return frozenset([("region", c) for c in regions] + [("domain", c) for c, _ in DOMAINS]
+                     + [("subsystem", s.code) for s in SUBSYSTEMS] + [("unit", c) for c in units])
+
+
+def catalog_complete(session: Session) -> bool:
+    """Whether every row `seed_catalog` would write is there: one read of the codes, no ORM
+    objects (the check every app process makes once when it starts)."""
+    stmt = union_all(
+        select(literal("region"), Region.code).where(Region.level.in_(("city", "county", "town"))),
+        select(literal("domain"), Domain.code),
+        select(literal("subsystem"), Subsystem.code),
+        select(literal("unit"), Unit.code))
+    return _codes() <= set(session.execute(stmt))
+
+
 def seed_catalog(session: Session) -> None:
     """Write the domains, subsystems, city, counties, towns and units that are missing."""
     from lib.workdays import parse_limit
+
+    if catalog_complete(session):
+        return
 
     regions = {r.code: r for r in session.scalars(select(Region))}
     if CITY[0] not in regions:

@@ -17,6 +17,26 @@ def test_migrated_schema_matches_the_models(empty_engine):
     assert not db.needs_migration(empty_engine)
 
 
+def test_the_head_read_from_the_scripts_lines_is_alembics(tmp_path, monkeypatch):
+    """The start-up check reads the head from the scripts' revision lines
+    (`db.head_from_scripts`), not through Alembic; both agree, and a branch (two heads) or a
+    script it cannot read gives None (the check then asks Alembic)."""
+    import shutil
+
+    assert db.head_from_scripts() is not None
+    assert db.head_from_scripts() == db.head_revision()
+    versions = tmp_path / "versions"
+    shutil.copytree(db.MIGRATIONS_DIR / "versions", versions)
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", tmp_path)
+    head = db.head_from_scripts()
+    (versions / "9999_next.py").write_text(f'revision = "9999"\ndown_revision = "{head}"\n')
+    assert db.head_from_scripts() == "9999"
+    (versions / "9998_branch.py").write_text(f'revision = "9998"\ndown_revision = "{head}"\n')
+    assert db.head_from_scripts() is None  # two heads
+    (versions / "9998_branch.py").write_text('"""no revision line"""\n')
+    assert db.head_from_scripts() is None
+
+
 def test_upgrade_keeps_data_written_under_the_first_revision(backend, tmp_path_factory):
     engine = db.make_engine(new_database_url(backend, tmp_path_factory))
     db.migrate(engine, "0001")
