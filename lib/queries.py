@@ -94,10 +94,11 @@ def _ts(col):
     return type_coerce(col, BigInteger)
 
 
-def _in_view(as_of: datetime, window_days: int | None):
-    """Items that exist at T and are open then or were completed within the window."""
+def _in_view(as_of: datetime, window_days: int | None, open_only: bool = False):
+    """Items that exist at T and are open then or were completed within the window.
+    `open_only`: the caller selects items not completed, which are in any window."""
     cond = [exists_sql(Item.received_at, as_of)]
-    if window_days is not None:
+    if window_days is not None and not open_only:
         since = epoch(as_of - timedelta(days=window_days))
         done = _ts(Item.completed_at)
         cond.append(or_(done.is_(None), done > literal(since, BigInteger)))
@@ -187,10 +188,10 @@ def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int
 
     stmt = (
         select(Item.unit_id, Item.subsystem_id, Item.region_id, func.count().label("total"),
-               n(f["open"]), n(f["grey"]), n(f["late"]), n(f["closed"]), n(f["overdue"]),
-               n(f["near"]))
+               func.count() if open_only else n(f["open"]), n(f["grey"]), n(f["late"]),
+               n(f["closed"]), n(f["overdue"]), n(f["near"]))
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
-        .where(_in_view(as_of, window_days))
+        .where(_in_view(as_of, window_days, open_only))
         .group_by(Item.unit_id, Item.subsystem_id, Item.region_id)
     )
     if region_id is not None:

@@ -92,12 +92,16 @@ def _day_sql(col):
     return (_ts(col) + OFFSET) // DAY
 
 
-def not_odd():
-    """Rows whose times do not contradict each other (`ODD_SQL` is not true)."""
+def not_odd(open_: bool = False):
+    """Rows whose times do not contradict each other (`ODD_SQL` is not true). `open_`: the
+    rows are known not to be completed (`completed_at IS NULL`), so the completion's two
+    conditions hold and are left out (each is evaluated for every open item read)."""
     recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
-    return and_(or_(recv.is_(None), due.is_(None), due >= recv),
-                or_(recv.is_(None), done.is_(None), done >= recv),
-                or_(due.is_(None), due >= 0), or_(done.is_(None), done >= 0))
+    cond = [or_(recv.is_(None), due.is_(None), due >= recv), or_(due.is_(None), due >= 0)]
+    if not open_:
+        cond += [or_(recv.is_(None), done.is_(None), done >= recv),
+                 or_(done.is_(None), done >= 0)]
+    return and_(*cond)
 
 
 def odd():
@@ -593,8 +597,10 @@ def _without(a: int, b: int, days: list[int]) -> list[tuple[int, int]]:
 
 
 def _cell_terms(kind: str, a: int, b: int, dirty: dict[int, list[int]]):
-    """WHERE terms selecting the clean cells of `kind` covering days a..b: a flat list of
-    (kind, size, bucket range[, unit]) conjunctions, each one range of the key."""
+    """WHERE terms selecting the clean cells of `kind` covering days a..b: (the terms of the
+    clean units, one per cell size: a few; the dirty units' terms, one per range of their
+    clean days: as many as their dirty days split them into), each a (kind, size, bucket
+    range[, unit]) conjunction, one range of the key."""
     c = RollupCell
     terms = []
     units = sorted(dirty)
@@ -603,10 +609,10 @@ def _cell_terms(kind: str, a: int, b: int, dirty: dict[int, list[int]]):
         if units:
             term.append(c.unit_id.not_in(units))
         terms.append(and_(*term))
-    for unit, days in dirty.items():
-        terms += [and_(c.kind == kind, c.size == s, c.bucket.between(lo, hi), c.unit_id == unit)
+    unit_terms = [and_(c.kind == kind, c.size == s, c.bucket.between(lo, hi), c.unit_id == unit)
+                  for unit, days in dirty.items()
                   for x, y in _without(a, b, days) for s, lo, hi in cover(x, y)]
-    return terms
+    return terms, unit_terms
 
 
 def usable(session: Session, as_of: datetime) -> RollupState | None:
@@ -672,9 +678,12 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
 
     # Cells (at a past month's end: the closed ones, and the snapshot of the open set).
     c = RollupCell
-    terms = _cell_terms("c", d1, d2, dirty["c"])
+    terms, unit_terms = _cell_terms("c", d1, d2, dirty["c"])
     if snap is None:
-        terms += _cell_terms("o", 0, day_of(w), dirty["o"])
+        more, more_units = _cell_terms("o", 0, day_of(w), dirty["o"])
+        terms, unit_terms = terms + more, unit_terms + more_units
+    if unit_terms:  # the dirty units' clean days: one part, however many (rare, between sweeps)
+        terms.append(or_(*unit_terms))
     out: dict[tuple, list[int]] = {}
 
     def add(key, vals):
@@ -686,16 +695,26 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                 acc[i] += v
 
     if terms:
-        stmt = (select(c.unit_id, c.subsystem_id, c.region_id, c.kind, func.sum(c.n),
-                       func.sum(c.red), func.sum(c.near), func.sum(c.grey))
-                .where(or_(*terms)).group_by(c.unit_id, c.subsystem_id, c.region_id, c.kind))
+        also = []
         if region_id is not None:
-            stmt = stmt.where(c.region_id == region_id)
+            also.append(c.region_id == region_id)
         if unit_id is not None:
-            stmt = stmt.where(c.unit_id == unit_id)
+            also.append(c.unit_id == unit_id)
         if subsystem_ids is not None:
-            stmt = stmt.where(c.subsystem_id.in_(subsystem_ids))
-        for unit, sub, region, kind, n, red, near, grey in db.raw_cursor(session, stmt):
+            also.append(queries.one_of(c.subsystem_id, subsystem_ids))
+        # One part per term, each read through the primary key's range: a single OR of them
+        # made SQLite gather every cell's key in a temporary table and read each cell twice
+        # (a year's 10,400 cells: 33 -> 23 ms). The text is kept per shape (`db.indexed_by`).
+        cells = union_all(*[select(c.unit_id, c.subsystem_id, c.region_id, c.kind, c.n, c.red,
+                                   c.near, c.grey).where(term, *also) for term in terms]
+                          ).subquery()
+        stmt = (select(cells.c.unit_id, cells.c.subsystem_id, cells.c.region_id, cells.c.kind,
+                       func.sum(cells.c.n), func.sum(cells.c.red), func.sum(cells.c.near),
+                       func.sum(cells.c.grey))
+                .group_by(cells.c.unit_id, cells.c.subsystem_id, cells.c.region_id,
+                          cells.c.kind))
+        for unit, sub, region, kind, n, red, near, grey in db.raw_cursor(
+                session, db.indexed_by(session, stmt, [])):
             n, red, near, grey = int(n), int(red), int(near), int(grey)
             key = (unit, sub, None if region == -1 else region)
             if kind == "c":  # total, open, grey, late, closed, overdue, near
@@ -731,7 +750,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
              "ix_items_completed"),
             ([not_done, Item.deadline.is_(None)], "ix_items_open"),
             # The open items not yet overdue, in the order they are grouped (no sort).
-            ([not_done, due >= w, not_odd()], "ix_items_open_units"),
+            ([not_done, due >= w, not_odd(open_=True)], "ix_items_open_units"),
             ([odd()], "ix_items_odd"),
         ]
     else:  # T is the month's last second: a closed item's day is at most d2
@@ -749,7 +768,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     open_days = [and_(Item.unit_id == u, due >= day_start(d), due < min(day_start(d + 1), w))
                  for u, days in dirty["o"].items() for d in days if day_start(d) < w]
     if open_days and snap is None:
-        live.append(([not_done, or_(*open_days), not_odd()],
+        live.append(([not_done, or_(*open_days), not_odd(open_=True)],
                      "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
                                     unit_id=unit_id, subsystem_ids=subsystem_ids)
