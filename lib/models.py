@@ -317,6 +317,17 @@ class VillageDisclosure(Base):
     )
 
 
+class VillageDisclosureMonth(Base):
+    """The city's disclosure totals of one month (every village's items and views), kept by
+    triggers on `village_disclosures` in the writing transaction (migration 0022): the cockpit
+    sums a few dozen months instead of every village's."""
+
+    __tablename__ = "village_disclosure_months"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    items: Mapped[int] = mapped_column(BigInteger)
+    views: Mapped[int] = mapped_column(BigInteger)
+
+
 class User(Base):
     """A person who signs in. Roles are listed in `lib.access.ROLES`; staff are bound to a unit."""
 

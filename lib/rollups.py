@@ -60,6 +60,8 @@ from lib.models import (
     RollupSnapshot,
     RollupState,
     Subsystem,
+    VillageDisclosure,
+    VillageDisclosureMonth,
 )
 
 _log = logging.getLogger(__name__)
@@ -206,6 +208,7 @@ def rebuild(session: Session, now: datetime | None = None) -> dict:
     snapshots = rebuild_snapshots(session, st, watermark)
     t2 = time.perf_counter()
     months = scoring.rebuild_months(session, st, watermark)
+    rebuild_disclosure_months(session)
     _log.info("rollups rebuilt: cells %.1f s, %d month-end snapshots %.1f s, %d months' "
               "figures %.1f s", t1 - t0, snapshots, t2 - t1, months, time.perf_counter() - t2)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
@@ -799,8 +802,9 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
     now = now or now_utc()
     st = state(session)
     if st is None or not st.built:
-        return ["rollups not built (run: python -m lib rollups rebuild)"]
-    drift: list[str] = []
+        return ["rollups not built (run: python -m lib rollups rebuild)",
+                *disclosure_drift(session)]
+    drift: list[str] = disclosure_drift(session)
     dirty = {tuple(r) for r in session.execute(
         select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)).all()}
     c = RollupCell
@@ -850,6 +854,37 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
                 drift.append(f"cockpit counts as of {at:%Y-%m-%d %H:%M:%S} UTC, window "
                              f"{window or 'all'}: rollups differ from the base table")
     return drift
+
+
+def _disclosure_sums():
+    v = VillageDisclosure
+    return (select(v.month, func.sum(v.party_items + v.village_items + v.finance_items),
+                   func.sum(v.views)).group_by(v.month))
+
+
+def disclosure_drift(session: Session) -> list[str]:
+    """The months' disclosure totals (`village_disclosure_months`, kept by triggers) against
+    the sums of the villages' rows, in words (empty: none)."""
+    def rows(stmt):
+        return {m: (int(i), int(v)) for m, i, v in session.execute(stmt).all()}
+
+    want = rows(_disclosure_sums())
+    m = VillageDisclosureMonth
+    kept = rows(select(m.month, m.items, m.views))
+    return [f"disclosure totals of {month}: kept (items, views) {kept.get(month, (0, 0))}, "
+            f"the villages' rows {want.get(month, (0, 0))}"
+            for month in sorted(set(want) | set(kept))
+            if kept.get(month, (0, 0)) != want.get(month, (0, 0))]
+
+
+def rebuild_disclosure_months(session: Session) -> int:
+    """The months' disclosure totals recomputed from the villages' rows; returns the months."""
+    if session.get_bind().dialect.name == "postgresql":  # no trigger may add meanwhile
+        session.execute(text("LOCK TABLE village_disclosures IN SHARE ROW EXCLUSIVE MODE"))
+    m = VillageDisclosureMonth
+    session.execute(delete(m))
+    session.execute(insert(m).from_select(["month", "items", "views"], _disclosure_sums()))
+    return int(session.scalar(select(func.count()).select_from(m)) or 0)
 
 
 def verify_snapshots(session: Session, st: RollupState, dirty: set[tuple]) -> list[str]:

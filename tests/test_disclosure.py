@@ -451,3 +451,101 @@ def test_the_sweep_brings_obligations_due_once_switched_on(engine):
         # After New Year: the reports on 2026, and the fourth quarter's obligations.
         done = domains.run_due(s, t(2027, 1, 12))["DISCLOSURE"]
         assert done["annual_reports"] > 0 and done["obligations"] == 3 * 2 + 3
+
+
+# -- the city's monthly totals (migration 0022) --------------------------------------------------
+
+def _sums(s) -> dict:
+    from lib.models import VillageDisclosure as V
+
+    return {m: (int(i), int(v)) for m, i, v in s.execute(
+        select(V.month, ds.func.sum(V.party_items + V.village_items + V.finance_items),
+               ds.func.sum(V.views)).group_by(V.month)).all() if (i, v) != (0, 0)}
+
+
+def _kept(s) -> dict:
+    from lib.models import VillageDisclosureMonth as M
+
+    return {m: (int(i), int(v)) for m, i, v in s.execute(select(M.month, M.items, M.views))
+            if (i, v) != (0, 0)}
+
+
+def test_the_months_totals_follow_every_write(engine):
+    """Inserts, views, edits of counts and of the month, deletions — through the service and
+    as plain statements, committed or rolled back: the kept totals always equal the villages'
+    sums, and the cockpit's figure reads them."""
+    import random
+    from datetime import date
+
+    from sqlalchemy import delete, update
+
+    from lib import queries, rollups
+    from lib.models import VillageDisclosure as V
+
+    rng = random.Random(22)
+    with db.session_scope(engine) as s:
+        villages = [_village(s, c).id for c in ("440823100201", "440823100202", "440823101201")]
+        d = ds.publish(s, SYSTEM, village_id=villages[0], category="party", period="2026-H1",
+                       title="上半年党务公开", now=t(2026, 7, 5))
+        ds.record_view(s, d.id, now=t(2026, 7, 6))
+        ds.record_view(s, d.id, now=t(2026, 8, 1))
+    months = [date(2026, m, 1) for m in range(1, 13)]
+    for step in range(60):
+        with db.session_scope(engine) as s:
+            rows = s.execute(select(V.id, V.village_id, V.month)).all()
+            kind = rng.choice(["insert", "insert", "update", "month", "delete", "rollback"])
+            if kind == "insert":
+                free = [(v, m) for v in villages for m in months
+                        if (v, m) not in {(r.village_id, r.month) for r in rows}]
+                if free:
+                    v, m = rng.choice(free)
+                    s.add(V(village_id=v, month=m, party_items=rng.randint(0, 9),
+                            village_items=rng.randint(0, 9), finance_items=rng.randint(0, 9),
+                            views=rng.randint(0, 500)))
+            elif kind == "update" and rows:
+                r = rng.choice(rows)
+                s.execute(update(V).where(V.id == r.id).values(
+                    party_items=rng.randint(0, 9), views=V.views + rng.randint(1, 50)))
+            elif kind == "month" and rows:
+                r = rng.choice(rows)
+                taken = {m for _, v, m in rows if v == r.village_id}
+                free = [m for m in months if m not in taken]
+                if free:
+                    s.execute(update(V).where(V.id == r.id).values(month=rng.choice(free)))
+            elif kind == "delete" and rows:
+                s.execute(delete(V).where(V.id == rng.choice(rows).id))
+            elif kind == "rollback" and rows:
+                s.execute(update(V).values(views=V.views + 1000))
+                s.rollback()
+        with db.read_scope(engine) as s:
+            assert _kept(s) == _sums(s), (step, kind)
+    with db.read_scope(engine) as s:
+        sums = _sums(s)
+        assert len(sums) >= 3
+        assert rollups.disclosure_drift(s) == []
+        for day in (date(2026, 3, 15), date(2026, 12, 31)):
+            f = queries.source_figures(s, as_of=datetime.combine(day, datetime.min.time(), TZ))
+            upto = [v for m, v in sums.items() if m <= day]
+            assert (f.disclosed_items, f.disclosure_views) == (sum(i for i, _ in upto),
+                                                                sum(v for _, v in upto))
+    # A drift is named, and the rebuild mends it.
+    from lib.models import VillageDisclosureMonth as M
+
+    with db.session_scope(engine) as s:
+        month = min(sums)
+        s.execute(update(M).where(M.month == month).values(views=M.views + 7))
+    with db.read_scope(engine) as s:
+        drift = rollups.disclosure_drift(s)
+        assert len(drift) == 1 and str(month) in drift[0]
+    with db.session_scope(engine) as s:
+        assert rollups.rebuild_disclosure_months(s) >= 3
+    with db.read_scope(engine) as s:
+        assert rollups.disclosure_drift(s) == [] and _kept(s) == sums
+
+
+def test_the_demo_keeps_its_months_totals(demo_engine):
+    from lib import rollups
+
+    with db.read_scope(demo_engine) as s:
+        assert len(_kept(s)) >= 12 and _kept(s) == _sums(s)
+        assert rollups.disclosure_drift(s) == []
