@@ -143,3 +143,35 @@ def test_the_open_items_index_carries_the_ids_on_postgresql(empty_engine):
         after = index_ddl()
         assert "INCLUDE (id)" in after[0] and "ix_items_open " in after[0]
         assert "INCLUDE" not in after[1]  # ix_items_open_units, untouched
+
+
+def test_0022_fills_the_months_totals_from_the_rows_there(empty_engine):
+    """Upgrading a database that holds village disclosures fills their months' totals, and
+    the triggers keep them from then on; the downgrade removes table and triggers."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from lib import rollups
+
+    command.downgrade(db.alembic_config(empty_engine), "0021")
+    assert "village_disclosure_months" not in inspect(empty_engine).get_table_names()
+    with empty_engine.begin() as c:
+        town = c.scalar(text("SELECT id FROM regions WHERE level = 'town' ORDER BY code"))
+        for i in range(3):
+            c.execute(text("INSERT INTO regions (code, name, level, parent_id) "
+                           "VALUES (:code, :name, 'village', :town)"),
+                      {"code": f"4408231002{i:02d}", "name": f"村{i}", "town": town})
+        villages = list(c.scalars(text("SELECT id FROM regions WHERE level = 'village'")))
+        for v in villages:
+            for month, n in (("2026-08-01", 3), ("2026-09-01", 5)):
+                c.execute(text("INSERT INTO village_disclosures (village_id, month, party_items, "
+                               "village_items, finance_items, views) "
+                               "VALUES (:v, :m, :n, 1, 2, :views)"),
+                          {"v": v, "m": month, "n": n, "views": 10 * n})
+    db.migrate(empty_engine)
+    with db.session_scope(empty_engine) as s:
+        kept = sorted((str(m), i, v) for m, i, v in s.execute(text(
+            "SELECT month, items, views FROM village_disclosure_months")))
+        assert kept == [("2026-08-01", 18, 90), ("2026-09-01", 24, 150)]
+        s.execute(text("UPDATE village_disclosures SET views = views + 1"))
+        assert rollups.disclosure_drift(s) == []
