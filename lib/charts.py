@@ -17,6 +17,7 @@ from functools import lru_cache
 import altair as alt
 import pandas as pd
 
+from lib.catalog import DOMAINS
 from lib.lights import COLORS, GREEN, GREY, LABELS, RED, SYMBOLS, YELLOW
 
 LIGHT_ORDER = [RED, YELLOW, GREEN, GREY]
@@ -285,3 +286,4 @@ _RANKING = _ranking_base()
 _SCORE_BAR = _score_bar_base()
 _SCORE_MAP = _score_map_base()
 _EXECUTION_CURVES = _execution_curves_base()
+_domain_bar_template(tuple(name for _, name in DOMAINS))  # the cockpit's six domains, in order
