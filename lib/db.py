@@ -230,38 +230,69 @@ def indexed_by(session: Session, stmt, indexes: list[str | None]):
     when the parts cannot be told apart, the select as it is.
 
     The text is kept per statement shape (SQLAlchemy's cache key: the same structure, other
-    values) with the names of its parameters in the key's order, so a page's next read binds
-    the new values without compiling the statement again (a compound select takes several
-    milliseconds to compile). Statements with an IN list (whose text depends on its length)
-    are compiled each time."""
+    values; and the length of each IN list, whose text has one parameter per value) with the
+    names of its parameters in the key's order, so the next read binds the new values without
+    compiling the statement again (a compound select takes several milliseconds to compile:
+    the sweep's recomputation of a few dirty days compiled its union on every run)."""
     if session.get_bind().dialect.name != "sqlite":
         return stmt
     from sqlalchemy import bindparam, text
 
     key = stmt._generate_cache_key()
-    if key is None or any(b.expanding for b in key.bindparams):
-        sql, compiled = _hinted_sql(stmt, indexes)
-        if sql is None:
-            return stmt
-        binds = compiled.binds  # each value bound with its column's type (an epoch, a flag)
-        return text(sql).bindparams(*[
-            bindparam(name, value, type_=binds[name].type if name in binds else None)
-            for name, value in compiled.params.items()])
-    shape = (key.key, tuple(indexes))
+    if key is None:
+        return _hinted_text(stmt, indexes)
+    lengths = tuple(len(b.effective_value) for b in key.bindparams if b.expanding)
+    shape = (key.key, tuple(indexes), lengths)
     entry = _HINTED.get(shape, _MISSING)  # one read: another thread may clear the dict
     if entry is _MISSING:
         sql, compiled = _hinted_sql(stmt, indexes)
-        entry = None if sql is None else (sql, [compiled.bind_names.get(b)
-                                                for b in key.bindparams])
+        names = None if sql is None else [compiled.bind_names.get(b) for b in key.bindparams]
+        if names is not None and set(compiled.params) != set(
+                _expanded(names, key.bindparams)):  # not the naming relied on: no text kept
+            names = _UNKEPT
+        entry = None if sql is None else (sql, names)
         if len(_HINTED) >= HINTED_MAX:
             _HINTED.clear()
         _HINTED[shape] = entry
     if entry is None:  # the parts cannot be told apart
         return stmt
     sql, names = entry
-    values = {name: bindparam(name, b.effective_value, type_=b.type)  # once per name
-              for name, b in zip(names, key.bindparams, strict=True) if name is not None}
-    return text(sql).bindparams(*values.values())
+    if names is _UNKEPT:
+        return _hinted_text(stmt, indexes)
+    return text(sql).bindparams(*[bindparam(name, value, type_=b.type)
+                                  for name, (b, value) in _expanded(names, key.bindparams).items()])
+
+
+_UNKEPT = object()  # a shape whose parameters are not named as `_expanded` expects
+
+
+def _expanded(names: list[str | None], binds) -> dict[str, tuple]:
+    """{parameter name in the text: (its bind, its value)}, once per name: an IN list's bind
+    `n` with k values is rendered as the parameters n_1 … n_k (SQLAlchemy's post-compile
+    naming; `indexed_by` checks it against the compiled statement before keeping a text)."""
+    out: dict[str, tuple] = {}
+    for name, b in zip(names, binds, strict=True):
+        if name is None:
+            continue
+        if b.expanding:
+            for i, value in enumerate(b.effective_value, start=1):
+                out[f"{name}_{i}"] = (b, value)
+        else:
+            out[name] = (b, b.effective_value)
+    return out
+
+
+def _hinted_text(stmt, indexes: list[str | None]):
+    """The hinted select compiled now, its values bound with their columns' types."""
+    from sqlalchemy import bindparam, text
+
+    sql, compiled = _hinted_sql(stmt, indexes)
+    if sql is None:
+        return stmt
+    binds = compiled.binds  # each value bound with its column's type (an epoch, a flag)
+    return text(sql).bindparams(*[
+        bindparam(name, value, type_=binds[name].type if name in binds else None)
+        for name, value in compiled.params.items()])
 
 
 def _hinted_sql(stmt, indexes: list[str | None]):
