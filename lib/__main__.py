@@ -277,6 +277,7 @@ def cmd_rollups(args) -> int:
     started = time.perf_counter()
     if args.what == "rebuild":
         built = db.transact(lambda s: rollups.rebuild(s))
+        db.transact(rollups.rebuild_disclosure_months)  # its own transaction (see there)
         print(f"汇总表已重建：{built['cells']} 个单元格，逾期水位 "
               f"{fmt_time(datetime.fromtimestamp(built['overdue_until'], UTC))}，"
               f"用时 {time.perf_counter() - started:.1f} 秒")

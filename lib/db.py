@@ -290,9 +290,15 @@ def _hinted_text(stmt, indexes: list[str | None]):
     if sql is None:
         return stmt
     binds = compiled.binds  # each value bound with its column's type (an epoch, a flag)
-    return text(sql).bindparams(*[
-        bindparam(name, value, type_=binds[name].type if name in binds else None)
-        for name, value in compiled.params.items()])
+
+    def type_of(name: str):  # an IN list's value n_i: the type of its list's bind n
+        b = binds.get(name)
+        if b is None:
+            b = binds.get(name.rsplit("_", 1)[0])
+        return None if b is None else b.type
+
+    return text(sql).bindparams(*[bindparam(name, value, type_=type_of(name))
+                                  for name, value in compiled.params.items()])
 
 
 def _hinted_sql(stmt, indexes: list[str | None]):

@@ -71,6 +71,7 @@ OFFSET = 8 * 3600  # China Standard Time (no summer time): local day = (epoch + 
 DAY = 86400
 FEW_DAYS = 40  # dirty days of one kind up to this: read day by day through a time index
 MAX_DIRTY = 2000  # more dirty days than this: the base table answers until the sweep has run
+OR_TERMS = 400  # terms OR-ed in one part of a read (SQLite: an expression at most 1,000 deep)
 FAR = datetime(2200, 1, 1, tzinfo=UTC)  # a time after every completion and deadline
 
 RAW_COLUMNS = ["unit_id", "subsystem_id", "region_id", "total", "open", "grey", "late", "closed",
@@ -208,7 +209,6 @@ def rebuild(session: Session, now: datetime | None = None) -> dict:
     snapshots = rebuild_snapshots(session, st, watermark)
     t2 = time.perf_counter()
     months = scoring.rebuild_months(session, st, watermark)
-    rebuild_disclosure_months(session)
     _log.info("rollups rebuilt: cells %.1f s, %d month-end snapshots %.1f s, %d months' "
               "figures %.1f s", t1 - t0, snapshots, t2 - t1, months, time.perf_counter() - t2)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
@@ -685,8 +685,9 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     if snap is None:
         more, more_units = _cell_terms("o", 0, day_of(w), dirty["o"])
         terms, unit_terms = terms + more, unit_terms + more_units
-    if unit_terms:  # the dirty units' clean days: one part, however many (rare, between sweeps)
-        terms.append(or_(*unit_terms))
+    # The dirty units' clean days (rare, between sweeps): parts of at most OR_TERMS terms
+    # (SQLite parses an OR of n terms n deep, and refuses an expression deeper than 1,000).
+    terms += [or_(*unit_terms[i:i + OR_TERMS]) for i in range(0, len(unit_terms), OR_TERMS)]
     out: dict[tuple, list[int]] = {}
 
     def add(key, vals):
@@ -766,13 +767,15 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                       not_odd()], "ix_items_completed"))
     closed_days = [and_(Item.unit_id == u, done >= day_start(d), done < day_start(d + 1))
                    for u, days in dirty["c"].items() for d in days if d1 <= d <= d2]
-    if closed_days:
-        live.append(([Item.completed_at.is_not(None), or_(*closed_days), not_odd()], None))
+    for i in range(0, len(closed_days), OR_TERMS):
+        live.append(([Item.completed_at.is_not(None), or_(*closed_days[i:i + OR_TERMS]),
+                      not_odd()], None))
     open_days = [and_(Item.unit_id == u, due >= day_start(d), due < min(day_start(d + 1), w))
                  for u, days in dirty["o"].items() for d in days if day_start(d) < w]
-    if open_days and snap is None:
-        live.append(([not_done, or_(*open_days), not_odd(open_=True)],
-                     "ix_items_open"))
+    if snap is None:
+        for i in range(0, len(open_days), OR_TERMS):
+            live.append(([not_done, or_(*open_days[i:i + OR_TERMS]), not_odd(open_=True)],
+                         "ix_items_open"))
     base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
                                     unit_id=unit_id, subsystem_ids=subsystem_ids)
     # The parts that read only items not completed count them with the open branch of the rule.
@@ -804,7 +807,7 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
     if st is None or not st.built:
         return ["rollups not built (run: python -m lib rollups rebuild)",
                 *disclosure_drift(session)]
-    drift: list[str] = disclosure_drift(session)
+    drift: list[str] = []
     dirty = {tuple(r) for r in session.execute(
         select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)).all()}
     c = RollupCell
@@ -853,7 +856,7 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
             if not frames_equal(a, b):
                 drift.append(f"cockpit counts as of {at:%Y-%m-%d %H:%M:%S} UTC, window "
                              f"{window or 'all'}: rollups differ from the base table")
-    return drift
+    return drift + disclosure_drift(session)
 
 
 def _disclosure_sums():
@@ -878,7 +881,10 @@ def disclosure_drift(session: Session) -> list[str]:
 
 
 def rebuild_disclosure_months(session: Session) -> int:
-    """The months' disclosure totals recomputed from the villages' rows; returns the months."""
+    """The months' disclosure totals recomputed from the villages' rows; returns the months.
+    In a transaction of its own (`python -m lib rollups rebuild` runs it after `rebuild`): on
+    PostgreSQL it locks the villages' rows against writes, and a publication writes them before
+    it marks items, so taking this lock after the items' markers' could deadlock with it."""
     if session.get_bind().dialect.name == "postgresql":  # no trigger may add meanwhile
         session.execute(text("LOCK TABLE village_disclosures IN SHARE ROW EXCLUSIVE MODE"))
     m = VillageDisclosureMonth

@@ -144,6 +144,13 @@ def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
             assert got == sorted(s.execute(q).all())
         if s.get_bind().dialect.name == "sqlite":  # PostgreSQL: the statement as it is
             assert 0 < len(db._HINTED) <= 12  # a text per (units, times) length, not per read
+            assert all(e[1] is not db._UNKEPT for e in db._HINTED.values())
+        # A shape whose parameters are named otherwise (a LIMIT's) is compiled each time, its
+        # IN list's epoch times still converted by the column's type.
+        due = list(s.scalars(select(Item.deadline).where(Item.deadline.is_not(None)).limit(3)))
+        q = select(Item.id).where(Item.deadline.in_(due)).order_by(Item.id).limit(50)
+        assert s.execute(q).all()
+        assert s.execute(db.indexed_by(s, q, ["ix_items_deadline"])).all() == s.execute(q).all()
 
 
 def test_a_raw_cursor_converts_its_parameters_by_their_types(demo_engine):

@@ -324,3 +324,29 @@ def test_drift_is_named_and_rebuild_repairs_it(empty_engine):
         assert drift and any("snapshot" in x for x in drift)
         rollups.rebuild(s, NOW)
         assert rollups.verify(s, NOW) == []
+
+
+def test_many_dirty_days_are_read_in_parts(empty_engine):
+    """Between two sweeps, up to MAX_DIRTY marked (unit, day)s are read live: their terms are
+    OR-ed in parts of at most OR_TERMS (SQLite refuses an expression over 1,000 deep), and the
+    counts equal the base table's."""
+    from lib.models import RollupDirty
+
+    rng = random.Random(16)
+    with db.session_scope(empty_engine) as s:
+        units, subs, counties = _world(s)
+        s.add_all([_random_item(rng, n, units, subs, counties) for n in range(400)])
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+        today = rollups.day_of(int(NOW.timestamp()))
+        # every other day of 320 for each unit: as many dirty days, and clean gaps between them
+        marks = [("c", u, today - 2 * k) for u, _, _ in units for k in range(160)]
+        marks += [("o", u, today - 3 - 7 * k) for u, _, _ in units[:4] for k in range(10)]
+        assert 1000 < len(marks) <= rollups.MAX_DIRTY
+        s.add_all([RollupDirty(kind=k, unit_id=u, day=d) for k, u, d in marks])
+    with db.read_scope(empty_engine) as s:
+        for window in (30, 365, None):
+            got = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=window)
+            want = queries.direct_light_counts(s, user=SYSTEM, as_of=NOW, window_days=window)
+            assert got.attrs["source"] == "rollups"
+            assert rollups.frames_equal(got, want), window
