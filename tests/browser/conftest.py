@@ -121,8 +121,9 @@ def login(pg, base: str, username: str, password: str) -> None:
         except PlaywrightTimeout:
             if attempt == 2 or pg.get_by_label("用户名", exact=True).first.count() == 0:
                 raise
-    # The login cookie is written by a component after the run; wait until the browser has it.
-    for _ in range(100):
+    # The login cookie is written by a component after the run; wait until the browser has it
+    # (up to 30 s: on a loaded 2-core machine 10 s was once not enough).
+    for _ in range(300):
         if "esup_auth" in [c["name"] for c in pg.context.cookies()]:
             break
         pg.wait_for_timeout(100)
