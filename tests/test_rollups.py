@@ -48,6 +48,15 @@ def _random_item(rng, n, units, subs, counties):
                 card_cancelled=rng.random() < 0.05, verdict=rng.choice((0,) * 12 + (1, 2)))
 
 
+def _random_items(engine, seed: int, n: int):
+    """n random items written; (the generator, units, subsystems, counties) for what follows."""
+    rng = random.Random(seed)
+    with db.session_scope(engine) as s:
+        units, subs, counties = _world(s)
+        s.add_all([_random_item(rng, k, units, subs, counties) for k in range(n)])
+    return rng, units, subs, counties
+
+
 def _edit(rng, s, item, units, subs, counties):
     what = rng.choice(("unit", "deadline", "reopen", "complete", "cancel", "verdict", "region",
                        "subsystem", "received", "delete"))
@@ -217,10 +226,7 @@ def test_rollups_equal_the_base_table(empty_engine, monkeypatch, few_days):
         monkeypatch.setattr(rollups, "SNAPSHOT_CHUNK", 37)
         monkeypatch.setattr(scoring, "SCAN_CHUNK", 41)
     engine = empty_engine
-    rng = random.Random(16)
-    with db.session_scope(engine) as s:
-        units, subs, counties = _world(s)
-        s.add_all([_random_item(rng, n, units, subs, counties) for n in range(500)])
+    rng, units, subs, counties = _random_items(engine, 16, 500)
     # Everything written since the (empty) build is dirty: read live, still exact.
     _compare(engine, rng, units, counties, 15)
     with db.session_scope(engine) as s:
@@ -282,10 +288,7 @@ def test_rollups_equal_the_base_table(empty_engine, monkeypatch, few_days):
 
 
 def test_a_month_end_passed_is_snapshotted_by_the_sweep(empty_engine):
-    rng = random.Random(11)
-    with db.session_scope(empty_engine) as s:
-        units, subs, counties = _world(s)
-        s.add_all([_random_item(rng, n, units, subs, counties) for n in range(300)])
+    rng, units, subs, counties = _random_items(empty_engine, 11, 300)
     with db.session_scope(empty_engine) as s:
         rollups.rebuild(s, NOW)  # 2026-06-15: the last snapshot is of May's end
         assert rollups.date_of(rollups.state(s).snap_until) == date(2026, 6, 1)
@@ -303,10 +306,7 @@ def test_a_month_end_passed_is_snapshotted_by_the_sweep(empty_engine):
 
 
 def test_drift_is_named_and_rebuild_repairs_it(empty_engine):
-    rng = random.Random(7)
-    with db.session_scope(empty_engine) as s:
-        units, subs, counties = _world(s)
-        s.add_all([_random_item(rng, n, units, subs, counties) for n in range(200)])
+    rng, units, subs, counties = _random_items(empty_engine, 7, 200)
     with db.session_scope(empty_engine) as s:
         rollups.rebuild(s, NOW)
         assert rollups.verify(s, NOW) == []
@@ -332,10 +332,7 @@ def test_many_dirty_days_are_read_in_parts(empty_engine):
     counts equal the base table's."""
     from lib.models import RollupDirty
 
-    rng = random.Random(16)
-    with db.session_scope(empty_engine) as s:
-        units, subs, counties = _world(s)
-        s.add_all([_random_item(rng, n, units, subs, counties) for n in range(400)])
+    rng, units, subs, counties = _random_items(empty_engine, 16, 400)
     with db.session_scope(empty_engine) as s:
         rollups.rebuild(s, NOW)
         today = rollups.day_of(int(NOW.timestamp()))
