@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 from lib.clock import now_utc
 from lib.models import AuditLog
@@ -117,8 +117,11 @@ _HEAD = "audit_chain_head"  # session.info: (transaction, hash of the row it app
 @event.listens_for(Session, "after_transaction_end")
 def _forget_head(session: Session, transaction) -> None:
     """The cached chain head holds only within the transaction that appended it (a savepoint
-    rolled back may have taken rows with it): any transaction's end forgets it."""
-    session.info.pop(_HEAD, None)
+    rolled back may have taken rows with it): the end of a transaction or a savepoint forgets
+    it. Not a flush's: each flush runs in an inner transaction of the session's own, whose end
+    changes nothing (a flush that fails leaves the whole transaction to be rolled back)."""
+    if transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION:
+        session.info.pop(_HEAD, None)
 
 
 def record(session: Session, *, actor: str, action: str, entity: str,

@@ -6,13 +6,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from lib import audit, db, settings
 from lib.access import CurrentUser
 from lib.importer import import_items
-from lib.models import AuditLog, Subsystem
+from lib.models import AppSetting, AuditLog, Subsystem
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = CurrentUser(id=None, username="admin", display_name="管理员", roles=frozenset({"admin"}))
@@ -138,17 +138,32 @@ def test_reading_personal_data_is_audited(empty_engine):
 def test_appends_in_one_transaction_chain_on_through_savepoints_and_commits(empty_engine):
     """A transaction reads the chain head once and follows on from its own last row; a
     savepoint rolled back (its rows gone) or a commit makes the next append read the head."""
+    reads = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.startswith("SELECT audit_log.hash"):
+            reads.append(statement)
+
+    heads = []
+    event.listen(empty_engine, "before_cursor_execute", count)
     with db.session_scope(empty_engine) as s:
         for n in range(3):
             audit.record(s, actor="t", action="test.a", entity="x", entity_id=n)
+            s.add(AppSetting(key=f"test.{n}", value="x"))
+            s.flush()  # a flush between two appends (most writes flush before they audit)
+        heads.append(len(reads))
         sp = s.begin_nested()
         audit.record(s, actor="t", action="test.gone", entity="x", entity_id="sp")
         sp.rollback()
         audit.record(s, actor="t", action="test.b", entity="x", entity_id=4)
+        heads.append(len(reads))
         s.commit()
         audit.record(s, actor="t", action="test.c", entity="x", entity_id=5)
+        heads.append(len(reads))
+    event.remove(empty_engine, "before_cursor_execute", count)
     chain = rows(empty_engine)
     assert [r.action for r in chain][-5:] == ["test.a"] * 3 + ["test.b", "test.c"]
+    assert heads == [1, 2, 3]  # read once, again after the savepoint's rollback, after the commit
     assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
     with db.session_scope(empty_engine) as s:
         assert audit.verify(s).ok
