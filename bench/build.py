@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from lib import catalog, db, demo, rollups
 from lib.clock import now_utc
-from lib.models import Item, Region, Subsystem, Unit
+from lib.models import Item, Person, Region, Subsystem, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -54,7 +54,30 @@ def _plan(session):
         plan.append((sub.id, weight, int(sub.limit_value * per_day), pool))
     counties = [r.id for r in session.scalars(
         select(Region).where(Region.level == "county").order_by(Region.code))]
+    staff: dict[int, list[int]] = {}
+    for pid, unit in session.execute(select(Person.id, Person.unit_id).order_by(Person.id)):
+        staff.setdefault(unit, []).append(pid)
+    for u in units:
+        u.staff = staff.get(u.id, [])  # (a plain attribute: the handlers drawn for its items)
     return plan, counties, units
+
+
+HANDLED = 0.7  # the share of items with a handler, one of their unit's people
+
+
+def _handlers(unit_id: np.ndarray, units, seed: int) -> np.ndarray:
+    """A handler per item (0: none), drawn from its own generator so the other columns are the
+    same as before handlers were drawn."""
+    rng = np.random.default_rng(seed + 1)
+    out = np.zeros(len(unit_id), dtype=np.int64)
+    handled = rng.random(len(unit_id)) < HANDLED
+    for u in units:
+        staff = getattr(u, "staff", [])
+        if not staff:
+            continue
+        mask = handled & (unit_id == u.id)
+        out[mask] = np.array(staff)[rng.integers(0, len(staff), size=int(mask.sum()))]
+    return out
 
 
 def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: int = 16,
@@ -98,7 +121,7 @@ def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: i
     open_ = stuck | (completed > end)
     cols = {"unit_id": unit_id, "subsystem_id": sub_id, "region_id": region_id,
             "received_at": received, "deadline": deadline, "completed_at": completed,
-            "open": open_}
+            "open": open_, "handler_id": _handlers(unit_id, units, seed)}
     if by_receipt:  # rows in the order a real table grows: as the items arrive
         order = np.argsort(received, kind="stable")
         cols = {k: v[order] for k, v in cols.items()}
@@ -147,8 +170,8 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     figures["generate (numpy)"] = time.perf_counter() - t
     t = time.perf_counter()
     sql = ("INSERT INTO items (id, external_id, subsystem_id, unit_id, region_id, received_at, "
-           "deadline, completed_at, state, updated_at, card_cancelled, verdict) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)")
+           "deadline, completed_at, state, updated_at, handler_id, card_cancelled, verdict) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0), 0, 0)")
     for lo in range(0, items, CHUNK):
         hi = min(items, lo + CHUNK)
         ids = range(first_id + lo, first_id + hi)
@@ -161,7 +184,7 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
                    (None if o else d for d, o in zip(done, is_open, strict=True)),
                    ("open" if o else "completed" for o in is_open),
                    (r if o else d for d, r, o in zip(done, recv, is_open, strict=True)),
-                   strict=False)
+                   cols["handler_id"][lo:hi].tolist(), strict=False)
         con.executemany(sql, rows)
     figures["insert (executemany)"] = time.perf_counter() - t
     t = time.perf_counter()

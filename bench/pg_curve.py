@@ -35,7 +35,8 @@ from lib.models import Item
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 COLUMNS = ("id", "external_id", "subsystem_id", "unit_id", "region_id", "received_at",
-           "deadline", "completed_at", "state", "updated_at", "card_cancelled", "verdict")
+           "deadline", "completed_at", "state", "updated_at", "card_cancelled", "verdict",
+           "handler_id")
 
 
 def _admin(sql: str) -> None:
@@ -80,13 +81,13 @@ def load(n: int, days: int = 1825) -> dict[str, float]:
         with cur.copy(f"COPY items ({', '.join(COLUMNS)}) FROM STDIN") as cp:
             for lo in range(0, n, build.CHUNK):  # a part at a time: 30M rows as Python lists
                 part = {k: v[lo:lo + build.CHUNK].tolist() for k, v in cols.items()}  # need GBs
-                for i, (sub, unit, region, r, due, d, o) in enumerate(zip(
+                for i, (sub, unit, region, r, due, d, o, h) in enumerate(zip(
                         part["subsystem_id"], part["unit_id"], part["region_id"],
                         part["received_at"], part["deadline"], part["completed_at"],
-                        part["open"], strict=True), start=first_id + lo):
+                        part["open"], part["handler_id"], strict=True), start=first_id + lo):
                     cp.write_row((i, f"S-{i:09d}", sub, unit, region, r, due,
                                   None if o else d, "open" if o else "completed",
-                                  r if o else d, False, 0))
+                                  r if o else d, False, 0, h or None))
         figures["COPY"] = time.perf_counter() - t
         t = time.perf_counter()
         for _, ddl in indexes:
@@ -133,12 +134,13 @@ def measure(n: int, pages: bool = False) -> list[tuple[str, float, float | None]
     out.append((f"the city at {month_end.date()}", *scale.both(past, 1)))
     quarter = next(q for q in scoring.recent_periods(now, "quarter") if q.end <= now)
     year = scoring.Period(now.year - 1, "year")
-    for name, period in ((f"unit ranking {quarter.code}", quarter),
-                         (f"unit ranking {year.code}", year)):
-        def rank(period=period):
-            with session() as s:
-                scoring.compute(s, period, "unit")
-        out.append((name, *scale.both(rank, 1)))
+    for level in ("unit", "post", "person"):
+        for name, period in ((f"{level} ranking {quarter.code}", quarter),
+                             (f"{level} ranking {year.code}", year)):
+            def rank(period=period, level=level):
+                with session() as s:
+                    scoring.compute(s, period, level)
+            out.append((name, *scale.both(rank, 1)))
     for page in scale.PAGES if pages else ["Home.py"]:
         runs = [scale.page_runs(url, page) for _ in range(scale.PAGE_REPEAT)]
         failed = [r for r in runs if not isinstance(r, tuple)]

@@ -7,7 +7,7 @@ fresh engine (cold: no pooled connection, nothing cached in the process):
   the catalog), through the rollups and through the base table (`ESUP_ROLLUPS=off`);
 - each page's server run (AppTest in a new process, modules imported, Streamlit caches empty,
   the in-app sweep thread off as in production where cron runs it);
-- a quarter's and a year's unit ranking (lib.scoring);
+- a quarter's and a year's ranking of units, posts and persons (lib.scoring);
 - the sweep's steady run (notices and rollup maintenance after a handful of writes);
 - the city at the end of the last month;
 - the extra cost of a write (the triggers' dirty markers), per item written.
@@ -206,12 +206,13 @@ def main() -> int:
 
     quarter = next(q for q in scoring.recent_periods(now, "quarter") if q.end <= now)
     year = scoring.Period(now.year - 1, "year")
-    for name, period, target in ((f"unit ranking {quarter.code}", quarter, 0.3),
-                                 (f"unit ranking {year.code}", year, 0.5)):
-        def rank(period=period):
-            with session() as s:
-                scoring.compute(s, period, "unit")
-        row(name, target, timed(rank, 1))
+    for level in ("unit", "post", "person"):
+        for name, period, target in ((f"{level} ranking {quarter.code}", quarter, 0.3),
+                                     (f"{level} ranking {year.code}", year, 0.5)):
+            def rank(period=period, level=level):
+                with session() as s:
+                    scoring.compute(s, period, level)
+            row(name, target, timed(rank, 1))
 
     def steady_sweep():
         with session() as s:  # a few writes, as between two sweeps

@@ -827,6 +827,25 @@ class ScoreMonth(Base):
     eff_sum: Mapped[float] = mapped_column(Float)
 
 
+class ScoreHandlerMonth(Base):
+    """The same figures per handler (migration 0023): the items with a handler of a unit due in
+    a finished month, by handler, so posts and persons are ranked from kept rows too. A post's
+    figures are its handlers' summed through the people's current posts."""
+
+    __tablename__ = "rollup_score_handlers"
+    __table_args__ = {"sqlite_with_rowid": False}
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # yyyymm, local time
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handler_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    items: Mapped[int] = mapped_column(Integer)
+    cases: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[int] = mapped_column(Integer)
+    red: Mapped[int] = mapped_column(Integer)
+    yellow: Mapped[int] = mapped_column(Integer)
+    eff_n: Mapped[int] = mapped_column(Integer)
+    eff_sum: Mapped[float] = mapped_column(Float)
+
+
 class RollupSnapshot(Base):
     """The open set at a month's end (lib.rollups): per unit, subsystem and region, how many
     items were open at 23:59:59 of the month's last day, and of them grey, red (overdue) and

@@ -48,6 +48,7 @@ import math
 from calendar import monthrange
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -530,7 +531,35 @@ def _item_figures(judged: pd.DataFrame, level: str) -> pd.DataFrame:
     """Per month and entity: the judged items' figures (ITEM_FIGURES), indexed by (month, key)."""
     key = _entity_key(level)
     df = judged[judged[key].notna()].assign(key=lambda d: d[key].astype("int64"))
-    g = df.groupby(["month", "key"])
+    return _sums(df, ["month", "key"])
+
+
+HANDLER_KEYS = ["month", "unit", "handler"]
+
+
+class MonthFigures(NamedTuple):
+    """Kept monthly figures: per (month, key = unit), and per (month, unit, handler) of the
+    items with a handler (`ScoreMonth`, `ScoreHandlerMonth`)."""
+    units: pd.DataFrame
+    handlers: pd.DataFrame
+
+
+def _month_parts(judged: pd.DataFrame) -> MonthFigures:
+    h = judged[judged["handler_id"].notna()]
+    h = h.assign(unit=h["unit_id"].astype("int64"), handler=h["handler_id"].astype("int64"))
+    return MonthFigures(_item_figures(judged, "unit"), _sums(h, HANDLER_KEYS))
+
+
+def _no_figures(keys: list[str]) -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays([np.array([], dtype="int64")] * len(keys), names=keys)
+    return pd.DataFrame({c: np.array([], dtype="float64" if c == "eff_sum" else "int64")
+                         for c in ITEM_FIGURES}, index=index)
+
+
+def _sums(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    if df.empty:
+        return _no_figures(by)
+    g = df.groupby(by)
     return pd.DataFrame({
         "items": g["flag"].size() - g["flag"].sum(),  # cases, not the rules' cards
         "cases": g["judged"].sum(),
@@ -622,7 +651,7 @@ def compute(session: Session, period: Period | str, level: str = "unit", *,
     if as_of <= period.start:
         raise ScoringError(f"{period.label}尚未开始，没有可考核的事项")
     ent = _entities(session, level)
-    figures = kept_figures(session, period, as_of) if level == "unit" else None
+    figures = kept_figures(session, period, as_of, level)
     if figures is None:
         figures = _item_figures(judge(_load_items(session, period.start, period.end, as_of),
                                       as_of), level)
@@ -712,22 +741,22 @@ def _previous_month(key: int) -> int:
 
 def judged_month_figures(session: Session, months: list[int],
                          units: list[int] | None = None, index: str | None = None
-                         ) -> pd.DataFrame:
-    """Per (month, unit): the figures of the items due that month, each judged at the month's
-    end as it stood then (received by then), from the base table."""
+                         ) -> MonthFigures:
+    """Per (month, unit) and per (month, unit, handler): the figures of the items due that
+    month, each judged at the month's end as it stood then (received by then), from the base
+    table."""
     if not months:
-        return pd.DataFrame(columns=ITEM_FIGURES, index=pd.MultiIndex.from_arrays(
-            [[], []], names=["month", "key"]))
+        return MonthFigures(_no_figures(["month", "key"]), _no_figures(HANDLER_KEYS))
     end = month_bounds(max(months))[1]
     items = _load_items(session, month_bounds(min(months))[0], end, end, units=units,
                         index=index)
     judged = judge(items, end)  # each row judged at its own month's end (before `end`)
     judged = judged[judged["month"].isin(months)
                     & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
-    return _item_figures(judged, "unit")
+    return _month_parts(judged)
 
 
-def _scanned_month_figures(session: Session, months: list[int]) -> pd.DataFrame:
+def _scanned_month_figures(session: Session, months: list[int]) -> MonthFigures:
     """`judged_month_figures` of many months for every unit, in one pass over the table (read in
     its own order, not through the deadline index: at ten million items the index's lookups cost
     several times the scan) a part at a time; the figures are sums, so the parts add up."""
@@ -748,37 +777,49 @@ def _scanned_month_figures(session: Session, months: list[int]) -> pd.DataFrame:
         judged = judge(df, end)
         judged = judged[judged["month"].isin(months)
                         & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
-        parts.append(_item_figures(judged, "unit"))
+        parts.append(_month_parts(judged))
     cursor.close()
     if not parts:
         return judged_month_figures(session, [])
-    out = pd.concat(parts).groupby(level=[0, 1]).sum()
+    return MonthFigures(*(_added([p[i] for p in parts]) for i in range(2)))
+
+
+def _added(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Figures of several parts summed per key (the kept figures are sums)."""
+    frames = [f for f in frames if not f.empty] or frames[:1]
+    out = pd.concat(frames)
+    out = out.groupby(level=list(range(out.index.nlevels))).sum() if not out.empty else out
     for c in ITEM_FIGURES[:-1]:
         out[c] = out[c].astype("int64")
+    out["eff_sum"] = out["eff_sum"].astype("float64")
     return out
 
 
 SCAN_CHUNK = 1_000_000
 
 
-def _store_months(session: Session, figures: pd.DataFrame, months: list[int],
+def _store_months(session: Session, figures: MonthFigures, months: list[int],
                   units: list[int] | None = None) -> None:
     from sqlalchemy import delete, insert
 
-    from lib.models import ScoreMonth
+    from lib.models import ScoreHandlerMonth, ScoreMonth
 
-    stmt = delete(ScoreMonth).where(ScoreMonth.month.in_(months))
-    if units is not None:
-        stmt = stmt.where(ScoreMonth.unit_id.in_(units))
-    session.execute(stmt)
-    cols = [figures.index.get_level_values(0), figures.index.get_level_values(1),
-            *[figures[c] for c in ITEM_FIGURES]]
-    rows = [{"month": int(m), "unit_id": int(k), **{c: int(v) for c, v in
-                                                   zip(ITEM_FIGURES[:-1], vals[:-1], strict=True)},
-             "eff_sum": float(vals[-1])}
-            for m, k, *vals in zip(*cols, strict=True)]
-    for start in range(0, len(rows), 20_000):
-        session.execute(insert(ScoreMonth), rows[start:start + 20_000])
+    for model, frame, keys in ((ScoreMonth, figures.units, ["month", "unit_id"]),
+                               (ScoreHandlerMonth, figures.handlers,
+                                ["month", "unit_id", "handler_id"])):
+        stmt = delete(model).where(model.month.in_(months))
+        if units is not None:
+            stmt = stmt.where(model.unit_id.in_(units))
+        session.execute(stmt)
+        cols = [*(frame.index.get_level_values(i) for i in range(len(keys))),
+                *[frame[c] for c in ITEM_FIGURES]]
+        n = len(keys)
+        rows = [{**{k: int(v) for k, v in zip(keys, vals[:n], strict=True)},
+                 **{c: int(v) for c, v in zip(ITEM_FIGURES[:-1], vals[n:-1], strict=True)},
+                 "eff_sum": float(vals[-1])}
+                for vals in zip(*cols, strict=True)]
+        for start in range(0, len(rows), 20_000):
+            session.execute(insert(model), rows[start:start + 20_000])
 
 
 def _last_finished(watermark: int) -> int:
@@ -790,9 +831,10 @@ def rebuild_months(session: Session, st, watermark: int) -> int:
     """Every finished month's figures, from the base table, a year at a time."""
     from sqlalchemy import delete, func
 
-    from lib.models import ScoreMonth
+    from lib.models import ScoreHandlerMonth, ScoreMonth
 
     session.execute(delete(ScoreMonth))
+    session.execute(delete(ScoreHandlerMonth))
     last = _last_finished(watermark)
     first_due = session.scalar(select(func.min(type_coerce(Item.deadline, BigInteger))))
     first = last if first_due is None else min(
@@ -851,34 +893,51 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
 
 
 def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
-    """Every kept month judged again from the base table and compared (leaving out the units a
-    write has marked stale). Returns the drift, in words."""
-    from lib.models import ScoreMonth
+    """Every kept month judged again from the base table and compared, per unit and per
+    handler (leaving out the units a write has marked stale). Returns the drift, in words."""
+    from lib.models import ScoreHandlerMonth, ScoreMonth
 
     if st.score_until is None:
         return []
     stale = _stale_from((unit, day) for kind, unit, day in dirty if kind == "s")
     keys = month_keys(int(st.score_from), int(st.score_until))
-    stored = db.frame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
-                                             *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])),
-                      ["month", "key", *ITEM_FIGURES]).set_index(["month", "key"])
+    kept = [
+        db.frame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
+                                        *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])),
+                 ["month", "key", *ITEM_FIGURES]).set_index(["month", "key"]),
+        db.frame(session.execute(select(ScoreHandlerMonth.month, ScoreHandlerMonth.unit_id,
+                                        ScoreHandlerMonth.handler_id,
+                                        *[getattr(ScoreHandlerMonth, c) for c in ITEM_FIGURES])),
+                 [*HANDLER_KEYS, *ITEM_FIGURES]).set_index(HANDLER_KEYS),
+    ]
     drift = [f"monthly figures of {m}: outside the range kept"
+             for stored in kept
              for m in sorted(set(stored.index.get_level_values(0)) - set(keys))]
     for i in range(0, len(keys), 12):
         part = keys[i:i + 12]
-        want = judged_month_figures(session, part)
-        have = stored[stored.index.get_level_values(0).isin(part)]
-        for m, k in sorted(set(want.index) | set(have.index)):
-            if k in stale and stale[k] <= m:
-                continue
-            a = tuple(have.loc[(m, k)]) if (m, k) in have.index else None
-            b = tuple(want.loc[(m, k)]) if (m, k) in want.index else None
-            same = a is not None and b is not None and all(
-                math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6) for x, y in zip(a, b, strict=True))
-            if not same and not (a is None and b is not None and not any(b)):
-                drift.append(f"monthly figures of unit {k} in {m} ({', '.join(ITEM_FIGURES)}): "
-                             f"kept {a}, base table {b}")
+        for what, stored, want in zip(("unit", "handler"), kept,
+                                      judged_month_figures(session, part), strict=True):
+            have = stored[stored.index.get_level_values(0).isin(part)]
+            drift += _drift(what, have, want, stale)
     return drift
+
+
+def _drift(what: str, have: pd.DataFrame, want: pd.DataFrame, stale: dict[int, int]
+           ) -> list[str]:
+    out = []
+    for key in sorted(set(want.index) | set(have.index)):
+        m, unit = key[0], key[1]
+        if unit in stale and stale[unit] <= m:
+            continue
+        a = tuple(have.loc[key]) if key in have.index else None
+        b = tuple(want.loc[key]) if key in want.index else None
+        same = a is not None and b is not None and all(
+            math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6) for x, y in zip(a, b, strict=True))
+        if not same and not (a is None and b is not None and not any(b)):
+            who = f"unit {unit}" + (f", handler {key[2]}" if what == "handler" else "")
+            out.append(f"monthly figures of {who} in {m} ({', '.join(ITEM_FIGURES)}): "
+                       f"kept {a}, base table {b}")
+    return out
 
 
 ODD_CHUNK = 10_000  # contradictory items' ids asked for at a time
@@ -910,12 +969,14 @@ def _late_odd_items(session: Session, kept: list[int], stale: dict[int, int],
     return late[keep.to_numpy()]
 
 
-def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFrame | None:
-    """The units' item figures for the period as of `as_of`: finished months from the kept rows
-    (a unit whose month a write made stale, and contradictory items received after their
-    month's end, read live), the month under way live. None when nothing is kept."""
+def kept_figures(session: Session, period: Period, as_of: datetime,
+                 level: str = "unit") -> pd.DataFrame | None:
+    """The item figures of a level's entities (units, posts or persons) for the period as of
+    `as_of`: finished months from the kept rows (a unit whose month a write made stale, and
+    contradictory items received after their month's end, read live), the month under way
+    live. None when nothing is kept."""
     from lib import rollups
-    from lib.models import RollupDirty, ScoreMonth
+    from lib.models import RollupDirty
 
     st = rollups.usable(session, now_utc())
     if st is None or st.score_until is None:
@@ -926,13 +987,7 @@ def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFr
         return None
     stale = _stale_from(session.execute(select(RollupDirty.unit_id, RollupDirty.day)
                                         .where(RollupDirty.kind == "s")).all())
-    rows = session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
-                                  *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])
-                           .where(ScoreMonth.month.in_(kept))).all()
-    stored = db.frame(rows, ["month", "key", *ITEM_FIGURES])
-    stored = stored[[not (k in stale and stale[k] <= m)
-                     for m, k in zip(stored["month"], stored["key"], strict=True)]]
-    parts = [stored.set_index(["month", "key"])]
+    parts = [_kept_rows(session, kept, stale, level)]
     # The month under way (and the period's later months: items due then, received by T, are
     # counted as items), and months outside the kept range.
     live = [k for y, m in period.months if (k := y * 100 + m) not in kept]
@@ -951,13 +1006,36 @@ def kept_figures(session: Session, period: Period, as_of: datetime) -> pd.DataFr
         frames.append(_late_odd_items(session, kept, stale, as_of))
     frames = [f for f in frames if not f.empty]
     if frames:
-        parts.append(_item_figures(judge(pd.concat(frames, ignore_index=True), as_of), "unit"))
-    out = pd.concat(parts)
-    out = out.groupby(level=["month", "key"]).sum()
-    for c in ITEM_FIGURES[:-1]:
-        out[c] = out[c].astype("int64")
-    out["eff_sum"] = out["eff_sum"].astype("float64")
-    return out
+        parts.append(_item_figures(judge(pd.concat(frames, ignore_index=True), as_of), level))
+    return _added(parts)
+
+
+def _kept_rows(session: Session, kept: list[int], stale: dict[int, int], level: str
+               ) -> pd.DataFrame:
+    """The kept figures of the months `kept` per (month, key) of the level, leaving out the
+    units whose months are stale from their first stale month on. A post's figures are its
+    handlers' summed through the people's current posts (as `_item_stmt` joins them)."""
+    from lib.models import ScoreHandlerMonth, ScoreMonth
+
+    model = ScoreMonth if level == "unit" else ScoreHandlerMonth
+    keys = [model.month, model.unit_id] + ([] if level == "unit" else [model.handler_id])
+    stored = db.frame(session.execute(
+        select(*keys, *[getattr(model, c) for c in ITEM_FIGURES]).where(model.month.in_(kept))),
+        ["month", "unit", "key", *ITEM_FIGURES] if level != "unit"
+        else ["month", "unit", *ITEM_FIGURES])
+    stored = stored[[not (u in stale and stale[u] <= m)
+                     for m, u in zip(stored["month"], stored["unit"], strict=True)]]
+    if level == "unit":
+        stored = stored.rename(columns={"unit": "key"})
+    elif level == "post":
+        posts = dict(session.execute(select(Person.id, Person.post_id)
+                                     .where(Person.post_id.is_not(None))).all())
+        stored = stored.assign(key=stored["key"].map(posts)).dropna(subset=["key"])
+        stored["key"] = stored["key"].astype("int64")
+    stored = stored.drop(columns="unit", errors="ignore")
+    if stored.empty:
+        return _no_figures(["month", "key"])
+    return stored.groupby(["month", "key"])[ITEM_FIGURES].sum()
 
 
 # -- reading a ranking -----------------------------------------------------------------------

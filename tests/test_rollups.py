@@ -13,18 +13,44 @@ from sqlalchemy import delete, select
 from lib import db, queries, rollups, scoring
 from lib.access import SYSTEM, CurrentUser
 from lib.config import TZ
-from lib.models import Item, Region, RollupCell, RollupSnapshot, Subsystem, Unit
+from lib.models import Item, Person, Post, Region, RollupCell, RollupSnapshot, Subsystem, Unit
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=TZ)
 H = timedelta(hours=1)
 D = timedelta(days=1)
 
 
+HANDLERS: dict[int, list[int]] = {}  # unit: its people, who handle items (set by _world)
+
+
 def _world(s):
     units = [(u.id, u.region_id, u.level) for u in s.scalars(select(Unit).order_by(Unit.id))][:12]
     subs = [x.id for x in s.scalars(select(Subsystem).order_by(Subsystem.id))][:8]
     counties = [r.id for r in s.scalars(select(Region).where(Region.level == "county"))]
+    if s.scalar(select(Person.id).limit(1)) is None:  # two posts and three people in six units
+        for unit, _, _ in units[:6]:
+            posts = [Post(unit_id=unit, name=f"岗位{unit}-{k}") for k in range(2)]
+            s.add_all(posts)
+            s.flush()
+            s.add_all([Person(name=f"经办人{unit}-{k}", unit_id=unit, post_id=posts[k % 2].id, rank="科员")
+                       for k in range(3)])
+        s.flush()
+    HANDLERS.clear()
+    for person in s.scalars(select(Person)):
+        HANDLERS.setdefault(person.unit_id, []).append(person.id)
     return units, subs, counties
+
+
+def _handler(n: int, unit: int) -> int | None:
+    """A handler of the unit for most items (of another unit now and then, or none), drawn from
+    its own generator so the items' other fields are drawn as before."""
+    rng = random.Random(n * 7919 + unit)
+    r = rng.random()
+    if r < 0.3 or not HANDLERS:
+        return None
+    if r < 0.35:
+        return rng.choice(sorted(p for ps in HANDLERS.values() for p in ps))
+    return rng.choice(HANDLERS[unit]) if unit in HANDLERS else None
 
 
 def _random_item(rng, n, units, subs, counties):
@@ -42,6 +68,7 @@ def _random_item(rng, n, units, subs, counties):
     if rng.random() < 0.03:
         due = recv - timedelta(days=2) if recv else None
     return Item(external_id=f"R-{n}", subsystem_id=rng.choice(subs), unit_id=unit,
+                handler_id=_handler(n, unit),
                 region_id=unit_region if level == "county" else rng.choice(counties + [None]),
                 received_at=recv, deadline=due, completed_at=done,
                 state="completed" if done else "open",
@@ -59,8 +86,10 @@ def _random_items(engine, seed: int, n: int):
 
 def _edit(rng, s, item, units, subs, counties):
     what = rng.choice(("unit", "deadline", "reopen", "complete", "cancel", "verdict", "region",
-                       "subsystem", "received", "delete"))
-    if what == "unit":
+                       "subsystem", "received", "delete", "handler"))
+    if what == "handler":  # only the handler: the kept figures per handler must notice
+        item.handler_id = _handler(rng.randint(0, 10**6), item.unit_id)
+    elif what == "unit":
         item.unit_id = rng.choice(units)[0]
     elif what == "deadline":
         base = item.deadline or NOW
@@ -168,7 +197,8 @@ def _compare_lists(engine, rng, units, counties, times: int, start=NOW):
 
 
 def _compare_rankings(engine, rng, times: int):
-    """Unit rankings through the kept monthly figures equal those judged from the items."""
+    """Rankings of units, posts and persons through the kept monthly figures equal those
+    judged from the items."""
     periods = ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2025", "2026", "2026-03", "2026-05",
                "2026-06", "2026-07"]
     cols = ["code", "items", "cases", "on_time", "red", "yellow", "rank", "ranked"]
@@ -179,18 +209,19 @@ def _compare_rankings(engine, rng, times: int):
             span = (period.end - period.start).total_seconds()
             as_of = rng.choice([None, period.start + timedelta(
                 seconds=rng.randint(3600, int(span) + 90 * 86400))])
-            got = scoring.compute(s, period, "unit", as_of=as_of)
+            level = rng.choice(("unit", "unit", "post", "person"))
+            got = scoring.compute(s, period, level, as_of=as_of)
             if period.start <= datetime(2026, 5, 1, tzinfo=TZ) <= period.end - D:
-                assert scoring.kept_figures(s, period, period.end) is not None  # May is kept
+                assert scoring.kept_figures(s, period, period.end, level) is not None  # May is kept
             ranked += int(got.table["ranked"].sum())
             os.environ["ESUP_ROLLUPS"] = "off"
             try:
-                want = scoring.compute(s, period, "unit", as_of=as_of)
+                want = scoring.compute(s, period, level, as_of=as_of)
             finally:
                 os.environ.pop("ESUP_ROLLUPS")
             a, b = got.table, want.table
-            assert a[cols].equals(b[cols]), (period, as_of)
-            assert ((a["score"] - b["score"]).abs().fillna(0) < 1e-9).all(), (period, as_of)
+            assert a[cols].equals(b[cols]), (period, as_of, level)
+            assert ((a["score"] - b["score"]).abs().fillna(0) < 1e-9).all(), (period, as_of, level)
             assert got.monthly["cases"].sum() == want.monthly["cases"].sum()
     assert ranked > 0
 
