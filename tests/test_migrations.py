@@ -175,3 +175,48 @@ def test_0022_fills_the_months_totals_from_the_rows_there(empty_engine):
         assert kept == [("2026-08-01", 18, 90), ("2026-09-01", 24, 150)]
         s.execute(text("UPDATE village_disclosures SET views = views + 1"))
         assert rollups.disclosure_drift(s) == []
+
+
+def test_0023_rebuilds_the_monthly_figures_per_handler(empty_engine, monkeypatch):
+    """The upgrade forgets the kept months (rankings judged live meanwhile), the next sweep keeps
+    them per unit and per handler, and a change of an item's handler alone is marked."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from lib import rollups, scoring
+    from tests.test_rollups import NOW, _random_items
+
+    _random_items(empty_engine, 23, 300)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+    command.downgrade(db.alembic_config(empty_engine), "0022")
+    assert "rollup_score_handlers" not in inspect(empty_engine).get_table_names()
+    db.migrate(empty_engine)
+    period = scoring.Period.parse("2026-Q1")
+
+    def ranking(s, level):
+        return scoring.compute(s, period, level, as_of=NOW).table[["code", "cases", "score"]]
+
+    def direct(s, level):
+        monkeypatch.setenv("ESUP_ROLLUPS", "off")
+        try:
+            return ranking(s, level)
+        finally:
+            monkeypatch.delenv("ESUP_ROLLUPS")
+
+    with db.session_scope(empty_engine, write=False) as s:
+        assert scoring.kept_figures(s, period, NOW, "person") is None  # judged live meanwhile
+        assert ranking(s, "person").equals(direct(s, "person"))
+    with db.session_scope(empty_engine) as s:
+        assert rollups.maintain(s, NOW)["score_months"] > 0
+    with db.session_scope(empty_engine, write=False) as s:
+        for level in ("unit", "post", "person"):
+            assert scoring.kept_figures(s, period, NOW, level) is not None
+            got = ranking(s, level)
+            assert got["cases"].sum() > 0 and got.equals(direct(s, level)), level
+        assert rollups.verify(s, NOW) == []
+    with db.session_scope(empty_engine) as s:
+        s.execute(text("DELETE FROM rollup_dirty"))
+        iid = s.scalar(text("SELECT id FROM items WHERE handler_id IS NOT NULL LIMIT 1"))
+        s.execute(text("UPDATE items SET handler_id = NULL WHERE id = :i"), {"i": iid})
+        assert [k for k, in s.execute(text("SELECT kind FROM rollup_dirty"))] == ["s"]
