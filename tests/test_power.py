@@ -379,3 +379,26 @@ def test_a_refusal_at_the_counter_removes_the_provisional_decision_step(cases):
     with db.read_scope(cases) as s:
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "item.delete",
                                                   AuditLog.entity_id == "A6")) is not None
+
+
+def test_a_cases_schedule_is_kept_by_everything_it_is_computed_from():
+    """The page's schedules are kept by their inputs: the same inputs give the same schedule
+    without computing it again; a field recorded, a pause or another calendar gives a new one,
+    equal to `schedule`'s."""
+    from lib.domains.power import stats
+
+    recv = datetime(2026, 9, 1, 10, 0, tzinfo=TZ)
+    times = {k: None for k in stats.SCHEDULE_FIELDS}
+    args = ("T-1", recv, tuple(times.values()), 20, 5, 10, ())
+    first = stats._schedule(CAL, *args)
+    assert stats._schedule(CAL, *args) is first
+    accepted = times | {"accepted_at": datetime(2026, 9, 2, 9, 0, tzinfo=TZ)}
+    paused = ((date(2026, 9, 7), date(2026, 9, 11)),)
+    holiday = WorkCalendar({date(2026, 9, 8): False})
+    for cal, t, pauses in ((CAL, accepted, ()), (CAL, accepted, paused), (holiday, accepted, ())):
+        got = stats._schedule(cal, "T-1", recv, tuple(t.values()), 20, 5, 10, pauses)
+        want = approvals.schedule(cal, external_id="T-1", received_at=recv, pauses=list(pauses),
+                                  promised_days=20, correction_days=5, delivery_days=10, **t)
+        assert got is not first and got == want
+    assert stats._schedule(CAL, "T-1", recv, tuple(accepted.values()), 20, 5, 10, paused).due > \
+        stats._schedule(CAL, "T-1", recv, tuple(accepted.values()), 20, 5, 10, ()).due

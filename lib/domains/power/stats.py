@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Bundle, Session
@@ -70,6 +71,22 @@ class CaseView:
         return any(a <= day <= b for _, _, a, b in self.pauses)
 
 
+SCHEDULE_FIELDS = (*TIME_FIELDS, "extension_days", "decision")
+
+
+@lru_cache(maxsize=32_768)
+def _schedule(cal, external_id: str, received_at: datetime, times: tuple, promised_days: int,
+              correction_days: int, delivery_days: int, pauses: tuple) -> Schedule:
+    """`schedule` of a case as it stood at T, kept by its inputs: a view asks for every case's
+    schedule (2,400 steps in the demo), and a case's schedule changes only when what it was
+    computed from does (a field recorded by T, a pause, the calendar: a changed calendar is
+    another object). The schedules are read, never changed, by the pages."""
+    return schedule(cal, external_id=external_id, received_at=received_at,
+                    promised_days=promised_days, correction_days=correction_days,
+                    delivery_days=delivery_days, pauses=list(pauses),
+                    **dict(zip(SCHEDULE_FIELDS, times, strict=True)))
+
+
 def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
              region_id: int | None = None, window_days: int | None = None,
              unit_id: int | None = None, only: int | None = None) -> list[CaseView]:
@@ -117,11 +134,10 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
             continue
         ps = [(p.kind, p.reason, p.start_date, min(p.end_date, max(today, p.start_date)))
               for p in pauses.get(case.id, []) if p.start_date <= today]
-        sch = schedule(cal, external_id=case.external_id, received_at=case.received_at,
-                       promised_days=matter.promised_days, correction_days=matter.correction_days,
-                       delivery_days=matter.delivery_days,
-                       pauses=[(a, b) for _, _, a, b in ps],
-                       **{k: x for k, x in v.items() if k != "reason"})
+        sch = _schedule(cal, case.external_id, case.received_at,
+                        tuple(v[k] for k in SCHEDULE_FIELDS), matter.promised_days,
+                        matter.correction_days, matter.delivery_days,
+                        tuple((a, b) for _, _, a, b in ps))
         lights = {}
         for step in sch.steps:
             lt = clock_light(step.received_at, step.deadline, step.completed_at, as_of, yellow)
