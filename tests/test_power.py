@@ -402,3 +402,23 @@ def test_a_cases_schedule_is_kept_by_everything_it_is_computed_from():
         assert got is not first and got == want
     assert stats._schedule(CAL, "T-1", recv, tuple(accepted.values()), 20, 5, 10, paused).due > \
         stats._schedule(CAL, "T-1", recv, tuple(accepted.values()), 20, 5, 10, ()).due
+
+
+def test_a_window_leaves_out_only_the_cases_received_and_decided_before_it(demo_engine):
+    """The window's rule (received in it, or not decided before it) is applied in SQL: the
+    cases shown are those of the whole list that the rule keeps, in the same order."""
+    from datetime import timedelta
+
+    from lib.clock import now_utc
+    from lib.domains.power import stats
+
+    now = now_utc()
+    with db.session_scope(demo_engine, write=False) as s:
+        every = stats.cases_at(s, SYSTEM, now)
+        for days in (7, 30, 365):
+            start = now - timedelta(days=days)
+            want = [c.id for c in every
+                    if not (c.schedule.step("accept").received_at < start and c.values["decided_at"] is not None
+                            and c.values["decided_at"] < start)]
+            got = stats.cases_at(s, SYSTEM, now, window_days=days)
+            assert [c.id for c in got] == want and 0 < len(got) < len(every), days
