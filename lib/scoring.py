@@ -1023,8 +1023,10 @@ def _kept_rows(session: Session, kept: list[int], stale: dict[int, int], level: 
         select(*keys, *[getattr(model, c) for c in ITEM_FIGURES]).where(model.month.in_(kept))),
         ["month", "unit", "key", *ITEM_FIGURES] if level != "unit"
         else ["month", "unit", *ITEM_FIGURES])
-    stored = stored[[not (u in stale and stale[u] <= m)
-                     for m, u in zip(stored["month"], stored["unit"], strict=True)]]
+    if stored.empty:  # (no items with a handler, say; a mask of no rows selects no columns)
+        return _no_figures(["month", "key"])
+    stored = stored[np.array([not (u in stale and stale[u] <= m) for m, u in
+                              zip(stored["month"], stored["unit"], strict=True)], dtype=bool)]
     if level == "unit":
         stored = stored.rename(columns={"unit": "key"})
     elif level == "post":

@@ -8,7 +8,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from lib import db, queries, rollups, scoring
 from lib.access import SYSTEM, CurrentUser
@@ -378,3 +378,18 @@ def test_many_dirty_days_are_read_in_parts(empty_engine):
             want = queries.direct_light_counts(s, user=SYSTEM, as_of=NOW, window_days=window)
             assert got.attrs["source"] == "rollups"
             assert rollups.frames_equal(got, want), window
+
+
+def test_rankings_when_no_item_has_a_handler(empty_engine):
+    """Kept months with no handled items: posts and persons have nothing kept (an empty table
+    read), and every level equals the base table's judgement."""
+    _random_items(empty_engine, 31, 200)
+    with db.session_scope(empty_engine) as s:
+        s.execute(update(Item).values(handler_id=None))
+        rollups.rebuild(s, NOW)
+    _compare_rankings(empty_engine, random.Random(3), 10)
+    with db.session_scope(empty_engine, write=False) as s:
+        period = scoring.Period.parse("2026-Q1")
+        for level in ("post", "person"):
+            kept = scoring.kept_figures(s, period, NOW, level)
+            assert kept is not None and kept.empty

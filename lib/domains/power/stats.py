@@ -74,7 +74,7 @@ class CaseView:
 SCHEDULE_FIELDS = (*TIME_FIELDS, "extension_days", "decision")
 
 
-@lru_cache(maxsize=32_768)
+@lru_cache(maxsize=8_192)  # about 2 KB a schedule
 def _schedule(cal, external_id: str, received_at: datetime, times: tuple, promised_days: int,
               correction_days: int, delivery_days: int, pauses: tuple) -> Schedule:
     """`schedule` of a case as it stood at T, kept by its inputs: a view asks for every case's
