@@ -901,17 +901,10 @@ def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
         return []
     stale = _stale_from((unit, day) for kind, unit, day in dirty if kind == "s")
     keys = month_keys(int(st.score_from), int(st.score_until))
-    kept = [
-        db.frame(session.execute(select(ScoreMonth.month, ScoreMonth.unit_id,
-                                        *[getattr(ScoreMonth, c) for c in ITEM_FIGURES])),
-                 ["month", "key", *ITEM_FIGURES]).set_index(["month", "key"]),
-        db.frame(session.execute(select(ScoreHandlerMonth.month, ScoreHandlerMonth.unit_id,
-                                        ScoreHandlerMonth.handler_id,
-                                        *[getattr(ScoreHandlerMonth, c) for c in ITEM_FIGURES])),
-                 [*HANDLER_KEYS, *ITEM_FIGURES]).set_index(HANDLER_KEYS),
-    ]
-    drift = [f"monthly figures of {m}: outside the range kept"
-             for stored in kept
+    kept = [_stored_months(session, ScoreMonth).set_index(["month", "unit"]),
+            _stored_months(session, ScoreHandlerMonth).set_index(HANDLER_KEYS)]
+    drift = [f"monthly figures {what} of {m}: outside the range kept"
+             for what, stored in zip(("per unit", "per handler"), kept, strict=True)
              for m in sorted(set(stored.index.get_level_values(0)) - set(keys))]
     for i in range(0, len(keys), 12):
         part = keys[i:i + 12]
@@ -920,6 +913,17 @@ def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
             have = stored[stored.index.get_level_values(0).isin(part)]
             drift += _drift(what, have, want, stale)
     return drift
+
+
+def _stored_months(session: Session, model, months: list[int] | None = None) -> pd.DataFrame:
+    """The kept rows of `ScoreMonth` (month, unit, figures) or `ScoreHandlerMonth` (month,
+    unit, handler, figures), of the months given or all."""
+    keys = [model.month, model.unit_id, *([model.handler_id] if hasattr(model, "handler_id")
+                                          else [])]
+    stmt = select(*keys, *[getattr(model, c) for c in ITEM_FIGURES])
+    if months is not None:
+        stmt = stmt.where(model.month.in_(months))
+    return db.frame(session.execute(stmt), [*HANDLER_KEYS[:len(keys)], *ITEM_FIGURES])
 
 
 def _drift(what: str, have: pd.DataFrame, want: pd.DataFrame, stale: dict[int, int]
@@ -1017,24 +1021,18 @@ def _kept_rows(session: Session, kept: list[int], stale: dict[int, int], level: 
     handlers' summed through the people's current posts (as `_item_stmt` joins them)."""
     from lib.models import ScoreHandlerMonth, ScoreMonth
 
-    model = ScoreMonth if level == "unit" else ScoreHandlerMonth
-    keys = [model.month, model.unit_id] + ([] if level == "unit" else [model.handler_id])
-    stored = db.frame(session.execute(
-        select(*keys, *[getattr(model, c) for c in ITEM_FIGURES]).where(model.month.in_(kept))),
-        ["month", "unit", "key", *ITEM_FIGURES] if level != "unit"
-        else ["month", "unit", *ITEM_FIGURES])
+    stored = _stored_months(session, ScoreMonth if level == "unit" else ScoreHandlerMonth, kept)
     if stored.empty:  # (no items with a handler, say; a mask of no rows selects no columns)
         return _no_figures(["month", "key"])
     stored = stored[np.array([not (u in stale and stale[u] <= m) for m, u in
                               zip(stored["month"], stored["unit"], strict=True)], dtype=bool)]
-    if level == "unit":
-        stored = stored.rename(columns={"unit": "key"})
-    elif level == "post":
+    if level == "post":
         posts = dict(session.execute(select(Person.id, Person.post_id)
                                      .where(Person.post_id.is_not(None))).all())
-        stored = stored.assign(key=stored["key"].map(posts)).dropna(subset=["key"])
+        stored = stored.assign(key=stored["handler"].map(posts)).dropna(subset=["key"])
         stored["key"] = stored["key"].astype("int64")
-    stored = stored.drop(columns="unit", errors="ignore")
+    else:
+        stored = stored.assign(key=stored["unit" if level == "unit" else "handler"])
     if stored.empty:
         return _no_figures(["month", "key"])
     return stored.groupby(["month", "key"])[ITEM_FIGURES].sum()

@@ -124,7 +124,8 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
         pauses.setdefault(p.case_id, []).append(p)
     today = local_day(as_of)
     out = []
-    for case, matter in session.execute(q.order_by(ApprovalCase.received_at.desc(), ApprovalCase.id.desc())):
+    q = q.order_by(ApprovalCase.received_at.desc(), ApprovalCase.id.desc())
+    for case, matter in session.execute(q):
         v = {k: getattr(case, k) for k in TIME_FIELDS}
         for k in TIME_FIELDS:
             if v[k] is not None and v[k] > as_of:
