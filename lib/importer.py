@@ -11,7 +11,6 @@ messages in Chinese. Re-importing an external_id updates that item and records t
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from lib import db
 from lib.clock import now_utc
 from lib.config import TZ
 from lib.exchange import (
@@ -209,8 +209,8 @@ def _existing(session: Session, keys: list[str]) -> dict[str, tuple]:
 # file's order, which is random for all but one of them (each insert a page the cache may not
 # hold), and the rollups' insert trigger runs once per row. For a batch of new items from a file
 # at least as large as the table, the indexes are taken off and built again at the import's end
-# (sorting once, on helper threads, beats a million random inserts), and the page cache is made
-# large for its duration; for every
+# (sorting once, on helper threads with a small cache: `db.sqlite_sorts`, beats a million random
+# inserts), and the page cache is made large for the inserts; for every
 # chunk of new rows the insert trigger is set aside and what it would have marked is marked by
 # one statement. All of it is inside the import's transaction: a failed import rolls the
 # indexes and the trigger back with the rows, and no other writer can come between (SQLite
@@ -247,9 +247,7 @@ def _bulk(session: Session, n_rows: int) -> Iterator[None]:
         yield
         return
     cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    threads = conn.exec_driver_sql("PRAGMA threads").scalar()
     conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-    conn.exec_driver_sql(f"PRAGMA threads={min(os.cpu_count() or 1, 4)}")  # sorts for the index builds
     state = {"rows": n_rows, "there": conn.exec_driver_sql("SELECT count(*) FROM items").scalar(),
              "indexes": None}
     session.info[_BULK] = state
@@ -257,15 +255,15 @@ def _bulk(session: Session, n_rows: int) -> Iterator[None]:
         yield
         if state["indexes"]:
             t0 = time.perf_counter()
-            for _, sql in state["indexes"]:
-                conn.exec_driver_sql(sql)
+            with db.sqlite_sorts(conn):  # the large cache off while the indexes are sorted
+                for _, sql in state["indexes"]:
+                    conn.exec_driver_sql(sql)
             _log.info("items: %d indexes built again in %.1f s", len(state["indexes"]),
                       time.perf_counter() - t0)
     finally:
         session.info.pop(_BULK, None)
         if not conn.invalidated:  # a lost connection: its error is the one to report
             conn.exec_driver_sql(f"PRAGMA cache_size={cache}")
-            conn.exec_driver_sql(f"PRAGMA threads={threads}")
 
 
 def _make_room(session: Session, conn, new_rows: int) -> None:

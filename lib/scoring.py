@@ -760,28 +760,54 @@ def _scanned_month_figures(session: Session, months: list[int]) -> MonthFigures:
     """`judged_month_figures` of many months for every unit, in one pass over the table (read in
     its own order, not through the deadline index: at ten million items the index's lookups cost
     several times the scan) a part at a time; the figures are sums, so the parts add up."""
-    end = month_bounds(max(months))[1]
+    scan = MonthScan(months)
     stmt, recv, due, _ = _item_stmt()
-    stmt = stmt.where(due > _epoch(month_bounds(min(months))[0]), due <= _epoch(end),
-                      or_(recv.is_(None), recv <= _epoch(end)))
+    stmt = stmt.where(due > scan.lo, due <= scan.end, or_(recv.is_(None), recv <= scan.end))
     stmt = db.indexed_by(session, stmt, [db.NOT_INDEXED])
-    parts = []
     cursor = db.raw_cursor(session, stmt, stream=True)
     while chunk := cursor.fetchmany(SCAN_CHUNK):
-        a = db.numbers(chunk)
+        scan.add(db.numbers(chunk), filtered=True)
+    cursor.close()
+    return scan.figures(session)
+
+
+class MonthScan:
+    """The monthly figures of `months` summed over parts of the items read in any order (rows of
+    ITEM_COLUMNS as `db.numbers`, perhaps with more columns after them): each part judged at its
+    months' ends, the figures added up at the end. A part not `filtered` in SQL is filtered here
+    as `_scanned_month_figures`' WHERE does (due in the months, received by the last one's end),
+    so one read of the table can feed this and the month-end snapshots (`rollups.rebuild`)."""
+
+    def __init__(self, months: list[int]):
+        self.months = months
+        self.end_at = month_bounds(max(months))[1]
+        self.end = _epoch(self.end_at)
+        self.lo = _epoch(month_bounds(min(months))[0])
+        self.parts: list[MonthFigures] = []
+
+    def add(self, a: np.ndarray, *, filtered: bool = False) -> None:
+        a = a[:, :len(ITEM_COLUMNS)]
+        if not filtered:
+            recv, due = a[:, ITEM_COLUMNS.index("received")], a[:, ITEM_COLUMNS.index("deadline")]
+            with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
+                a = a[(due > self.lo) & (due <= self.end)
+                      & (np.isnan(recv) | (recv <= self.end))]
+        if not len(a):
+            return
         df = pd.DataFrame(a, columns=ITEM_COLUMNS)
         df["cancelled"] = np.nan_to_num(a[:, ITEM_COLUMNS.index("cancelled")]) != 0
         df["verdict"] = df["verdict"].fillna(0).astype("int64")
         for c in ("id", "unit_id", "yellow_pct"):
             df[c] = df[c].astype("int64")
-        judged = judge(df, end)
-        judged = judged[judged["month"].isin(months)
+        judged = judge(df, self.end_at)
+        judged = judged[judged["month"].isin(self.months)
                         & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
-        parts.append(_month_parts(judged))
-    cursor.close()
-    if not parts:
-        return judged_month_figures(session, [])
-    return MonthFigures(*(_added([p[i] for p in parts]) for i in range(2)))
+        self.parts.append(_month_parts(judged))
+
+    def figures(self, session: Session) -> MonthFigures:
+        if not self.parts:
+            return judged_month_figures(session, [])
+        return MonthFigures(*(_added([p[i] for p in self.parts]) for i in range(2)))
 
 
 def _added(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -828,7 +854,15 @@ def _last_finished(watermark: int) -> int:
 
 
 def rebuild_months(session: Session, st, watermark: int) -> int:
-    """Every finished month's figures, from the base table, a year at a time."""
+    """Every finished month's figures, from the base table, in one pass over it."""
+    keys = forget_months(session, st, watermark)
+    _store_months(session, _scanned_month_figures(session, keys), keys)
+    return len(keys)
+
+
+def forget_months(session: Session, st, watermark: int) -> list[int]:
+    """The kept months all deleted, and the months a rebuild keeps (every finished month from
+    the first deadline's), recorded in `st`; the caller stores their figures (`store_months`)."""
     from sqlalchemy import delete, func
 
     from lib.models import ScoreHandlerMonth, ScoreMonth
@@ -840,9 +874,13 @@ def rebuild_months(session: Session, st, watermark: int) -> int:
     first = last if first_due is None else min(
         month_key(datetime.fromtimestamp(int(first_due) - 1, TZ)), last)
     keys = month_keys(first, last)
-    _store_months(session, _scanned_month_figures(session, keys), keys)
     st.score_from, st.score_until = first, last
-    return len(keys)
+    return keys
+
+
+def store_months(session: Session, figures: MonthFigures, months: list[int]) -> None:
+    """The figures of `months` for every unit kept (those months' rows replaced)."""
+    _store_months(session, figures, months)
 
 
 MAX_STALE_MONTHS = 5_000  # more stale (unit, month) pairs than this: every month judged again

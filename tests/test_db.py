@@ -181,3 +181,37 @@ def test_a_frame_of_query_rows(empty_engine):
     assert got["unit_id"].dtype.kind == "i"
     empty = db.frame(none, ["unit_id", "code"])
     assert empty.empty and list(empty.columns) == ["unit_id", "code"]
+
+
+def test_sorting_a_whole_table_uses_a_small_cache_and_helpers_then_puts_them_back(
+        empty_engine, tmp_path):
+    """`sqlite_sorts`: the sorter's settings while the indexes of a large import or a rebuild are
+    sorted, and the connection's own settings after, on a session, a SQLAlchemy connection and a
+    sqlite3 connection; PostgreSQL is left as it is."""
+    import os
+    import sqlite3
+
+    want_threads = min(os.cpu_count() or 1, 4)
+    with db.session_scope(empty_engine) as s:
+        conn = s.connection()
+        if conn.dialect.name != "sqlite":
+            with db.sqlite_sorts(s):
+                assert s.scalar(select(func.count()).select_from(Unit)) > 0
+            return
+        conn.exec_driver_sql("PRAGMA cache_size=-65536")
+        for target in (s, conn):
+            with db.sqlite_sorts(target):
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -db.SORT_CACHE_KIB
+                assert conn.exec_driver_sql("PRAGMA threads").scalar() == want_threads
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+            assert conn.exec_driver_sql("PRAGMA threads").scalar() == 0
+    raw = sqlite3.connect(tmp_path / "sorts.db", isolation_level=None)
+    raw.execute("CREATE TABLE t (x INTEGER)")
+    raw.executemany("INSERT INTO t VALUES (?)", [((i * 7919) % 1000,) for i in range(1000)])
+    with pytest.raises(sqlite3.OperationalError), db.sqlite_sorts(raw):
+        raw.execute("CREATE INDEX ix_t ON t (x)")
+        raw.execute("CREATE INDEX ix_t ON t (x)")  # a failure inside: the settings still go back
+    assert raw.execute("PRAGMA cache_size").fetchone()[0] == -2000
+    assert raw.execute("PRAGMA threads").fetchone()[0] == 0
+    assert [r[0] for r in raw.execute("SELECT x FROM t INDEXED BY ix_t LIMIT 3")] == [0, 1, 2]
+    raw.close()
