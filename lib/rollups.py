@@ -447,10 +447,9 @@ def snapshot_sums(session: Session, days: list[int], units: list[int] | None = N
     rule at that moment as `lib.lights.light_flags_sql` states it (`verify` compares with the
     SQL). `units`: only theirs, read through the covering index `ix_items_view`. Columns: day,
     unit_id, subsystem_id, region_id, n, grey, overdue, near."""
-    columns = ["day", "unit_id", "subsystem_id", "region_id", "n", "grey", "overdue", "near"]
     days_a = np.array(sorted(days), dtype=np.int64)
     if not len(days_a):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=SNAPSHOT_SUMS)
     ts = days_a * DAY - OFFSET - 1
     recv, due, done = _ts(Item.received_at), _ts(Item.deadline), _ts(Item.completed_at)
     where = [not_odd(), or_(Item.completed_at.is_(None), done > int(ts[0])),
@@ -466,11 +465,20 @@ def snapshot_sums(session: Session, days: list[int], units: list[int] | None = N
     parts = [_snapshot_part(db.numbers(rows), days_a, ts)
              for rows in iter(lambda: cursor.fetchmany(SNAPSHOT_CHUNK), [])]
     cursor.close()
+    return _summed(parts)
+
+
+SNAPSHOT_SUMS = ["day", "unit_id", "subsystem_id", "region_id", "n", "grey", "overdue", "near"]
+
+
+def _summed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The snapshots' parts (`_snapshot_part`) added up per month-end, unit, subsystem and
+    region (the columns of `snapshot_sums`)."""
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=SNAPSHOT_SUMS)
     frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    return frame.groupby(columns[:4], as_index=False).sum().astype("int64")[columns]
+    return frame.groupby(SNAPSHOT_SUMS[:4], as_index=False).sum().astype("int64")[SNAPSHOT_SUMS]
 
 
 SNAPSHOT_CHUNK = 1_000_000  # items read and expanded at a time (the memory of a rebuild)
@@ -555,7 +563,7 @@ def _rebuild_scanned(session: Session, st: RollupState, watermark: int) -> tuple
     ts = days_a * DAY - OFFSET - 1
     keys = scoring.forget_months(session, st, watermark)
     months = scoring.MonthScan(keys)
-    stmt, _, _, _ = scoring._item_stmt(SCAN_COLUMNS)
+    stmt = scoring.MonthScan.statement(SCAN_COLUMNS)
     cursor = db.raw_cursor(session, db.indexed_by(session, stmt, [db.NOT_INDEXED]), stream=True)
     parts = []
     while chunk := cursor.fetchmany(SNAPSHOT_CHUNK):
@@ -568,15 +576,9 @@ def _rebuild_scanned(session: Session, st: RollupState, watermark: int) -> tuple
             snap = snap[~odd & (np.isnan(done) | (done > ts[0]))
                         & (np.isnan(recv) | (recv <= ts[-1]))]  # snapshot_sums' WHERE
         if len(snap):
-            part = _snapshot_part(snap, days_a, ts)
-            if len(part):
-                parts.append(part)
+            parts.append(_snapshot_part(snap, days_a, ts))
     cursor.close()
-    if parts:
-        columns = ["day", "unit_id", "subsystem_id", "region_id", "n", "grey", "overdue", "near"]
-        frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        _insert_sums(session, frame.groupby(columns[:4], as_index=False).sum()
-                     .astype("int64")[columns])
+    _insert_sums(session, _summed(parts))
     scoring.store_months(session, months.figures(session), keys)
     return len(days), len(keys)
 
