@@ -208,14 +208,23 @@ def sqlite_sorts(target) -> Iterator[None]:
         return
     cache = run("PRAGMA cache_size").fetchone()[0]
     threads = run("PRAGMA threads").fetchone()[0]
+
+    def put_back() -> None:
+        if not getattr(target, "invalidated", False):  # a lost connection: nothing to put back
+            run(f"PRAGMA cache_size={cache}")
+            run(f"PRAGMA threads={threads}")
+
     run(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
     run(f"PRAGMA threads={min(os.cpu_count() or 1, 4)}")
     try:
         yield
-    finally:
-        if not getattr(target, "invalidated", False):  # a lost connection: nothing to put back
-            run(f"PRAGMA cache_size={cache}")
-            run(f"PRAGMA threads={threads}")
+    except BaseException:
+        try:  # the error under way is the one to report, not a failure to put the settings back
+            put_back()
+        except Exception:
+            _log.warning("SQLite's sort settings not put back after an error", exc_info=True)
+        raise
+    put_back()
 
 
 def raw_cursor(session: Session, stmt, stream: bool = False):

@@ -112,6 +112,15 @@ def odd():
     return text(f"({ODD_SQL})")
 
 
+def odd_mask(received: np.ndarray, deadline: np.ndarray, completed: np.ndarray) -> np.ndarray:
+    """`ODD_SQL` over epoch-second columns read by `db.numbers` (NULL is NaN): true where the
+    times contradict each other. A comparison with NULL is not true in SQL, and one with NaN is
+    false in numpy, so a row with missing times is odd only by the times it has."""
+    with np.errstate(invalid="ignore"):
+        return ((deadline < received) | (completed < received) | (deadline < 0)
+                | (completed < 0))
+
+
 # -- state -----------------------------------------------------------------------------------
 
 def state(session: Session) -> RollupState | None:
@@ -570,13 +579,15 @@ def _rebuild_scanned(session: Session, st: RollupState, watermark: int) -> tuple
         a = db.numbers(chunk)
         months.add(a)
         snap = a[:, of_snapshot]  # unit, subsystem, region, received, deadline, completed, …
+        del chunk
         recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
         with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
-            odd = (due < recv) | (done < recv) | (due < 0) | (done < 0)  # ODD_SQL
-            snap = snap[~odd & (np.isnan(done) | (done > ts[0]))
+            snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
                         & (np.isnan(recv) | (recv <= ts[-1]))]  # snapshot_sums' WHERE
         if len(snap):
             parts.append(_snapshot_part(snap, days_a, ts))
+            if len(parts) >= scoring.FOLD_PARTS:  # the sums so far: memory holds sums only
+                parts = [_summed(parts)]
     cursor.close()
     _insert_sums(session, _summed(parts))
     scoring.store_months(session, months.figures(session), keys)

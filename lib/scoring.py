@@ -808,11 +808,16 @@ class MonthScan:
         judged = judged[judged["month"].isin(self.months)
                         & (judged["received"].isna() | (judged["received"] <= judged["t"]))]
         self.parts.append(_month_parts(judged))
+        if len(self.parts) >= FOLD_PARTS:  # the sums so far: memory holds sums only
+            self.parts = [self._folded()]
+
+    def _folded(self) -> MonthFigures:
+        return MonthFigures(*(_added([p[i] for p in self.parts]) for i in range(2)))
 
     def figures(self, session: Session) -> MonthFigures:
         if not self.parts:
             return judged_month_figures(session, [])
-        return MonthFigures(*(_added([p[i] for p in self.parts]) for i in range(2)))
+        return self._folded()
 
 
 def _added(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -827,6 +832,7 @@ def _added(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 SCAN_CHUNK = 1_000_000
+FOLD_PARTS = 8  # parts' figures kept before they are added up into one (a rebuild's memory)
 
 
 def _store_months(session: Session, figures: MonthFigures, months: list[int],

@@ -214,4 +214,21 @@ def test_sorting_a_whole_table_uses_a_small_cache_and_helpers_then_puts_them_bac
     assert raw.execute("PRAGMA cache_size").fetchone()[0] == -2000
     assert raw.execute("PRAGMA threads").fetchone()[0] == 0
     assert [r[0] for r in raw.execute("SELECT x FROM t INDEXED BY ix_t LIMIT 3")] == [0, 1, 2]
-    raw.close()
+    # The connection lost inside, then an error: that error is the one reported (the settings
+    # cannot be put back on a closed connection, and saying so must not hide it).
+    with pytest.raises(ZeroDivisionError), db.sqlite_sorts(raw):
+        raw.close()
+        _ = 1 / 0
+
+
+def test_the_sort_settings_go_back_after_an_error_on_a_session(empty_engine):
+    with db.session_scope(empty_engine) as s:
+        conn = s.connection()
+        if conn.dialect.name != "sqlite":
+            pytest.skip("SQLite's settings only (nothing is sent to PostgreSQL: the test above)")
+        before = (conn.exec_driver_sql("PRAGMA cache_size").scalar(),
+                  conn.exec_driver_sql("PRAGMA threads").scalar())
+        with pytest.raises(OperationalError), db.sqlite_sorts(s):
+            conn.exec_driver_sql("SELECT no_such_column FROM units")
+        assert (conn.exec_driver_sql("PRAGMA cache_size").scalar(),
+                conn.exec_driver_sql("PRAGMA threads").scalar()) == before

@@ -371,13 +371,54 @@ def _kept(s) -> dict:
     return out
 
 
+def _odd_items(engine) -> None:
+    """Items whose times contradict each other in each way `ODD_SQL` names, and items with
+    missing times beside them (odd or not by the times they have)."""
+    with db.session_scope(engine) as s:
+        units, subs, _ = _world(s)
+        epoch0 = datetime(1970, 1, 1, tzinfo=UTC)
+        times = [  # received, deadline, completed
+            (None, epoch0 - D, None),  # a deadline before 1970, no receipt
+            (None, None, epoch0 - H),  # completed before 1970, no receipt
+            (NOW - 5 * D, None, None),  # received, no deadline: not odd
+            (NOW - 5 * D, None, NOW - 9 * D),  # no deadline, completed before receipt
+            (NOW - 5 * D, NOW - 9 * D, None),  # due before receipt, open
+            (NOW - 5 * D, NOW - 9 * D, NOW - 2 * D),  # due before receipt, completed
+            (None, NOW + D, NOW - D),  # no receipt: not odd
+            (NOW - 40 * D, NOW - 30 * D, NOW - 35 * D),  # completed early: not odd
+        ]
+        for k, (recv, due, done) in enumerate(times * 3):
+            unit = units[k % len(units)][0]
+            s.add(Item(external_id=f"ODD-{k}", subsystem_id=subs[k % len(subs)], unit_id=unit,
+                       handler_id=_handler(k, unit), region_id=None, received_at=recv,
+                       deadline=due, completed_at=done, state="completed" if done else "open",
+                       card_cancelled=False, verdict=0))
+
+
+def test_the_odd_rows_in_numpy_are_the_odd_rows_in_sql(empty_engine):
+    """`rollups.odd_mask` (the rebuild's filter in numpy) selects the rows `rollups.odd()`
+    selects in SQL, NULLs included."""
+    _random_items(empty_engine, 29, 300)
+    _odd_items(empty_engine)
+    recv, due, done = (rollups._ts(c) for c in (Item.received_at, Item.deadline,
+                                                 Item.completed_at))
+    with db.session_scope(empty_engine, write=False) as s:
+        a = db.numbers(s.execute(select(Item.id, recv, due, done).order_by(Item.id)).all())
+        want = set(s.scalars(select(Item.id).where(rollups.odd())))
+        kept = set(s.scalars(select(Item.id).where(rollups.not_odd())))
+    got = set(a[rollups.odd_mask(a[:, 1], a[:, 2], a[:, 3]), 0].astype(int))
+    assert len(want) > 15 and got == want
+    assert kept == set(a[:, 0].astype(int)) - want  # not_odd() is its complement
+
+
 def test_the_rebuilds_one_read_equals_each_part_read_alone(empty_engine, monkeypatch):
     """`rebuild` reads the items once for the month-end snapshots and the monthly figures (each
     part filtered in numpy as each one's own read filters it in SQL): what it keeps equals what
     the two reads alone keep (`rebuild_snapshots`, `scoring.rebuild_months`, which the sweep
     still runs), read in many parts, with contradictory times, NULLs, handlers and verdicts."""
     _random_items(empty_engine, 23, 700)
-    monkeypatch.setattr(rollups, "SNAPSHOT_CHUNK", 97)  # many parts, one of them short
+    _odd_items(empty_engine)
+    monkeypatch.setattr(rollups, "SNAPSHOT_CHUNK", 53)  # many parts (summed as they come)
     monkeypatch.setattr(scoring, "SCAN_CHUNK", 89)
     with db.session_scope(empty_engine) as s:
         odd = s.scalar(select(func.count()).select_from(Item).where(rollups.odd()))
