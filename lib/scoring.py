@@ -835,7 +835,7 @@ SCAN_CHUNK = 1_000_000
 FOLD_PARTS = 8  # parts' figures kept before they are added up into one (a rebuild's memory)
 
 
-def _store_months(session: Session, figures: MonthFigures, months: list[int],
+def store_months(session: Session, figures: MonthFigures, months: list[int],
                   units: list[int] | None = None) -> None:
     from sqlalchemy import delete, insert
 
@@ -867,7 +867,7 @@ def _last_finished(watermark: int) -> int:
 def rebuild_months(session: Session, st, watermark: int) -> int:
     """Every finished month's figures, from the base table, in one pass over it."""
     keys = forget_months(session, st, watermark)
-    _store_months(session, _scanned_month_figures(session, keys), keys)
+    store_months(session, _scanned_month_figures(session, keys), keys)
     return len(keys)
 
 
@@ -887,11 +887,6 @@ def forget_months(session: Session, st, watermark: int) -> list[int]:
     keys = month_keys(first, last)
     st.score_from, st.score_until = first, last
     return keys
-
-
-def store_months(session: Session, figures: MonthFigures, months: list[int]) -> None:
-    """The figures of `months` for every unit kept (those months' rows replaced)."""
-    _store_months(session, figures, months)
 
 
 MAX_STALE_MONTHS = 5_000  # more stale (unit, month) pairs than this: every month judged again
@@ -931,11 +926,11 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
         # One read of the marked units' items due in the stale months, through the units'
         # index (`ix_items_view`: unit first, the deadline in it), judged at once (every pair recomputed is exact, stale or not).
         months, units = sorted(stale), sorted(set().union(*stale.values()))
-        _store_months(session, judged_month_figures(session, months, units,
+        store_months(session, judged_month_figures(session, months, units,
                                                     index="ix_items_view"), months, units)
     added = month_keys(last, _last_finished(watermark))[1:]
     for key in added:
-        _store_months(session, judged_month_figures(session, [key]), [key])
+        store_months(session, judged_month_figures(session, [key]), [key])
         st.score_until = key
     return {"score_months_recomputed": sum(len(u) for u in stale.values()),
             "score_months_added": len(added)}
