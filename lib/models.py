@@ -488,7 +488,7 @@ class Notice(Base):
     matter: Mapped[str] = mapped_column(Text)
     requirements: Mapped[str] = mapped_column(Text)
     reply_due: Mapped[datetime] = mapped_column(UtcEpoch)
-    status: Mapped[str] = mapped_column(String(12), index=True)
+    status: Mapped[str] = mapped_column(String(12))
     level: Mapped[int] = mapped_column(Integer, default=1)
     issued_at: Mapped[datetime] = mapped_column(UtcEpoch)
     issued_by: Mapped[str] = mapped_column(String(64))
@@ -500,6 +500,9 @@ class Notice(Base):
 
     __table_args__ = (
         Index("ux_notice_item_crossing", "item_id", "crossing", unique=True),
+        # Every read by status, and the sweep's escalation (issued, below the top level, reply
+        # date passed) without reading the notices already at the top (migration 0024).
+        Index("ix_notices_status_level", "status", "level", "reply_due"),
         CheckConstraint("level between 1 and 3", name="ck_notice_level"),
     )
 

@@ -154,12 +154,23 @@ def sweep(session: Session, now: datetime | None = None, *,
     return SweepResult(issued=len(issued), escalated=escalate(session, now))
 
 
+TOP_LEVEL = max(LEVELS)
+
+
+def escalation_due(now: datetime):
+    """(id, level) of the notices issued and not acknowledged by their reply date, below the top
+    level. The levels below the top are named one by one: each is then a range of the index on
+    (status, level, reply date), so the notices already at the top, which can pile up unanswered,
+    are not read (migration 0024)."""
+    return select(Notice.id, Notice.level).where(
+        Notice.status == "issued", Notice.level.in_(range(1, TOP_LEVEL)), Notice.reply_due < now)
+
+
 def escalate(session: Session, now: datetime) -> int:
     """Notices not acknowledged by their reply date go up one level, once per grace period."""
     cal = load_calendar(session)
     new_due = cal.deadline(now, parse_limit(GRACE))
-    stale = session.execute(select(Notice.id, Notice.level).where(
-        Notice.status == "issued", Notice.level < 3, Notice.reply_due < now)).all()
+    stale = session.execute(escalation_due(now)).all()
     done = 0
     for nid, level in stale:
         # Conditional update: of two sweeps at once, only one moves the notice up.
