@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -55,6 +55,7 @@ from lib.lights import epoch, light_flags_sql
 from lib.models import (
     ODD_SQL,
     Item,
+    Person,
     RollupCell,
     RollupDirty,
     RollupSnapshot,
@@ -198,19 +199,23 @@ def _roll_up(session: Session, size: int, lower: int, where=()) -> None:
     _insert_cells(session, stmt)
 
 
-def rebuild(session: Session, now: datetime | None = None) -> dict:
+def rebuild(session: Session, now: datetime | None = None,
+            items: Iterable[np.ndarray] | None = None) -> dict:
     """Every cell recomputed from the base table; the dirty markers cleared; the watermark at
-    `now`. Returns what was built."""
+    `now`. Returns what was built. `items`: every row of the table as `raw_items` gives them,
+    from a loader that holds them in memory (`bench.build`), read instead of the table for the
+    snapshots and the assessment's months (the cells are still counted by the database)."""
     from lib.clock import now_utc
 
     now = now or now_utc()
     st = _lock(session)
     watermark = _watermark(now)
     with db.sqlite_sorts(session):
-        return _rebuild(session, st, now, watermark)
+        return _rebuild(session, st, now, watermark, items)
 
 
-def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int) -> dict:
+def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
+             items: Iterable[np.ndarray] | None = None) -> dict:
     t0 = time.perf_counter()
     session.execute(delete(RollupCell))
     session.execute(delete(RollupDirty))
@@ -219,7 +224,7 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int) -
     for lower, size in zip(SIZES, SIZES[1:], strict=False):
         _roll_up(session, size, lower)
     t1 = time.perf_counter()
-    snapshots, months = _rebuild_scanned(session, st, watermark)
+    snapshots, months = _rebuild_scanned(session, st, watermark, items)
     _log.info("rollups rebuilt: cells %.1f s; %d month-end snapshots and %d months' figures "
               "from one read of the items %.1f s", t1 - t0, snapshots, months,
               time.perf_counter() - t1)
@@ -547,19 +552,79 @@ def rebuild_snapshots(session: Session, st: RollupState, watermark: int) -> int:
     return len(days)
 
 
-# The rebuild's one read: scoring's ITEM_COLUMNS, then these; a snapshot reads its columns from
-# them in `_snapshot_part`'s order.
-SCAN_COLUMNS = (Item.subsystem_id, func.coalesce(Item.region_id, -1))
+# The rebuild's one read: the items' own columns in this order, with no join (a join per row
+# cost a quarter of the read at ten million items): the handler's post and the subsystem's
+# yellow share are looked up in numpy (`_joined`), giving scoring's ITEM_COLUMNS, then the
+# subsystem and the region; a snapshot reads its columns from them in `_snapshot_part`'s order.
+RAW_ITEM_COLUMNS = ("id", "unit_id", "handler_id", "received", "deadline", "completed",
+                    "cancelled", "rating", "rated_at", "verdict", "subsystem_id", "region_id")
 SNAPSHOT_COLUMNS = ("unit_id", "subsystem_id", "region_id", "received", "deadline", "completed",
                     "cancelled", "verdict", "yellow_pct")
 
 
-def _rebuild_scanned(session: Session, st: RollupState, watermark: int) -> tuple[int, int]:
+def raw_items_select(*where):
+    """Every item's RAW_ITEM_COLUMNS (times as epoch seconds, no region as -1), in the table's
+    order."""
+    return select(Item.id, Item.unit_id, Item.handler_id, _ts(Item.received_at),
+                  _ts(Item.deadline), _ts(Item.completed_at), Item.card_cancelled, Item.rating,
+                  _ts(Item.rated_at), Item.verdict, Item.subsystem_id,
+                  func.coalesce(Item.region_id, -1)).where(*where)
+
+
+def raw_items(session: Session, *where, chunk: int | None = None):
+    """The items (matching `where`) as arrays of RAW_ITEM_COLUMNS (`db.numbers`), a part at a
+    time, read in the table's order."""
+    stmt = db.indexed_by(session, raw_items_select(*where), [db.NOT_INDEXED])
+    cursor = db.raw_cursor(session, stmt, stream=True)
+    try:
+        while rows := cursor.fetchmany(chunk or SNAPSHOT_CHUNK):
+            yield db.numbers(rows)
+    finally:
+        cursor.close()
+
+
+def _lookup(keys: np.ndarray, values: dict) -> np.ndarray:
+    """values[key] for each key as floats: NaN for a NULL key, a key not in `values` or a NULL
+    value (as an outer join gives)."""
+    size = int(max(values, default=0)) + 2  # the last slot: NaN, for the keys not found
+    table = np.full(size, np.nan)
+    for k, v in values.items():
+        if v is not None:
+            table[int(k)] = v
+    with np.errstate(invalid="ignore"):
+        idx = np.where(np.isnan(keys) | (keys < 0) | (keys >= size - 1), size - 1,
+                       np.nan_to_num(keys)).astype(np.int64)
+    return table[idx]
+
+
+def _lookups(session: Session) -> tuple[dict, dict]:
+    """What `_joined` looks up: every person's post, every subsystem's yellow share."""
+    return (dict(session.execute(select(Person.id, Person.post_id)).all()),
+            dict(session.execute(select(Subsystem.id, Subsystem.yellow_pct)).all()))
+
+
+def _joined(raw: np.ndarray, posts: dict, pcts: dict) -> np.ndarray:
+    """RAW_ITEM_COLUMNS rows as scoring's ITEM_COLUMNS, then the subsystem and the region: the
+    handler's post (none without a handler or a post) and the subsystem's yellow share (an item
+    whose subsystem is unknown is left out, as the join to the subsystems leaves it)."""
+    c = {name: raw[:, i] for i, name in enumerate(RAW_ITEM_COLUMNS)}
+    pct = _lookup(c["subsystem_id"], pcts)
+    keep = ~np.isnan(pct)
+    out = np.column_stack([c["id"], c["unit_id"], c["handler_id"],
+                           _lookup(c["handler_id"], posts), c["received"], c["deadline"],
+                           c["completed"], c["cancelled"], pct, c["rating"], c["rated_at"],
+                           c["verdict"], c["subsystem_id"], c["region_id"]])
+    return out if keep.all() else out[keep]
+
+
+def _rebuild_scanned(session: Session, st: RollupState, watermark: int,
+                     items: Iterable[np.ndarray] | None = None) -> tuple[int, int]:
     """Every month-end snapshot (`rebuild_snapshots`) and every finished month's figures of the
     assessment (`scoring.rebuild_months`) from one read of the items in the table's order,
     a part at a time: each part is filtered in numpy as each one's own read filters it in SQL
     and fed to both (at ten million items each read cost 40-60 s, most of the rebuild).
-    Returns (snapshots, months)."""
+    `items`: the table's rows as `raw_items` gives them, from a loader that holds them already
+    (every row, in any order and parts), instead of the read. Returns (snapshots, months)."""
     from lib import scoring
 
     names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
@@ -572,14 +637,13 @@ def _rebuild_scanned(session: Session, st: RollupState, watermark: int) -> tuple
     ts = days_a * DAY - OFFSET - 1
     keys = scoring.forget_months(session, st, watermark)
     months = scoring.MonthScan(keys)
-    stmt = scoring.MonthScan.statement(SCAN_COLUMNS)
-    cursor = db.raw_cursor(session, db.indexed_by(session, stmt, [db.NOT_INDEXED]), stream=True)
+    posts, pcts = _lookups(session)
     parts = []
-    while chunk := cursor.fetchmany(SNAPSHOT_CHUNK):
-        a = db.numbers(chunk)
+    for raw in (raw_items(session) if items is None else items):
+        a = _joined(raw, posts, pcts)
+        del raw
         months.add(a)
         snap = a[:, of_snapshot]  # unit, subsystem, region, received, deadline, completed, …
-        del chunk
         recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
         with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
             snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
@@ -588,7 +652,6 @@ def _rebuild_scanned(session: Session, st: RollupState, watermark: int) -> tuple
             parts.append(_snapshot_part(snap, days_a, ts))
             if len(parts) >= scoring.FOLD_PARTS:  # the sums so far: memory holds sums only
                 parts = [_summed(parts)]
-    cursor.close()
     _insert_sums(session, _summed(parts))
     scoring.store_months(session, months.figures(session), keys)
     return len(days), len(keys)

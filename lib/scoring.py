@@ -785,11 +785,6 @@ class MonthScan:
         self.lo = _epoch(month_bounds(min(months))[0])
         self.parts: list[MonthFigures] = []
 
-    @staticmethod
-    def statement(extra: tuple = ()):
-        """The items' columns a part holds (ITEM_COLUMNS, then `extra`), every item."""
-        return _item_stmt(extra)[0]
-
     def add(self, a: np.ndarray, *, filtered: bool = False) -> None:
         a = a[:, :len(ITEM_COLUMNS)]
         if not filtered:
