@@ -29,6 +29,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -219,12 +220,21 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
     t0 = time.perf_counter()
     session.execute(delete(RollupCell))
     session.execute(delete(RollupDirty))
-    _insert_cells(session, _cell_select("c", *_closed_where()))
-    _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
-    for lower, size in zip(SIZES, SIZES[1:], strict=False):
-        _roll_up(session, size, lower)
-    t1 = time.perf_counter()
-    snapshots, months = _rebuild_scanned(session, st, watermark, items)
+    scan = _Scan(session, st, watermark)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Rows given in memory are judged in numpy on a second thread while the database counts
+        # the cells (SQLite lets go of Python's lock while it works): both at once, on two cores.
+        judged = None if items is None else pool.submit(scan.add_all, items)
+        _insert_cells(session, _cell_select("c", *_closed_where()))
+        _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
+        for lower, size in zip(SIZES, SIZES[1:], strict=False):
+            _roll_up(session, size, lower)
+        t1 = time.perf_counter()
+        if judged is None:
+            scan.add_all(raw_items(session))
+        else:
+            judged.result()
+    snapshots, months = scan.store(session)
     _log.info("rollups rebuilt: cells %.1f s; %d month-end snapshots and %d months' figures "
               "from one read of the items %.1f s", t1 - t0, snapshots, months,
               time.perf_counter() - t1)
@@ -617,44 +627,57 @@ def _joined(raw: np.ndarray, posts: dict, pcts: dict) -> np.ndarray:
     return out if keep.all() else out[keep]
 
 
-def _rebuild_scanned(session: Session, st: RollupState, watermark: int,
-                     items: Iterable[np.ndarray] | None = None) -> tuple[int, int]:
+class _Scan:
     """Every month-end snapshot (`rebuild_snapshots`) and every finished month's figures of the
     assessment (`scoring.rebuild_months`) from one read of the items in the table's order,
     a part at a time: each part is filtered in numpy as each one's own read filters it in SQL
     and fed to both (at ten million items each read cost 40-60 s, most of the rebuild).
-    `items`: the table's rows as `raw_items` gives them, from a loader that holds them already
-    (every row, in any order and parts), instead of the read. Returns (snapshots, months)."""
-    from lib import scoring
+    Made at the rebuild's start (the old snapshots and months forgotten, the ranges read);
+    `add_all` judges the parts in numpy without touching the database (rows a loader holds can
+    be judged on another thread); `store` keeps the sums."""
 
-    names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
-    of_snapshot = [names.index(c) for c in SNAPSHOT_COLUMNS]
-    session.execute(delete(RollupSnapshot))
-    first, last = _snapshot_range(session, watermark)
-    days = month_starts(first, last)
-    st.snap_from, st.snap_until = days[0], days[-1]
-    days_a = np.array(days, dtype=np.int64)
-    ts = days_a * DAY - OFFSET - 1
-    keys = scoring.forget_months(session, st, watermark)
-    months = scoring.MonthScan(keys)
-    posts, pcts = _lookups(session)
-    parts = []
-    for raw in (raw_items(session) if items is None else items):
-        a = _joined(raw, posts, pcts)
-        del raw
-        months.add(a)
-        snap = a[:, of_snapshot]  # unit, subsystem, region, received, deadline, completed, …
-        recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
-        with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
-            snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
-                        & (np.isnan(recv) | (recv <= ts[-1]))]  # snapshot_sums' WHERE
-        if len(snap):
-            parts.append(_snapshot_part(snap, days_a, ts))
-            if len(parts) >= scoring.FOLD_PARTS:  # the sums so far: memory holds sums only
-                parts = [_summed(parts)]
-    _insert_sums(session, _summed(parts))
-    scoring.store_months(session, months.figures(session), keys)
-    return len(days), len(keys)
+    def __init__(self, session: Session, st: RollupState, watermark: int):
+        from lib import scoring
+
+        names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
+        self.of_snapshot = [names.index(c) for c in SNAPSHOT_COLUMNS]
+        session.execute(delete(RollupSnapshot))
+        first, last = _snapshot_range(session, watermark)
+        self.days = month_starts(first, last)
+        st.snap_from, st.snap_until = self.days[0], self.days[-1]
+        self.days_a = np.array(self.days, dtype=np.int64)
+        self.ts = self.days_a * DAY - OFFSET - 1
+        self.keys = scoring.forget_months(session, st, watermark)
+        self.months = scoring.MonthScan(self.keys)
+        self.posts, self.pcts = _lookups(session)
+        self.parts: list[pd.DataFrame] = []
+
+    def add_all(self, items: Iterable[np.ndarray]) -> None:
+        """Parts of RAW_ITEM_COLUMNS rows (`raw_items`), every row of the table once."""
+        from lib import scoring
+
+        ts = self.ts
+        for raw in items:
+            a = _joined(raw, self.posts, self.pcts)
+            del raw
+            self.months.add(a)
+            snap = a[:, self.of_snapshot]  # unit, subsystem, region, received, deadline, …
+            recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
+            with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
+                snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
+                            & (np.isnan(recv) | (recv <= ts[-1]))]  # snapshot_sums' WHERE
+            if len(snap):
+                self.parts.append(_snapshot_part(snap, self.days_a, ts))
+                if len(self.parts) >= scoring.FOLD_PARTS:  # memory holds the sums so far only
+                    self.parts = [_summed(self.parts)]
+
+    def store(self, session: Session) -> tuple[int, int]:
+        """The sums kept; (snapshots, months)."""
+        from lib import scoring
+
+        _insert_sums(session, _summed(self.parts))
+        scoring.store_months(session, self.months.figures(session), self.keys)
+        return len(self.days), len(self.keys)
 
 
 def maintain_snapshots(session: Session, st: RollupState, marked: list[tuple[int, int]],
