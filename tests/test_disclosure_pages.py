@@ -24,9 +24,19 @@ def url(sqlite_demo_url, tmp_path, monkeypatch):
     return u
 
 
-def page(at, path="pages/disclosure.py"):
+def page(at, path="pages/disclosure.py", tab=None):
+    """The page, on the given tab (信息公开 runs only the selected tab)."""
     at.switch_page(path)
+    if tab is not None:
+        at.session_state["dis_tab"] = tab
     return at.run()
+
+
+def show(at, tab):
+    at.session_state["dis_tab"] = tab
+    at.run()
+    assert not at.exception and not errors(at), (at.exception, errors(at))
+    return at
 
 
 def pick(at, key_prefix, label_part):
@@ -41,7 +51,8 @@ def test_inspector_drills_down_county_town_village(url):
     assert [t.value for t in at.title] == ["信息公开"]
     assert [t.label for t in at.tabs] == ["村务公开", "村民提问", "依申请公开", "主动公开与年度报告",
                                           "规则发现"]
-    assert len(at.dataframe) >= 5  # counties, questions, requests by unit, requests, duties …
+    # Only the first tab ran: the overview's units and the counties, not the rules' findings.
+    assert len(at.dataframe) == 2 and not any(s.key == "dis_why" for s in at.selectbox)
     at = pick(at, "dis_county_", "遂溪县")
     at = pick(at, "dis_town_", "遂城镇")
     assert not at.exception and not errors(at)
@@ -51,6 +62,20 @@ def test_inspector_drills_down_county_town_village(url):
     assert not at.exception and not errors(at)
     assert any("公开义务与历史" in m.value for m in at.markdown)
     assert any("公开内容" in m.value for m in at.markdown)
+    chosen = at.session_state[box.key]
+    # Each other tab, opened in turn, draws its tables; the village chosen is kept meanwhile.
+    at = show(at, "村民提问")
+    assert any("10 日内答复" in c.value for c in at.caption)
+    at = show(at, "依申请公开")
+    assert len(at.dataframe) >= 2  # by unit, every request
+    at = show(at, "主动公开与年度报告")
+    assert len(at.dataframe) >= 2 and any("主动公开" in m.value for m in at.markdown)
+    at = show(at, "规则发现")
+    assert any(s.key == "dis_why" for s in at.selectbox)
+    assert any("为什么亮牌" in s.label for s in at.selectbox)
+    at = show(at, "村务公开")
+    assert at.session_state[box.key] == chosen
+    assert any("公开义务与历史" in m.value for m in at.markdown)
 
 
 def test_town_staff_publish_and_answer(url):
@@ -68,6 +93,7 @@ def test_town_staff_publish_and_answer(url):
     with db.session_scope(db.get_engine(url)) as s:
         assert s.scalar(select(func.count()).select_from(Disclosure)) == before + 1
     # Answer the oldest question waiting in the town.
+    at = show(at, "村民提问")
     if any(t.label == "答复" for t in at.text_area):
         next(t for t in at.text_area if t.label == "答复").input("已在村务公开栏补充明细。")
         next(b for b in at.button if b.label == "提交答复").click()
@@ -83,7 +109,7 @@ def test_unit_staff_answer_a_request(url):
                                 body="申请公开某村征地补偿安置方案。", name="张三", contact="138",
                                 now=now_utc() - timedelta(minutes=2))
         code = req.code
-    at = page(login(app(), "staff"))
+    at = page(login(app(), "staff"), tab="依申请公开")
     assert not at.exception and not errors(at)
     box = at.selectbox(key="req_pick")
     box.select_index(next(i for i, o in enumerate(box.options) if code in o)).run()
