@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -205,7 +207,9 @@ def rebuild(session: Session, now: datetime | None = None,
     """Every cell recomputed from the base table; the dirty markers cleared; the watermark at
     `now`. Returns what was built. `items`: every row of the table as `raw_items` gives them,
     from a loader that holds them in memory (`bench.build`), read instead of the table for the
-    snapshots and the assessment's months (the cells are still counted by the database)."""
+    snapshots and the assessment's months (the cells are still counted by the database). They
+    are judged on another thread while this session works: they must not read the database
+    (not `raw_items(session)` itself: give a list read before)."""
     from lib.clock import now_utc
 
     now = now or now_utc()
@@ -225,18 +229,25 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
         # Rows given in memory are judged in numpy on a second thread while the database counts
         # the cells (SQLite lets go of Python's lock while it works): both at once, on two cores.
         judged = None if items is None else pool.submit(scan.add_all, items)
-        _insert_cells(session, _cell_select("c", *_closed_where()))
-        _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
-        for lower, size in zip(SIZES, SIZES[1:], strict=False):
-            _roll_up(session, size, lower)
+        try:
+            _insert_cells(session, _cell_select("c", *_closed_where()))
+            _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
+            for lower, size in zip(SIZES, SIZES[1:], strict=False):
+                _roll_up(session, size, lower)
+        except BaseException:
+            scan.stop.set()  # the worker stops at its next part: the error is not kept waiting
+            raise
         t1 = time.perf_counter()
         if judged is None:
-            scan.add_all(raw_items(session))
+            # (closed here even if judging fails: a server-side cursor must not outlive it)
+            with closing(raw_items(session)) as parts:
+                scan.add_all(parts)
         else:
             judged.result()
     snapshots, months = scan.store(session)
     _log.info("rollups rebuilt: cells %.1f s; %d month-end snapshots and %d months' figures "
-              "from one read of the items %.1f s", t1 - t0, snapshots, months,
+              "from the items %s, %.1f s after the cells", t1 - t0, snapshots, months,
+              "read once" if items is None else "given, judged beside the cells",
               time.perf_counter() - t1)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
     session.flush()
@@ -595,16 +606,15 @@ def raw_items(session: Session, *where, chunk: int | None = None):
 
 def _lookup(keys: np.ndarray, values: dict) -> np.ndarray:
     """values[key] for each key as floats: NaN for a NULL key, a key not in `values` or a NULL
-    value (as an outer join gives)."""
-    size = int(max(values, default=0)) + 2  # the last slot: NaN, for the keys not found
-    table = np.full(size, np.nan)
-    for k, v in values.items():
-        if v is not None:
-            table[int(k)] = v
-    with np.errstate(invalid="ignore"):
-        idx = np.where(np.isnan(keys) | (keys < 0) | (keys >= size - 1), size - 1,
-                       np.nan_to_num(keys)).astype(np.int64)
-    return table[idx]
+    value (as an outer join gives). Any ids (negative, sparse, large): found by binary search
+    among the keys that have a value."""
+    known = sorted((k, v) for k, v in values.items() if v is not None)
+    if not known:
+        return np.full(len(keys), np.nan)
+    ks = np.array([k for k, _ in known], dtype=np.float64)
+    vs = np.array([v for _, v in known], dtype=np.float64)
+    at = np.minimum(np.searchsorted(ks, keys), len(ks) - 1)  # (NaN sorts last)
+    return np.where(ks[at] == keys, vs[at], np.nan)  # (NaN equals nothing)
 
 
 def _lookups(session: Session) -> tuple[dict, dict]:
@@ -651,6 +661,7 @@ class _Scan:
         self.months = scoring.MonthScan(self.keys)
         self.posts, self.pcts = _lookups(session)
         self.parts: list[pd.DataFrame] = []
+        self.stop = threading.Event()  # set: stop judging (the rebuild failed meanwhile)
 
     def add_all(self, items: Iterable[np.ndarray]) -> None:
         """Parts of RAW_ITEM_COLUMNS rows (`raw_items`), every row of the table once."""
@@ -658,6 +669,8 @@ class _Scan:
 
         ts = self.ts
         for raw in items:
+            if self.stop.is_set():
+                return
             a = _joined(raw, self.posts, self.pcts)
             del raw
             self.months.add(a)

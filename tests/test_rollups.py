@@ -455,6 +455,45 @@ def test_the_rebuilds_one_read_equals_each_part_read_alone(empty_engine, monkeyp
         assert _kept(s) != one_read
 
 
+def test_the_numpy_lookup_is_an_outer_join():
+    """`rollups._lookup` (the rebuild's join done in numpy) gives a key's value, and NaN for a
+    NULL key, a key not there or a NULL value, whatever the ids."""
+    keys = np.array([np.nan, -5, 0, 1, 2, 3, 1e10, 7, 5])
+    got = rollups._lookup(keys, {-5: 50, 1: None, 2: 20, 7: 70, 10**10: 99})
+    np.testing.assert_array_equal(got, [np.nan, 50, np.nan, np.nan, 20, np.nan, 99, 70, np.nan])
+    assert np.isnan(rollups._lookup(keys, {})).all()
+
+
+def test_a_failed_rebuild_stops_judging_the_rows_given(empty_engine, monkeypatch):
+    """When counting the cells fails, the rows given are no longer judged on the other thread
+    (at ten million items that would keep the error waiting for tens of seconds), and the
+    error is the one raised."""
+    import threading
+    import time
+
+    _random_items(empty_engine, 5, 60)
+    failed, taken = threading.Event(), []
+
+    def parts(rows):
+        for k in range(50):
+            taken.append(k)
+            if k == 1:
+                assert failed.wait(30)  # the cells' count fails meanwhile
+                time.sleep(0.3)  # (and the rebuild, failing, tells the worker to stop)
+            yield rows
+
+    def boom(*_a, **_k):
+        failed.set()
+        raise RuntimeError("the cells' count failed")
+
+    with db.session_scope(empty_engine) as s:
+        rows = np.concatenate(list(rollups.raw_items(s)))
+        monkeypatch.setattr(rollups, "_insert_cells", boom)
+        with pytest.raises(RuntimeError, match="cells' count failed"):
+            rollups.rebuild(s, NOW, items=parts(rows))
+    assert len(taken) <= 3, taken
+
+
 def test_many_dirty_days_are_read_in_parts(empty_engine):
     """Between two sweeps, up to MAX_DIRTY marked (unit, day)s are read live: their terms are
     OR-ed in parts of at most OR_TERMS (SQLite refuses an expression over 1,000 deep), and the
