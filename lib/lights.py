@@ -193,16 +193,22 @@ def light_of(item, as_of: datetime, yellow_pct: int = DEFAULT_YELLOW_PCT) -> Lig
                      verdict_note=item.title)
 
 
-def clock_light(received_at, deadline, completed_at, as_of, yellow_pct) -> Light | None:
+def clock_light(received_at, deadline, completed_at, as_of, yellow_pct, *,
+                seconds: tuple | None = None) -> Light | None:
     """The clock's light alone, what `light_for` gives an item with no appeal and no verdict
-    (an approval's step, say): decided from epoch seconds; its explanation worded when read."""
+    (an approval's step, say): decided from epoch seconds; its explanation worded when read.
+    `seconds`: (as_of, received_at, deadline, completed_at) as epoch seconds already (None for
+    no completion), from a caller that converts each once (thousands of steps per view)."""
     if received_at is None or deadline is None:
         return Light(GREY, RULE_MISSING, why=partial(_why_clock, RULE_MISSING, received_at,
                                                      deadline, completed_at, as_of, yellow_pct))
-    asof, recv, due = epoch(as_of), epoch(received_at), epoch(deadline)
+    if seconds is not None:
+        asof, recv, due, done = seconds
+    else:
+        asof, recv, due = epoch(as_of), epoch(received_at), epoch(deadline)
+        done = epoch(completed_at) if completed_at is not None else None
     if recv > asof:
         return None
-    done = epoch(completed_at) if completed_at is not None else None
     if done is not None and done <= asof:
         light, rule = (RED, RULE_COMPLETED_LATE) if done > due else (GREEN, RULE_COMPLETED_ON_TIME)
     elif asof > due:

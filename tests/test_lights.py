@@ -258,3 +258,27 @@ def test_a_lights_explanation_is_worded_once_when_read_and_survives_pickling():
     assert back == Light("yellow", "x", "原因", {"k": "v"})
     with pytest.raises(AttributeError):
         lt.light = "green"
+
+
+def test_the_clock_light_from_seconds_given_is_the_clock_light():
+    """`clock_light(seconds=…)` (a caller converting each time once, 权力运行's thousands of
+    steps) decides and explains as `clock_light` converting them itself, on every branch."""
+    import random
+
+    from lib.lights import clock_light, epoch
+
+    rng = random.Random(7)
+    t0 = datetime(2026, 6, 1, 9, 0, tzinfo=TZ)
+    seen = set()
+    for _ in range(2000):
+        recv = t0 + timedelta(minutes=rng.randint(-5000, 5000))
+        due = recv + timedelta(minutes=rng.randint(-100, 9000))
+        done = None if rng.random() < 0.4 else recv + timedelta(minutes=rng.randint(0, 12000))
+        as_of = t0 + timedelta(minutes=rng.randint(-6000, 16000))
+        pct = rng.choice([0, 20, 50, 100])
+        want = clock_light(recv, due, done, as_of, pct)
+        got = clock_light(recv, due, done, as_of, pct, seconds=(
+            epoch(as_of), epoch(recv), epoch(due), None if done is None else epoch(done)))
+        assert got == want
+        seen.add(None if want is None else want.rule)
+    assert len(seen) >= 6  # not received yet, each of the clock's rules

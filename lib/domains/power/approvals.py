@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from lib.access import CurrentUser, check_unit, require
 from lib.clock import now_utc
 from lib.config import TZ
 from lib.items import upsert_item
-from lib.lights import fmt_time
+from lib.lights import epoch, fmt_time
 from lib.models import (
     AccountabilityRecord,
     Appeal,
@@ -83,6 +84,13 @@ class Step:
     @property
     def name(self) -> str:
         return STEP_NAMES[self.code]
+
+    @cached_property
+    def seconds(self) -> tuple[int | None, int | None, int | None]:
+        """(received, deadline, completed) as epoch seconds (None where none): converted once
+        per step (schedules are kept by their inputs), for `lights.clock_light(seconds=…)`."""
+        return tuple(None if t is None else epoch(t)
+                     for t in (self.received_at, self.deadline, self.completed_at))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Bundle, Session
 
 from lib.access import CurrentUser, check_unit, require, scoped_unit
-from lib.lights import GREY, Light, clock_light, light_for
+from lib.lights import GREY, Light, clock_light, epoch, light_for
 from lib.models import Region, Subsystem, Unit
 from lib.workdays import load_calendar
 
@@ -123,6 +123,7 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
     for p in session.scalars(pq):
         pauses.setdefault(p.case_id, []).append(p)
     today = local_day(as_of)
+    asof_s = epoch(as_of)
     out = []
     q = q.order_by(ApprovalCase.received_at.desc(), ApprovalCase.id.desc())
     for case, matter in session.execute(q):
@@ -144,7 +145,8 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
                         tuple((a, b) for _, _, a, b in ps))
         lights = {}
         for step in sch.steps:
-            lt = clock_light(step.received_at, step.deadline, step.completed_at, as_of, yellow)
+            lt = clock_light(step.received_at, step.deadline, step.completed_at, as_of, yellow,
+                             seconds=(asof_s, *step.seconds))
             if lt is not None:
                 lights[step.code] = lt
         unit = units[case.unit_id]
