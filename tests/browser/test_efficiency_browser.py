@@ -2,6 +2,7 @@
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tests.apptest_helpers import PASSWORDS
 from tests.browser.conftest import assert_no_errors, login, screenshot, wait_idle
@@ -27,22 +28,27 @@ def test_why_this_score_and_the_printed_report(page, app_url):
     wait_idle(page)
     assert_no_errors(page)
     screenshot(page, "leader-行政效能-得分说明")
-    page.get_by_role("tab", name="排名").click()
-    button = page.get_by_role("button", name="下载打印版报告")
-    button.wait_for(timeout=30_000)
-    wait_idle(page)  # a click that lands while the page still runs can be lost
-    # The report is built when clicked, on a thread of its own: allow for a busy machine, and
-    # click once more if the first click brought nothing (seen once in a full run on a slow
-    # machine, with nothing in the server's log: the request never reached it).
-    for attempt in range(2):
+    # The report is built when clicked, on the server (a deferred download: the button is
+    # disabled until the server answers). A click that lands while the page still runs can be
+    # lost, and the button then stays disabled (seen in full runs, on slow and fast machines,
+    # with nothing in the server's log): as a user would, reload the page and click again.
+    for attempt in range(3):
+        if attempt:
+            page.reload()
+            page.get_by_role("heading", name="行政效能考核").wait_for(timeout=60_000)
+            wait_idle(page)
+        page.get_by_role("tab", name="排名").click()
+        button = page.get_by_role("button", name="下载打印版报告")
+        button.wait_for(timeout=30_000)
+        wait_idle(page)
         try:
+            expect(button).to_be_enabled(timeout=30_000)
             with page.expect_download(timeout=60_000) as download_info:
                 button.click()
             break
-        except PlaywrightTimeout:
-            if attempt:
+        except (PlaywrightTimeout, AssertionError):
+            if attempt == 2:
                 raise
-            wait_idle(page)
     html_doc = download_info.value.path().read_text(encoding="utf-8")
     printable = page.context.new_page()
     printable.set_content(html_doc)
