@@ -83,13 +83,15 @@ with tab_village:
             counties = dq.summarize(counts, "county")
             county_names = dict(zip(counties["county_id"], counties["county"], strict=True))
             default_county = view.region_id if view.region_id in county_names else None
-            options = [None] + list(county_names)
+            # 0 stands for "all" in the three choices below (ids start at 1): a kept None would
+            # show the empty "Choose an option" instead of the first option.
+            options = [0] + list(county_names)
             c1, c2, c3 = st.columns(3)
             # (its first value set, not given as the default: `ui.keep_state` sets it again)
-            st.session_state.setdefault(f"dis_county_{default_county}", default_county)
+            st.session_state.setdefault(f"dis_county_{default_county}", default_county or 0)
             county_id = c1.selectbox("区县", options,
-                                     format_func=lambda x: "全市（按区县）" if x is None else county_names[x],
-                                     key=f"dis_county_{default_county}")
+                                     format_func=lambda x: "全市（按区县）" if not x else county_names[x],
+                                     key=f"dis_county_{default_county}") or None
             town_id = village_id = None
             if county_id is None:
                 ui.table(graded(counties, {"county": "区县"}), "村务公开_区县", key="dis_counties")
@@ -97,9 +99,9 @@ with tab_village:
                 in_county = counts[counts["county_id"] == county_id]
                 towns = dq.summarize(in_county, "town")
                 town_names = dict(zip(towns["town_id"], towns["town"], strict=True))
-                town_id = c2.selectbox("乡镇（街道）", [None] + list(town_names),
-                                       format_func=lambda x: "全部乡镇" if x is None else town_names[x],
-                                       key=f"dis_town_{county_id}")
+                town_id = c2.selectbox("乡镇（街道）", [0] + list(town_names),
+                                       format_func=lambda x: "全部乡镇" if not x else town_names[x],
+                                       key=f"dis_town_{county_id}") or None
                 if town_id is None:
                     ui.table(graded(towns, {"town": "乡镇（街道）", "villages": "行政村数",
                                             "villages_missing": "有逾期未公开的村"}),
@@ -108,9 +110,10 @@ with tab_village:
                     in_town = in_county[in_county["town_id"] == town_id]
                     vs = dq.summarize(in_town, "village")
                     village_names = dict(zip(vs["village_id"], vs["village"], strict=True))
-                    village_id = c3.selectbox("行政村", [None] + list(village_names),
-                                              format_func=lambda x: "全部行政村" if x is None
-                                              else village_names[x], key=f"dis_village_{town_id}")
+                    village_id = c3.selectbox("行政村", [0] + list(village_names),
+                                              format_func=lambda x: "全部行政村" if not x
+                                              else village_names[x],
+                                              key=f"dis_village_{town_id}") or None
                     if village_id is None:
                         ui.table(graded(vs, {"village_code": "代码", "village": "行政村"}),
                                  f"村务公开_{town_names[town_id]}", key="dis_villages")

@@ -53,7 +53,14 @@ def test_inspector_drills_down_county_town_village(url):
                                           "规则发现"]
     # Only the first tab ran: the overview's units and the counties, not the rules' findings.
     assert len(at.dataframe) == 2 and not any(s.key == "dis_why" for s in at.selectbox)
+    county = next(s for s in at.selectbox if (s.key or "").startswith("dis_county_"))
+    assert county.index == 0 and county.options[0] == "全市（按区县）"  # not an empty choice
+    at.run()  # again: the kept choice is still the first option
+    county = next(s for s in at.selectbox if (s.key or "").startswith("dis_county_"))
+    assert county.index == 0
     at = pick(at, "dis_county_", "遂溪县")
+    town = next(s for s in at.selectbox if (s.key or "").startswith("dis_town_"))
+    assert town.index == 0 and town.options[0] == "全部乡镇"
     at = pick(at, "dis_town_", "遂城镇")
     assert not at.exception and not errors(at)
     box = next(s for s in at.selectbox if (s.key or "").startswith("dis_village_"))
