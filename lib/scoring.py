@@ -831,7 +831,7 @@ FOLD_PARTS = 8  # parts' figures kept before they are added up into one (a rebui
 
 
 def store_months(session: Session, figures: MonthFigures, months: list[int],
-                  units: list[int] | None = None) -> None:
+                 units: list[int] | None = None) -> None:
     from sqlalchemy import delete, insert
 
     from lib.models import ScoreHandlerMonth, ScoreMonth
@@ -922,7 +922,7 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
         # index (`ix_items_view`: unit first, the deadline in it), judged at once (every pair recomputed is exact, stale or not).
         months, units = sorted(stale), sorted(set().union(*stale.values()))
         store_months(session, judged_month_figures(session, months, units,
-                                                    index="ix_items_view"), months, units)
+                                                   index="ix_items_view"), months, units)
     added = month_keys(last, _last_finished(watermark))[1:]
     for key in added:
         store_months(session, judged_month_figures(session, [key]), [key])
