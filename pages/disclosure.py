@@ -389,8 +389,13 @@ with tab_rules:
             ui.table(pd.DataFrame([{"灯色": badge(r.light), "规则": f"{r.code}", "对象": r.subject,
                                     "原因": r.reason} for r in records]), "信息公开_规则发现",
                      key="dis_findings")
-            shown = records[:500]
-            i = st.selectbox("为什么亮牌", range(len(shown)), key="dis_why",
-                             format_func=lambda k: f"{SYMBOLS[shown[k].light]} {shown[k].subject}")
-            ui.flag_why(shown[i])
+            # Picked by the finding's rule and subject (one finding per rule and subject), so
+            # the choice stays on the same finding when a write changes the list.
+            shown = {f"{r.code}:{r.subject}": r for r in records[:500]}
+            if st.session_state.get("dis_why") not in shown:
+                st.session_state.pop("dis_why", None)  # gone since it was picked: the first
+            k = st.selectbox("为什么亮牌", list(shown), key="dis_why",
+                             format_func=lambda k: f"{SYMBOLS[shown[k].light]} {shown[k].code} "
+                                               f"{shown[k].subject}")
+            ui.flag_why(shown[k])
 

@@ -179,3 +179,32 @@ def test_portal_request_then_track(url):
     next(t for t in at.text_input if t.label == "查询码").input(code)
     at.run()
     assert not at.exception and any(m.value == "办理中" for m in at.metric)
+
+
+def test_the_finding_picked_stays_picked_when_the_list_changes(url, monkeypatch):
+    at = show(page(login(app(), "inspector")), "规则发现")
+    from lib import ui
+
+    box = next(s for s in at.selectbox if s.key == "dis_why")
+    assert len(box.options) >= 3, "the demo should give 信息公开 several findings"
+    box.select_index(2)
+    at = show(at, "规则发现")
+    picked = at.session_state["dis_why"]
+    real = ui.domain_findings
+
+    def without_first(*args, **kwargs):  # a finding before the picked one is gone
+        got, warned = real(*args, **kwargs)
+        return got[1:], warned
+    monkeypatch.setattr(ui, "domain_findings", without_first)
+    at = show(at, "规则发现")
+    assert at.session_state["dis_why"] == picked
+    box = next(s for s in at.selectbox if s.key == "dis_why")
+    assert box.index == 1 and box.value == picked
+
+    def without_picked(*args, **kwargs):  # the picked finding itself is gone
+        got, warned = real(*args, **kwargs)
+        return [r for r in got if f"{r.code}:{r.subject}" != picked], warned
+    monkeypatch.setattr(ui, "domain_findings", without_picked)
+    at = show(at, "规则发现")
+    box = next(s for s in at.selectbox if s.key == "dis_why")
+    assert box.index == 0 and at.session_state["dis_why"] != picked
