@@ -6,11 +6,11 @@ For each size a database is made (`esup_curve_<n>`, kept for later runs unless -
 demo's reference data and records (`lib.demo.load_demo` with no ordinary items), then the items
 generated with numpy as `bench.build` generates them, in the order of their receipt (as a real
 table grows), and written with COPY, the items' indexes
-and triggers set aside during the load and made again after it, then `rollups.rebuild`. Then,
-each on new connections (median of 3; direct: one run with ESUP_ROLLUPS=off): a year's light
-counts, the city at the last month's end, a quarter's and a year's unit ranking, and the
-cockpit's server run (AppTest: the first run in a new process, and again with the caches
-cleared; with --pages every page's).
+and triggers set aside during the load and made again after it, then `rollups.rebuild`. Then every
+target of `bench.scale` (the cockpit's query set, light counts, the city at the last month's end,
+rankings, the sweep's steady run, a write's extra cost), each against twice SQLite's aim and beside
+the base table's answer (`ESUP_ROLLUPS=off`), and the cockpit's server run (AppTest: the first run
+in a new process, and again with the caches cleared; with --pages every page's).
 
     python -m bench.pg_curve [--sizes 1000000,3000000,10000000] [--reuse] [--pages] [--drop]
 """
@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
-from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from bench import build, scale
-from lib import db, demo, queries, rollups, scoring
-from lib.access import SYSTEM
+from lib import db, demo, rollups
 from lib.clock import now_utc
-from lib.config import TZ
 from lib.models import Item
 
 ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL",
@@ -109,47 +105,17 @@ def load(n: int, days: int = 1825) -> dict[str, float]:
     return figures
 
 
-def measure(n: int, pages: bool = False) -> list[tuple[str, float, float | None]]:
+def measure(n: int, pages: bool = False) -> list[tuple]:
+    """Every target of `bench.scale` against twice SQLite's aim (issue 16), printed as measured;
+    the pages: every page's with `pages`, else the cockpit's."""
     url = url_for(n)
     os.environ["DATABASE_URL"] = url
     now = now_utc().replace(second=0)
-    engine = db.get_engine(url)
-    with db.session_scope(engine) as s:
+    with db.session_scope(db.get_engine(url)) as s:
         rollups.maintain(s, now)
-    out = []
-
-    def session():
-        return db.session_scope(engine, write=False)
-
-    def counts():
-        with session() as s:
-            queries.light_counts(s, user=SYSTEM, as_of=now, window_days=365)
-    out.append(("light counts, a year", *scale.both(counts)))
-    month_end = datetime.combine(now.astimezone(TZ).date().replace(day=1) - timedelta(days=1),
-                                 datetime.max.time().replace(microsecond=0), tzinfo=TZ)
-
-    def past():
-        with session() as s:
-            queries.light_counts(s, user=SYSTEM, as_of=month_end, window_days=365)
-    out.append((f"the city at {month_end.date()}", *scale.both(past, 1)))
-    quarter = next(q for q in scoring.recent_periods(now, "quarter") if q.end <= now)
-    year = scoring.Period(now.year - 1, "year")
-    for level in ("unit", "post", "person"):
-        for name, period in ((f"{level} ranking {quarter.code}", quarter),
-                             (f"{level} ranking {year.code}", year)):
-            def rank(period=period, level=level):
-                with session() as s:
-                    scoring.compute(s, period, level)
-            out.append((name, *scale.both(rank, 1)))
-    for page in scale.PAGES if pages else ["Home.py"]:
-        runs = [scale.page_runs(url, page) for _ in range(scale.PAGE_REPEAT)]
-        failed = [r for r in runs if not isinstance(r, tuple)]
-        first, again = ((failed[0], failed[0]) if failed else
-                        (statistics.median(r[0] for r in runs),
-                         statistics.median(r[1] for r in runs)))
-        out.append((f"{page} server run", first, None))
-        out.append((f"{page} again", again, None))
-    return out
+    results = scale.measure(url, now, factor=2.0)
+    scale.measure_pages(url, results, scale.PAGES if pages else ["Home.py"], factor=2.0)
+    return results
 
 
 def main() -> int:
@@ -166,11 +132,7 @@ def main() -> int:
         if not args.reuse:
             for step, secs in load(n).items():
                 print(f"  {step:<36} {secs:7.1f} s", flush=True)
-        for name, mine, direct in measure(n, args.pages):
-            d = f"{direct:8.3f}" if isinstance(direct, float) else "       —"
-            ratio = f"{direct / mine:6.1f}x" if isinstance(direct, float) and mine else "     —"
-            m = f"{mine:8.3f}" if isinstance(mine, float) else str(mine)
-            print(f"  {name:<36} rollups {m}  direct {d}  {ratio}", flush=True)
+        measure(n, args.pages)
         for e in list(db._engines.values()):
             e.dispose()
         db._engines.clear()
