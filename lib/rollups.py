@@ -388,6 +388,14 @@ def month_starts(first: int, last: int) -> list[int]:
     return out
 
 
+def first_stale(marked_day: int) -> int:
+    """The first snapshot (by its day) that a snapshot marker ('s', unit, day) can make stale.
+    The marker's day is that of the earliest moment the write changed (a receipt, or the
+    earlier of an old and a new completion: migration 0025); the snapshot of day d stands for
+    the moment before d begins, so only those after the marker's day can differ."""
+    return marked_day + 1
+
+
 def snapshot_time(day: int) -> int:
     """The moment a snapshot stands for: 23:59:59 of the day before `day`."""
     return day_start(day) - 1
@@ -703,8 +711,8 @@ def maintain_snapshots(session: Session, st: RollupState, marked: list[tuple[int
         return {"snapshots": rebuild_snapshots(session, st, watermark)}
     first, last = int(st.snap_from), int(st.snap_until)
     stale: dict[int, set[int]] = defaultdict(set)
-    for unit, receipt_day in marked:
-        for day in month_starts(max(receipt_day, first), last):
+    for unit, marked_day in marked:
+        for day in month_starts(max(first_stale(marked_day), first), last):
             stale[day].add(unit)
     if sum(len(u) for u in stale.values()) > MAX_SNAPSHOT_PAIRS:
         return {"snapshots": rebuild_snapshots(session, st, watermark)}
@@ -843,7 +851,8 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         if unit_id is None or unit == unit_id:
             dirty[kind][unit].append(day)
     # At a past month's end: the units whose snapshot a write has made stale are read live.
-    stale = sorted(u for u, days in dirty["s"].items() if snap is not None and min(days) <= snap)
+    stale = sorted(u for u, days in dirty["s"].items()
+                   if snap is not None and first_stale(min(days)) <= snap)
 
     # Cells (at a past month's end: the closed ones, and the snapshot of the open set).
     c = RollupCell
@@ -1082,7 +1091,7 @@ def verify_snapshots(session: Session, st: RollupState, dirty: set[tuple]) -> li
         expected = {k: tuple(v) for k, v in snapshot_rows(session, day).items()}
         have = stored.get(day, {})
         for key in sorted(set(expected) | set(have)):
-            if key[0] in marked and marked[key[0]] <= day:
+            if key[0] in marked and first_stale(marked[key[0]]) <= day:
                 continue
             if expected.get(key) != have.get(key):
                 drift.append(f"snapshot of {date_of(day - 1)} {key} (unit, subsystem, region): "

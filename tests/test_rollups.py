@@ -14,7 +14,17 @@ from sqlalchemy import delete, func, select, update
 from lib import db, queries, rollups, scoring
 from lib.access import SYSTEM, CurrentUser
 from lib.config import TZ
-from lib.models import Item, Person, Post, Region, RollupCell, RollupSnapshot, Subsystem, Unit
+from lib.models import (
+    Item,
+    Person,
+    Post,
+    Region,
+    RollupCell,
+    RollupDirty,
+    RollupSnapshot,
+    Subsystem,
+    Unit,
+)
 
 NOW = datetime(2026, 6, 15, 10, 30, tzinfo=TZ)
 H = timedelta(hours=1)
@@ -530,3 +540,64 @@ def test_rankings_when_no_item_has_a_handler(empty_engine):
         for level in ("post", "person"):
             kept = scoring.kept_figures(s, period, NOW, level)
             assert kept is not None and kept.empty
+
+
+def test_completing_an_old_item_makes_no_past_month_stale(empty_engine):
+    """Migration 0025: a write that only completes or reopens an item marks the month-ends from
+    the earlier completion on, not from the receipt; anything else marks from the receipt.
+    The kept figures stay exact either way."""
+    rng, units, subs, counties = _random_items(empty_engine, 23, 300)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+        old = s.scalar(select(Item).where(Item.completed_at.is_(None),
+                                          Item.received_at < NOW - 200 * D,
+                                          Item.verdict == 0).order_by(Item.id).limit(1))
+        if old is None:  # the generator's items are random: make one that was open for long
+            old = _random_item(rng, 999_999, units, subs, counties)
+            old.received_at, old.deadline = NOW - 300 * D, NOW - 290 * D
+            old.completed_at, old.state, old.verdict = None, "open", 0
+            s.add(old)
+            s.flush()
+            rollups.maintain(s, NOW)
+        iid = old.id
+        s.execute(delete(RollupDirty))
+
+    def snapshot_markers(s):
+        return sorted(d for k, _, d in s.execute(
+            select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)) if k == "s")
+
+    def write(**values):
+        with db.session_scope(empty_engine) as s:
+            s.execute(update(Item).where(Item.id == iid).values(**values))
+            markers = snapshot_markers(s)
+        _compare_month_ends(empty_engine, rng, units, counties, 4)  # stale: read live
+        _compare_rankings(empty_engine, rng, 2)
+        with db.session_scope(empty_engine) as s:
+            done = rollups.maintain(s, NOW)
+            assert rollups.verify(s, NOW) == []
+        return markers, done
+
+    # Completed now, after every kept month-end: nothing kept changes, nothing is recomputed.
+    markers, done = write(completed_at=NOW, state="completed")
+    assert markers == [rollups.day_of(rollups.epoch(NOW))]
+    assert done["snapshots_recomputed"] == 0 and done["score_months_recomputed"] == 0
+    # Moved to the first day of this month, after the last kept month-end (the snapshot of
+    # that day stands for the moment before it): still nothing recomputed.
+    first_day = datetime(2026, 6, 1, 10, 0, tzinfo=TZ)
+    markers, done = write(completed_at=first_day)
+    assert markers == [rollups.day_of(rollups.epoch(first_day))]
+    assert done["snapshots_recomputed"] == 0 and done["score_months_recomputed"] == 0
+    # Its completion moved 100 days back: the month-ends from then on change.
+    markers, done = write(completed_at=NOW - 100 * D)
+    assert markers == [rollups.day_of(rollups.epoch(NOW - 100 * D))]
+    assert done["snapshots_recomputed"] > 0 and done["score_months_recomputed"] > 0
+    # Reopened: from the completion it had.
+    markers, _ = write(completed_at=None, state="open")
+    assert markers == [rollups.day_of(rollups.epoch(NOW - 100 * D))]
+    # Its deadline changed: from its receipt, as before.
+    with db.session_scope(empty_engine, write=False) as s:
+        recv = rollups.epoch(s.get(Item, iid).received_at)
+    markers, _ = write(deadline=NOW - 280 * D)
+    assert markers == [rollups.day_of(recv)]
+    _compare_month_ends(empty_engine, rng, units, counties, 4)
+    _compare_rankings(empty_engine, rng, 2)
