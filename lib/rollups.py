@@ -202,6 +202,16 @@ def _roll_up(session: Session, size: int, lower: int, where=()) -> None:
     _insert_cells(session, stmt)
 
 
+def forget(session: Session) -> None:
+    """The kept counts, snapshots and monthly figures no longer hold for a reason the markers
+    cannot say (a subsystem's yellow share changed: every light it lit, closed or open, in
+    every month): the base table answers from now on, in this transaction, until the next
+    sweep rebuilds them (`maintain`)."""
+    st = _lock(session)
+    st.built = False
+    session.flush()
+
+
 def rebuild(session: Session, now: datetime | None = None,
             items: Iterable[np.ndarray] | None = None) -> dict:
     """Every cell recomputed from the base table; the dirty markers cleared; the watermark at

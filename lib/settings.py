@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lib import audit
+from lib import audit, rollups
 from lib.access import CurrentUser, require
 from lib.items import recompute_open_deadlines
 from lib.models import CalendarOverride, Region, Subsystem, Unit
@@ -94,6 +94,9 @@ def update_subsystem(session: Session, actor: CurrentUser, subsystem_id: int, *,
     sub.yellow_pct, sub.limit_value, sub.limit_unit = yellow_pct, parsed.value, parsed.unit
     session.flush()
     changed = recompute_open_deadlines(session, load_calendar(session)) if limit_changed else 0
+    if before["yellow_pct"] != yellow_pct:
+        # Every yellow light of the subsystem, kept in the rollups, may have changed.
+        rollups.forget(session)
     audit.record(session, actor=actor.username, action="subsystem.update", entity="subsystem",
                  entity_id=sub.code, before=before, after=after | {"deadlines_changed": changed})
     return changed

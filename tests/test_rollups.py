@@ -601,3 +601,36 @@ def test_completing_an_old_item_makes_no_past_month_stale(empty_engine):
     assert markers == [rollups.day_of(recv)]
     _compare_month_ends(empty_engine, rng, units, counties, 4)
     _compare_rankings(empty_engine, rng, 2)
+
+
+def test_a_subsystems_new_yellow_share_is_not_read_from_the_old_rollups(empty_engine):
+    """A subsystem's yellow share lights every item of it, closed or open, in every month: the
+    kept counts, snapshots and monthly figures are forgotten in the same write, the base table
+    answers until the sweep has rebuilt them, and they hold again after it."""
+    from lib import settings
+
+    rng, units, subs, counties = _random_items(empty_engine, 29, 400)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+        sub = s.get(Subsystem, subs[0])
+        new_pct = 90 if sub.yellow_pct != 90 else 10
+        admin = CurrentUser(id=None, username="admin", display_name="管理员",
+                            roles=frozenset({"admin"}))
+        limit = f"{sub.limit_value}{sub.limit_unit}"
+        settings.update_subsystem(s, admin, sub.id, yellow_pct=new_pct, limit=limit)
+        assert rollups.as_of_source(s, NOW) == "direct"  # in the same transaction already
+    month_end = datetime(2026, 5, 31, 23, 59, 59, tzinfo=TZ)
+    with db.session_scope(empty_engine, write=False) as s:
+        for as_of in (NOW, month_end):
+            got = queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=365)
+            assert got.attrs["source"] == "direct"
+        period = scoring.Period(2026, "quarter", 1)
+        assert scoring.kept_figures(s, period, NOW) is None
+    _compare_rankings(empty_engine, rng, 3)
+    with db.session_scope(empty_engine) as s:
+        assert rollups.maintain(s, NOW).get("rebuilt")
+        assert rollups.verify(s, NOW) == []
+        assert rollups.as_of_source(s, NOW) == "rollups"
+    _compare(empty_engine, rng, units, counties, 6)
+    _compare_month_ends(empty_engine, rng, units, counties, 4)
+    _compare_rankings(empty_engine, rng, 3)
