@@ -795,6 +795,27 @@ class RollupDirty(Base):
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+class RollupChange(Base):
+    """Each version of an item a write removed (sign -1) or made (sign +1), as the month-end
+    snapshots and the assessment's monthly figures read it: written by database triggers on
+    items in the writing transaction (migration 0026), so the sweep adds what the write changed
+    to the kept figures (`lib.rollups.maintain`) instead of judging the unit's items again."""
+
+    __tablename__ = "rollup_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sign: Mapped[int] = mapped_column(SmallInteger)
+    item_id: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    subsystem_id: Mapped[int] = mapped_column(Integer)
+    region_id: Mapped[int | None] = mapped_column(Integer)
+    handler_id: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[int | None] = mapped_column(BigInteger)  # epoch seconds, as in items
+    deadline: Mapped[int | None] = mapped_column(BigInteger)
+    completed_at: Mapped[int | None] = mapped_column(BigInteger)
+    card_cancelled: Mapped[bool] = mapped_column(Boolean)
+    verdict: Mapped[int] = mapped_column(SmallInteger)
+
+
 class RollupState(Base):
     """One row: whether the rollups are built, and the overdue watermark (open items due before
     it are counted in the 'o' cells)."""

@@ -60,6 +60,7 @@ from lib.models import (
     Item,
     Person,
     RollupCell,
+    RollupChange,
     RollupDirty,
     RollupSnapshot,
     RollupState,
@@ -132,10 +133,11 @@ def state(session: Session) -> RollupState | None:
 
 
 def _lock(session: Session) -> RollupState:
-    """The state row, and on PostgreSQL the dirty markers, held until the transaction ends: no
-    write can add a marker while the cells are recomputed (SQLite has one writer anyway)."""
+    """The state row, and on PostgreSQL the dirty markers and the change log, held until the
+    transaction ends: no write can add a marker or a logged change while the rollups are
+    recomputed (SQLite has one writer anyway)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE rollup_dirty IN EXCLUSIVE MODE"))
+        session.execute(text("LOCK TABLE rollup_dirty, rollup_changes IN EXCLUSIVE MODE"))
         st = session.execute(select(RollupState).where(RollupState.id == 1)
                              .with_for_update()).scalar_one_or_none()
     else:
@@ -234,6 +236,7 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
     t0 = time.perf_counter()
     session.execute(delete(RollupCell))
     session.execute(delete(RollupDirty))
+    session.execute(delete(RollupChange))  # the rebuild reads the items as they are now
     scan = _Scan(session, st, watermark)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Rows given in memory are judged in numpy on a second thread while the database counts
@@ -293,8 +296,20 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
     if dirty:
         _recompute(session, dirty, max(new, old))
     receipts = [(u, d) for k, u, d in marked if k == "s"]
-    snapshots = maintain_snapshots(session, st, receipts, int(st.overdue_until))
-    snapshots |= scoring.maintain_months(session, st, receipts, int(st.overdue_until))
+    changes = _changes(session)
+    added = None if changes is None else _apply_changes(session, st, changes[0])
+    if added is None:  # a very long log (a large import): the marked units judged again
+        receipts_done = receipts
+    else:  # what the writes changed is added: only the month-ends passed since are computed
+        receipts_done = []
+    snapshots = maintain_snapshots(session, st, receipts_done, int(st.overdue_until))
+    snapshots |= scoring.maintain_months(session, st, receipts_done, int(st.overdue_until))
+    if added is not None:
+        snapshots |= added
+    if changes is not None and changes[1] is not None:
+        session.execute(delete(RollupChange).where(RollupChange.id <= changes[1]))
+    elif changes is None:
+        session.execute(delete(RollupChange))
     if marked:
         session.execute(delete(RollupDirty))
     st.maintained_at = epoch(now)
@@ -655,6 +670,22 @@ def _joined(raw: np.ndarray, posts: dict, pcts: dict) -> np.ndarray:
     return out if keep.all() else out[keep]
 
 
+def _snapshot_of(a: np.ndarray, days_a: np.ndarray, ts: np.ndarray) -> pd.DataFrame:
+    """The month-end snapshots' sums (`_snapshot_part`) of `_joined` rows: the rows filtered as
+    `snapshot_sums`' WHERE filters them in SQL (an empty frame when none is left)."""
+    from lib import scoring
+
+    names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
+    snap = a[:, [names.index(c) for c in SNAPSHOT_COLUMNS]]  # unit, subsystem, region, …
+    recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
+    with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
+        snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
+                    & (np.isnan(recv) | (recv <= ts[-1]))]
+    if not len(snap):
+        return pd.DataFrame(columns=SNAPSHOT_SUMS)
+    return _snapshot_part(snap, days_a, ts)
+
+
 class _Scan:
     """Every month-end snapshot (`rebuild_snapshots`) and every finished month's figures of the
     assessment (`scoring.rebuild_months`) from one read of the items in the table's order,
@@ -667,8 +698,6 @@ class _Scan:
     def __init__(self, session: Session, st: RollupState, watermark: int):
         from lib import scoring
 
-        names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
-        self.of_snapshot = [names.index(c) for c in SNAPSHOT_COLUMNS]
         session.execute(delete(RollupSnapshot))
         first, last = _snapshot_range(session, watermark)
         self.days = month_starts(first, last)
@@ -692,13 +721,9 @@ class _Scan:
             a = _joined(raw, self.posts, self.pcts)
             del raw
             self.months.add(a)
-            snap = a[:, self.of_snapshot]  # unit, subsystem, region, received, deadline, …
-            recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
-            with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
-                snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
-                            & (np.isnan(recv) | (recv <= ts[-1]))]  # snapshot_sums' WHERE
-            if len(snap):
-                self.parts.append(_snapshot_part(snap, self.days_a, ts))
+            part = _snapshot_of(a, self.days_a, ts)
+            if len(part):
+                self.parts.append(part)
                 if len(self.parts) >= scoring.FOLD_PARTS:  # memory holds the sums so far only
                     self.parts = [_summed(self.parts)]
 
@@ -709,6 +734,84 @@ class _Scan:
         _insert_sums(session, _summed(self.parts))
         scoring.store_months(session, self.months.figures(session), self.keys)
         return len(self.days), len(self.keys)
+
+
+MAX_CHANGES = 50_000  # logged item versions the sweep adds; more: the marked units judged again
+
+
+def _changes(session: Session) -> tuple[np.ndarray, int | None] | None:
+    """The change log (migration 0026) as RAW_ITEM_COLUMNS rows with the sign last, and the
+    last id read; None when it is longer than MAX_CHANGES."""
+    c = RollupChange
+    rows = session.execute(
+        select(c.item_id, c.unit_id, c.handler_id, c.received_at, c.deadline, c.completed_at,
+               c.card_cancelled, literal(None), literal(None), c.verdict, c.subsystem_id,
+               func.coalesce(c.region_id, -1), c.sign, c.id)
+        .order_by(c.id).limit(MAX_CHANGES + 1)).all()
+    if len(rows) > MAX_CHANGES:
+        return None
+    a = db.numbers([r[:-1] for r in rows]) if rows else np.zeros((0, len(RAW_ITEM_COLUMNS) + 1))
+    return a, (int(rows[-1][-1]) if rows else None)
+
+
+def _apply_changes(session: Session, st: RollupState, changes: np.ndarray) -> dict | None:
+    """The kept month-end snapshots and monthly figures brought up to date with the logged
+    item versions: the versions a write made judged as the rebuild judges items, minus the
+    versions it removed, added to the kept rows of the month-ends and months they touch.
+    None (nothing written) if a kept count would go below zero: the kept rows and the log
+    disagree, and the caller judges the marked units again instead."""
+    from lib import scoring
+
+    if not len(changes):
+        return {"changes_applied": 0}
+    raw, sign = changes[:, :-1], changes[:, -1]
+    posts, pcts = _lookups(session)
+    made, gone = (_joined(raw[sign > 0], posts, pcts), _joined(raw[sign < 0], posts, pcts))
+    out = {"changes_applied": len(changes)}
+    snapshot_rows = month_rows = None
+    if st.snap_until is not None:
+        days_a = np.array(month_starts(int(st.snap_from), int(st.snap_until)), dtype=np.int64)
+        ts = days_a * DAY - OFFSET - 1
+        delta = _summed([_snapshot_of(made, days_a, ts),
+                         _negated(_snapshot_of(gone, days_a, ts))])
+        delta = delta[(delta[SNAPSHOT_SUMS[4:]] != 0).any(axis=1)]
+        if len(delta):
+            days, units = sorted(set(delta["day"])), sorted(set(delta["unit_id"]))
+            s = RollupSnapshot
+            stored = db.frame(session.execute(
+                select(s.day, s.unit_id, s.subsystem_id, s.region_id, s.n, s.grey, s.overdue,
+                       s.near).where(s.day.in_(days), s.unit_id.in_(units))), SNAPSHOT_SUMS)
+            merged = _summed([stored, delta])
+            if (merged[SNAPSHOT_SUMS[4:]] < 0).to_numpy().any():
+                _log.warning("rollups: the change log and the kept snapshots disagree; "
+                             "the marked units are judged again")
+                return None
+            snapshot_rows = (days, units, merged[merged["n"] != 0])
+        out["snapshots_changed"] = len(delta)
+    if st.score_until is not None:
+        keys = scoring.month_keys(int(st.score_from), int(st.score_until))
+        month_rows = scoring.changed_months(session, keys, made, gone)
+        if month_rows is None:
+            _log.warning("rollups: the change log and the kept monthly figures disagree; "
+                         "the marked units are judged again")
+            return None
+        out["score_months_changed"] = len(month_rows[0]) * len(month_rows[1])
+    if snapshot_rows is not None:
+        days, units, rows = snapshot_rows
+        session.execute(delete(RollupSnapshot).where(RollupSnapshot.day.in_(days),
+                                                     RollupSnapshot.unit_id.in_(units)))
+        _insert_sums(session, rows)
+    if month_rows is not None and month_rows[0]:
+        scoring.store_months(session, month_rows[2], month_rows[0], month_rows[1])
+    return out
+
+
+def _negated(sums: pd.DataFrame) -> pd.DataFrame:
+    """Snapshot sums (SNAPSHOT_SUMS) with the counts negated: what a removed version took."""
+    out = sums.copy()
+    for c in SNAPSHOT_SUMS[4:]:
+        out[c] = -out[c]
+    return out
 
 
 def maintain_snapshots(session: Session, st: RollupState, marked: list[tuple[int, int]],

@@ -931,6 +931,39 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
             "score_months_added": len(added)}
 
 
+def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np.ndarray
+                   ) -> tuple[list[int], list[int], MonthFigures] | None:
+    """The kept months' figures with logged item versions added (`rollups._apply_changes`):
+    `made` and `gone` are rows of ITEM_COLUMNS (and more after them), judged as the rebuild
+    judges items, the figures of `made` added and those of `gone` taken away. Returns (the
+    months touched, the units touched, every kept row of those months and units as it is to
+    be stored), or None if a count would go below zero."""
+    from lib.models import ScoreHandlerMonth, ScoreMonth
+
+    plus, minus = MonthScan(keys), MonthScan(keys)
+    plus.add(made)
+    minus.add(gone)
+    deltas = [_added([p, -m]) for p, m in zip(plus.figures(session), minus.figures(session),
+                                                strict=True)]
+    deltas = [d[(d[ITEM_FIGURES[:-1]] != 0).any(axis=1) | (d["eff_sum"].abs() > 1e-9)]
+              for d in deltas]
+    months = sorted({int(k[0]) for d in deltas for k in d.index})
+    units = sorted({int(k[1]) for d in deltas for k in d.index})
+    if not months:
+        return [], [], MonthFigures(*deltas)
+    out = []
+    for model, delta, keys_ in ((ScoreMonth, deltas[0], ["month", "unit"]),
+                                (ScoreHandlerMonth, deltas[1], HANDLER_KEYS)):
+        stored = _stored_months(session, model, months)
+        stored = stored[stored["unit"].isin(units)].set_index(keys_)
+        merged = _added([stored, delta.rename_axis(keys_)])
+        if (merged[ITEM_FIGURES[:-1]] < 0).to_numpy().any():
+            return None
+        out.append(merged[(merged[ITEM_FIGURES[:-1]] != 0).any(axis=1)
+                          | (merged["eff_sum"].abs() > 1e-9)])
+    return months, units, MonthFigures(*out)
+
+
 def verify_months(session: Session, st, dirty: set[tuple]) -> list[str]:
     """Every kept month judged again from the base table and compared, per unit and per
     handler (leaving out the units a write has marked stale). Returns the drift, in words."""

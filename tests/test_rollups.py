@@ -20,6 +20,7 @@ from lib.models import (
     Post,
     Region,
     RollupCell,
+    RollupChange,
     RollupDirty,
     RollupSnapshot,
     Subsystem,
@@ -577,28 +578,36 @@ def test_completing_an_old_item_makes_no_past_month_stale(empty_engine):
             assert rollups.verify(s, NOW) == []
         return markers, done
 
+    def untouched(done):
+        return all(done.get(k, 0) == 0 for k in ("snapshots_recomputed", "score_months_recomputed",
+                                                 "snapshots_changed", "score_months_changed"))
+
     # Completed now, after every kept month-end: nothing kept changes, nothing is recomputed.
     markers, done = write(completed_at=NOW, state="completed")
     assert markers == [rollups.day_of(rollups.epoch(NOW))]
-    assert done["snapshots_recomputed"] == 0 and done["score_months_recomputed"] == 0
+    assert untouched(done) and done["changes_applied"] == 2
     # Moved to the first day of this month, after the last kept month-end (the snapshot of
-    # that day stands for the moment before it): still nothing recomputed.
+    # that day stands for the moment before it): still nothing changes.
     first_day = datetime(2026, 6, 1, 10, 0, tzinfo=TZ)
     markers, done = write(completed_at=first_day)
     assert markers == [rollups.day_of(rollups.epoch(first_day))]
-    assert done["snapshots_recomputed"] == 0 and done["score_months_recomputed"] == 0
-    # Its completion moved 100 days back: the month-ends from then on change.
+    assert untouched(done)
+    # Its completion moved 100 days back: the month-ends from then on change (migration 0026:
+    # the change is added to the kept rows, nothing is judged again; its deadline's month, long
+    # past, judged it open either way).
     markers, done = write(completed_at=NOW - 100 * D)
     assert markers == [rollups.day_of(rollups.epoch(NOW - 100 * D))]
-    assert done["snapshots_recomputed"] > 0 and done["score_months_recomputed"] > 0
+    assert done["snapshots_changed"] > 0 and done["score_months_changed"] == 0
+    assert done["snapshots_recomputed"] == 0 and done["score_months_recomputed"] == 0
     # Reopened: from the completion it had.
     markers, _ = write(completed_at=None, state="open")
     assert markers == [rollups.day_of(rollups.epoch(NOW - 100 * D))]
     # Its deadline changed: from its receipt, as before.
     with db.session_scope(empty_engine, write=False) as s:
         recv = rollups.epoch(s.get(Item, iid).received_at)
-    markers, _ = write(deadline=NOW - 280 * D)
+    markers, done = write(deadline=NOW - 280 * D)
     assert markers == [rollups.day_of(recv)]
+    assert done["snapshots_changed"] > 0 and done["score_months_changed"] > 0
     _compare_month_ends(empty_engine, rng, units, counties, 4)
     _compare_rankings(empty_engine, rng, 2)
 
@@ -634,3 +643,43 @@ def test_a_subsystems_new_yellow_share_is_not_read_from_the_old_rollups(empty_en
     _compare(empty_engine, rng, units, counties, 6)
     _compare_month_ends(empty_engine, rng, units, counties, 4)
     _compare_rankings(empty_engine, rng, 3)
+
+
+def test_the_sweep_judges_the_marked_units_again_when_the_log_cannot_be_added(
+        empty_engine, monkeypatch):
+    """Migration 0026's log is added to the kept rows; when it is too long (a large import), or
+    it and the kept rows disagree (a count would go below zero), the sweep judges the marked
+    units' items again, as before the log, and the kept figures are exact either way."""
+    rng, units, subs, counties = _random_items(empty_engine, 31, 400)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+    # A long log: more than MAX_CHANGES versions.
+    monkeypatch.setattr(rollups, "MAX_CHANGES", 5)
+    with db.session_scope(empty_engine) as s:
+        for iid in rng.sample(list(s.scalars(select(Item.id))), 20):
+            _edit(rng, s, s.get(Item, iid), units, subs, counties)
+    with db.session_scope(empty_engine) as s:
+        done = rollups.maintain(s, NOW)
+        assert "changes_applied" not in done and done["snapshots_recomputed"] > 0
+        assert s.scalar(select(func.count()).select_from(RollupChange)) == 0
+        assert rollups.verify(s, NOW) == []
+    monkeypatch.setattr(rollups, "MAX_CHANGES", 50_000)
+    # The kept rows disagree with the log: an item open at the kept month-ends is deleted, and
+    # its unit's snapshots after its receipt were lost meanwhile (taking it away from them
+    # would leave a count below zero).
+    with db.session_scope(empty_engine) as s:
+        item = s.scalar(select(Item).where(Item.completed_at.is_(None),
+                                           Item.received_at < NOW - 100 * D)
+                        .order_by(Item.id).limit(1))
+        after = rollups.first_stale(rollups.day_of(rollups.epoch(item.received_at)))
+        s.delete(item)
+        s.flush()
+        s.execute(update(RollupSnapshot).where(RollupSnapshot.unit_id == item.unit_id,
+                                               RollupSnapshot.day >= after)
+                  .values(n=0, grey=0, overdue=0, near=0))
+    with db.session_scope(empty_engine) as s:
+        done = rollups.maintain(s, NOW)
+        assert "changes_applied" not in done and done["snapshots_recomputed"] > 0
+        assert rollups.verify(s, NOW) == []
+    _compare_month_ends(empty_engine, rng, units, counties, 4)
+    _compare_rankings(empty_engine, rng, 2)
