@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -772,8 +772,12 @@ def _apply_changes(session: Session, st: RollupState, changes: np.ndarray) -> di
     if st.snap_until is not None:
         days_a = np.array(month_starts(int(st.snap_from), int(st.snap_until)), dtype=np.int64)
         ts = days_a * DAY - OFFSET - 1
-        delta = _summed([_snapshot_of(made, days_a, ts),
-                         _negated(_snapshot_of(gone, days_a, ts))])
+        # A version made and one removed that the month-ends see alike cancel out (an item
+        # completed after the last kept month-end was open at every one of them either way).
+        made_s, gone_s = _unmatched(made, gone, lambda r: _seen_open(r, SNAPSHOT_COLUMNS,
+                                                                   int(ts[-1])))
+        delta = _summed([_snapshot_of(made_s, days_a, ts),
+                         _negated(_snapshot_of(gone_s, days_a, ts))])
         delta = delta[(delta[SNAPSHOT_SUMS[4:]] != 0).any(axis=1)]
         if len(delta):
             days, units = sorted(set(delta["day"])), sorted(set(delta["unit_id"]))
@@ -790,7 +794,8 @@ def _apply_changes(session: Session, st: RollupState, changes: np.ndarray) -> di
         out["snapshots_changed"] = len(delta)
     if st.score_until is not None:
         keys = scoring.month_keys(int(st.score_from), int(st.score_until))
-        month_rows = scoring.changed_months(session, keys, made, gone)
+        made_m, gone_m = _unmatched(made, gone, scoring.judged_alike)
+        month_rows = scoring.changed_months(session, keys, made_m, gone_m)
         if month_rows is None:
             _log.warning("rollups: the change log and the kept monthly figures disagree; "
                          "the marked units are judged again")
@@ -804,6 +809,38 @@ def _apply_changes(session: Session, st: RollupState, changes: np.ndarray) -> di
     if month_rows is not None and month_rows[0]:
         scoring.store_months(session, month_rows[2], month_rows[0], month_rows[1])
     return out
+
+
+def _unmatched(made: np.ndarray, gone: np.ndarray, key_of) -> tuple[np.ndarray, np.ndarray]:
+    """The made and the removed versions (rows) less the pairs, one of each, with the same key:
+    what the one adds the other takes away."""
+    keys_m, keys_g = [key_of(r) for r in made], [key_of(r) for r in gone]
+    common = Counter(keys_m) & Counter(keys_g)
+
+    def left(rows: np.ndarray, keys: list) -> np.ndarray:
+        pairs, keep = dict(common), []
+        for i, k in enumerate(keys):
+            if pairs.get(k, 0) > 0:
+                pairs[k] -= 1
+            else:
+                keep.append(i)
+        return rows[keep]
+    return left(made, keys_m), left(gone, keys_g)
+
+
+def _seen_open(row: np.ndarray, columns: Sequence[str], last: int) -> tuple:
+    """A `_joined` row's `columns` as a key (NULL as None), its completion as none when it
+    came after `last`, the last moment the kept figures judge (open then either way)."""
+    from lib import scoring
+
+    names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
+    out = []
+    for c in columns:
+        v = row[names.index(c)]
+        if c == "completed" and v == v and v > last:
+            v = np.nan
+        out.append(None if v != v else float(v))
+    return tuple(out)
 
 
 def _negated(sums: pd.DataFrame) -> pd.DataFrame:

@@ -931,6 +931,24 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
             "score_months_added": len(added)}
 
 
+JUDGED_COLUMNS = ["unit_id", "handler_id", "post_id", "received", "deadline", "completed",
+                  "cancelled", "yellow_pct", "verdict"]  # what `judge` reads of an item
+
+
+def judged_alike(row: np.ndarray) -> tuple:
+    """A row of ITEM_COLUMNS (and more after them) as what `judge` reads of it at the end of
+    its deadline's month (NULL as None): a completion after that moment is none (judged open
+    either way). Two rows with the same key are judged alike."""
+    from lib import rollups
+
+    due = row[ITEM_COLUMNS.index("deadline")]
+    end = None
+    if due == due:
+        local = datetime.fromtimestamp(int(due) - 1, TZ)
+        end = _epoch(month_end(local.year, local.month))
+    return rollups._seen_open(row, JUDGED_COLUMNS, end if end is not None else -2**62)
+
+
 def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np.ndarray
                    ) -> tuple[list[int], list[int], MonthFigures] | None:
     """The kept months' figures with logged item versions added (`rollups._apply_changes`):
@@ -940,6 +958,8 @@ def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np
     be stored), or None if a count would go below zero."""
     from lib.models import ScoreHandlerMonth, ScoreMonth
 
+    if not len(made) and not len(gone):
+        return [], [], judged_month_figures(session, [])
     plus, minus = MonthScan(keys), MonthScan(keys)
     plus.add(made)
     minus.add(gone)
