@@ -232,6 +232,14 @@ MARK_NEW_SQL = (
     "SELECT DISTINCT 's', unit_id, (COALESCE(received_at, 0) + 28800) / 86400 FROM items "
     "WHERE id > ?",
 )
+# The change log's insert trigger (migration 0026) and what it writes for each new row, for all
+# rows above an id at once.
+LOG_TRIGGER = "trg_items_changes_ins"
+LOG_NEW_SQL = (
+    "INSERT INTO rollup_changes (sign, item_id, unit_id, subsystem_id, region_id, handler_id, "
+    "received_at, deadline, completed_at, card_cancelled, verdict) "
+    "SELECT 1, id, unit_id, subsystem_id, region_id, handler_id, received_at, deadline, "
+    "completed_at, card_cancelled, verdict FROM items WHERE id > ? ORDER BY id")
 
 
 _BULK = "items.bulk"  # session.info: the state of a large import under way
@@ -281,7 +289,8 @@ def _make_room(session: Session, conn, new_rows: int) -> None:
 
 
 def _insert_items(conn, rows: list[dict], before: int) -> None:
-    """New items (ids above `before`), with the rollups marked for them."""
+    """New items (ids above `before`), with the rollups marked for them and logged (migration
+    0026). A large one on SQLite without the row triggers: one statement each for all rows."""
     trigger = None
     if conn.dialect.name == "sqlite" and len(rows) >= TRIGGER_MIN_ROWS:
         trigger = conn.exec_driver_sql(
@@ -290,11 +299,19 @@ def _insert_items(conn, rows: list[dict], before: int) -> None:
     if trigger is None:
         _insert_many(conn, Item.__table__, rows)
         return
+    log_trigger = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+        (LOG_TRIGGER,)).scalar()
     conn.exec_driver_sql(f"DROP TRIGGER {INSERT_TRIGGER}")
+    if log_trigger is not None:
+        conn.exec_driver_sql(f"DROP TRIGGER {LOG_TRIGGER}")
     _insert_many(conn, Item.__table__, rows)
     for sql in MARK_NEW_SQL:
         conn.exec_driver_sql(sql, (before,))
     conn.exec_driver_sql(trigger)
+    if log_trigger is not None:
+        conn.exec_driver_sql(LOG_NEW_SQL, (before,))
+        conn.exec_driver_sql(log_trigger)
 
 
 def _insert_many(conn, table, rows: list[dict]) -> None:

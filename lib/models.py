@@ -802,7 +802,8 @@ class RollupChange(Base):
     to the kept figures (`lib.rollups.maintain`) instead of judging the unit's items again."""
 
     __tablename__ = "rollup_changes"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                    primary_key=True)
     sign: Mapped[int] = mapped_column(SmallInteger)
     item_id: Mapped[int] = mapped_column(Integer)
     unit_id: Mapped[int] = mapped_column(Integer)

@@ -137,7 +137,9 @@ def _lock(session: Session) -> RollupState:
     transaction ends: no write can add a marker or a logged change while the rollups are
     recomputed (SQLite has one writer anyway)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE rollup_dirty, rollup_changes IN EXCLUSIVE MODE"))
+        # In the order a write takes them (PostgreSQL fires triggers by name: the log's
+        # `trg_items_changes*` before the markers' `trg_items_rollup*`), or the two deadlock.
+        session.execute(text("LOCK TABLE rollup_changes, rollup_dirty IN EXCLUSIVE MODE"))
         st = session.execute(select(RollupState).where(RollupState.id == 1)
                              .with_for_update()).scalar_one_or_none()
     else:

@@ -900,7 +900,10 @@ def _stale_from(marked) -> dict[int, int]:
     receipt markers (unit, day)."""
     out: dict[int, int] = {}
     for unit, day in marked:
-        month = _month_of_day(day)
+        # From the month of the day before: a month is judged at 24:00 of its last day, which
+        # is 00:00 of the next month's first, so a time at that very second (a completion, or
+        # a receipt with its deadline) still counts in the month before the marker's day.
+        month = _month_of_day(day - 1)
         out[unit] = min(out.get(unit, month), month)
     return out
 
@@ -942,11 +945,14 @@ def judged_alike(row: np.ndarray) -> tuple:
     from lib import rollups
 
     due = row[ITEM_COLUMNS.index("deadline")]
-    end = None
+    end = -2**62  # no deadline: in no month (the scan leaves it out)
     if due == due:
         local = datetime.fromtimestamp(int(due) - 1, TZ)
-        end = _epoch(month_end(local.year, local.month))
-    return rollups._seen_open(row, JUDGED_COLUMNS, end if end is not None else -2**62)
+        try:
+            end = _epoch(month_end(local.year, local.month))
+        except (OverflowError, ValueError):  # December of the year 9999: keep it as it is
+            end = 2**62
+    return rollups._seen_open(row, JUDGED_COLUMNS, end)
 
 
 def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np.ndarray
@@ -965,6 +971,7 @@ def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np
     minus.add(gone)
     deltas = [_added([p, -m]) for p, m in zip(plus.figures(session), minus.figures(session),
                                                 strict=True)]
+    # (a completion moved within its month changes the efficiency sum alone)
     deltas = [d[(d[ITEM_FIGURES[:-1]] != 0).any(axis=1) | (d["eff_sum"].abs() > 1e-9)]
               for d in deltas]
     months = sorted({int(k[0]) for d in deltas for k in d.index})
@@ -979,8 +986,9 @@ def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np
         merged = _added([stored, delta.rename_axis(keys_)])
         if (merged[ITEM_FIGURES[:-1]] < 0).to_numpy().any():
             return None
-        out.append(merged[(merged[ITEM_FIGURES[:-1]] != 0).any(axis=1)
-                          | (merged["eff_sum"].abs() > 1e-9)])
+        # A row whose counts are all zero is left out, as a rebuild leaves it (no efficiency
+        # point left: its efficiency sum is zero but for the floats' rounding).
+        out.append(merged[(merged[ITEM_FIGURES[:-1]] != 0).any(axis=1)])
     return months, units, MonthFigures(*out)
 
 

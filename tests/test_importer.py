@@ -178,7 +178,13 @@ def _contents(engine):
             "SELECT i.external_id, e.kind, e.to_state FROM item_events e JOIN items i"
             " ON i.id = e.item_id ORDER BY i.external_id, e.id").all()
         dirty = c.exec_driver_sql("SELECT kind, unit_id, day FROM rollup_dirty ORDER BY 1, 2, 3").all()
-    return items, events, dirty
+        # The change log (migration 0026), by item: every version made or removed.
+        log = c.exec_driver_sql(
+            "SELECT i.external_id, l.sign, l.unit_id, l.subsystem_id, l.region_id, l.handler_id,"
+            " l.received_at, l.deadline, l.completed_at, l.card_cancelled, l.verdict"
+            " FROM rollup_changes l JOIN items i ON i.id = l.item_id ORDER BY 1, 2, 3, 4, 5, 6,"
+            " 7, 8, 9, 10, 11").all()
+    return items, events, dirty, log
 
 
 def test_a_large_import_on_sqlite_takes_the_bulk_path_with_the_same_result(
@@ -215,9 +221,12 @@ def test_a_large_import_on_sqlite_takes_the_bulk_path_with_the_same_result(
     for text in (first, second):
         run(fast, text)
     assert used.count("items") > 2
-    assert _contents(fast) == _contents(slow)
+    contents = _contents(fast)
+    assert contents == _contents(slow) and len(contents[3]) >= 450  # 450 rows, 150 changed
     assert _schema(fast) == schema
     with db.session_scope(fast) as s:
+        assert rollups.verify(s) == []
+        assert "changes_applied" in rollups.maintain(s)
         assert rollups.verify(s) == []
 
 

@@ -683,3 +683,42 @@ def test_the_sweep_judges_the_marked_units_again_when_the_log_cannot_be_added(
         assert rollups.verify(s, NOW) == []
     _compare_month_ends(empty_engine, rng, units, counties, 4)
     _compare_rankings(empty_engine, rng, 2)
+
+
+@pytest.mark.parametrize("log", [True, False], ids=["change-log", "units-judged-again"])
+def test_a_completion_at_the_months_last_second_counts_in_that_month(empty_engine, monkeypatch,
+                                                                      log):
+    """A month is judged at 24:00 of its last day, 00:00 of the next month's first: a completion
+    at that very second counts in the month before the marker's day (found in review)."""
+    rng, units, subs, counties = _random_items(empty_engine, 37, 200)
+    midnight = datetime(2026, 4, 1, tzinfo=TZ)
+    with db.session_scope(empty_engine) as s:
+        item = _random_item(rng, 424242, units, subs, counties)
+        item.received_at, item.deadline = datetime(2026, 3, 2, 9, 0, tzinfo=TZ), midnight
+        item.completed_at, item.state, item.verdict, item.card_cancelled = None, "open", 0, False
+        s.add(item)
+        s.flush()
+        iid = item.id
+        rollups.rebuild(s, NOW)
+    with db.session_scope(empty_engine) as s:
+        s.execute(update(Item).where(Item.id == iid).values(completed_at=midnight,
+                                                            state="completed"))
+    march = scoring.Period.parse("2026-03")
+
+    def same(s):
+        got = scoring.compute(s, march, "unit", as_of=NOW)
+        os.environ["ESUP_ROLLUPS"] = "off"
+        try:
+            want = scoring.compute(s, march, "unit", as_of=NOW)
+        finally:
+            os.environ.pop("ESUP_ROLLUPS")
+        cols = ["code", "items", "cases", "on_time", "red", "yellow"]
+        return got.table[cols].equals(want.table[cols])
+    with db.session_scope(empty_engine, write=False) as s:  # before the sweep: read live
+        assert same(s) and rollups.verify(s, NOW) == []
+    if not log:
+        monkeypatch.setattr(rollups, "MAX_CHANGES", 0)
+    with db.session_scope(empty_engine) as s:
+        done = rollups.maintain(s, NOW)
+        assert ("changes_applied" in done) == log
+        assert rollups.verify(s, NOW) == [] and same(s)

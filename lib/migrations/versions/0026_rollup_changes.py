@@ -61,7 +61,8 @@ TRIGGERS_PG = [
 def upgrade() -> None:
     op.create_table(
         "rollup_changes",
-        sa.Column("id", sa.Integer(), primary_key=True),
+        # 64-bit on PostgreSQL (a rebuild does not reset the sequence); SQLite's rowid.
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
         sa.Column("sign", sa.SmallInteger(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
