@@ -89,7 +89,20 @@ class Rule:
 
     @property
     def definition(self) -> str:
-        return " ".join((self.fn.__doc__ or "").split())
+        """The docstring's lines joined: with a space between words, none where a line ends or
+        begins in Chinese (a space there would split a Chinese phrase)."""
+        lines = [ln.strip() for ln in (self.fn.__doc__ or "").splitlines() if ln.strip()]
+        out = ""
+        for ln in lines:
+            if out and not (_cjk(out[-1]) or _cjk(ln[0])):
+                out += " "
+            out += " ".join(ln.split())
+        return out
+
+
+def _cjk(ch: str) -> bool:
+    """A Chinese character or a full-width punctuation mark."""
+    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
 
 
 RULES: dict[str, Rule] = {}

@@ -902,16 +902,20 @@ def as_item_row(item, subsystem, unit_name: str, lt) -> queries.ItemRow:
                            lt.reason, lt.rule, lt.inputs)
 
 
+# The light engine's inputs (`lib.lights`) in the screen's words.
+INPUT_NAMES = {
+    "as_of": "查看时刻", "received_at": "受理时间", "deadline": "办理期限",
+    "completed_at": "办结时间", "yellow_pct": "黄牌阈值（剩余时限占比 %）",
+    "allowed": "总时限", "time_left": "剩余时间", "yellow_threshold": "黄牌线（剩余）",
+    "late_by": "超期时长", "overdue_by": "逾期时长",
+}
+
+
 def explain(row: queries.ItemRow) -> None:
     """'Why is this red?': the rule, its inputs and thresholds."""
-    names = {
-        "as_of": "查看时刻", "received_at": "受理时间", "deadline": "办理期限",
-        "completed_at": "办结时间", "yellow_pct": "黄牌阈值（剩余时限占比 %）",
-        "allowed": "总时限", "time_left": "剩余时间", "yellow_threshold": "黄牌线（剩余）",
-        "late_by": "超期时长", "overdue_by": "逾期时长",
-    }
     st.markdown(f"**{badge(row.light)}** · 规则 `{row.rule}` · {row.reason}")
-    st.table(pd.DataFrame([{"项目": names.get(k, k), "值": str(v)} for k, v in row.inputs.items()]))
+    st.table(pd.DataFrame([{"项目": INPUT_NAMES.get(k, k), "值": str(v)}
+                           for k, v in row.inputs.items()]))
 
 
 def today_local() -> date:
@@ -1193,7 +1197,9 @@ def flag_why(record) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**判定所用数据**")
-        st.table(pd.DataFrame([{"项目": k, "值": str(v)} for k, v in record.inputs.items()])
+        # (a timing rule's inputs are the light engine's: named in the screen's words)
+        st.table(pd.DataFrame([{"项目": INPUT_NAMES.get(k, k), "值": str(v)}
+                               for k, v in record.inputs.items()])
                  if record.inputs else pd.DataFrame([{"项目": "—", "值": "—"}]))
     with right:
         st.markdown("**所用阈值**")

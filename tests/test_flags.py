@@ -204,3 +204,23 @@ def test_flags_command_prints_the_csv(engine, toy_rule):
             ["TEST", "T-1", "T-001", "red", "1200.50", "标题含“可疑”（阈值 3）"],
             ["TEST", "T-2", "T-001", "yellow", "", "标题含“存疑”（阈值 3）"]]
         assert s.scalar(select(func.count()).select_from(Unit)) > 0
+
+
+def test_every_rules_definition_is_written_in_chinese():
+    """A rule's definition is its docstring, shown on the screen under 为什么亮牌: written in
+    Chinese (an English source's title may be cited in it). 信息公开's four were English."""
+    import re
+
+    from lib import domains
+
+    domains.packages()
+    for code, r in flags.load_rules().items():
+        text = r.definition
+        chinese = len(re.findall(r"[\u4e00-\u9fff]", text))
+        latin = len(re.findall(r"[A-Za-z]", text))
+        assert chinese >= 20 and chinese >= 0.3 * latin, (code, text[:80])
+    # The docstring's lines joined without a space inside a Chinese phrase (both phrases break
+    # across a line in the source).
+    rules = flags.load_rules()
+    assert "在决定后规定天数内" in rules["DIS-T01"].definition
+    assert "追加与合同标的相同的货物" in rules["MKT-AMEND"].definition

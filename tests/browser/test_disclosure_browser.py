@@ -19,6 +19,12 @@ def test_disclosure_page_and_portal(page, app_url):
     wait_idle(page)
     assert_no_errors(page)
     screenshot(page, "disclosure_requests")
+    # The rules' findings, each with its why (the finding picked by its rule and subject).
+    page.get_by_role("tab", name="规则发现").click()
+    wait_idle(page)
+    assert_no_errors(page)
+    page.get_by_text("为什么亮牌").first.wait_for(timeout=60_000)
+    screenshot(page, "disclosure_rules")
 
     page.goto(app_url + "/public_villages")
     page.get_by_role("heading", name="村务公开").first.wait_for(timeout=90_000)

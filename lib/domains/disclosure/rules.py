@@ -36,11 +36,10 @@ def _overdue_days(item, as_of) -> int:
 
 @flags.rule(DOMAIN, "DIS-T01", "村务公开逾期", timing=True, weight=1.0)
 def village_obligation_late(ctx: flags.RuleContext):
-    """A village's periodic disclosure (党务 half-yearly, 村务 at least quarterly, 财务 monthly
-    where transactions are many, else quarterly; major matters within the set days of the
-    decision), due by the set day of the following period, published late (red), not published
-    past its day (red: missing), or close to its day unpublished (yellow). Source: 村民委员会组织法
-    第三十条; the city's 村务公开 rules (configurable: disclosure.due_day, disclosure.major_days)."""
+    """村务定期公开（党务每半年，村务至少每季度，财务收支较多的每月、其余每季度；重大事项在决定后
+    规定天数内）须在次期规定日前公开：逾期公开为红牌，过期未公开为红牌（缺失），临近期限仍未公开
+    为黄牌。出处：《村民委员会组织法》第三十条；本市村务公开规定（公开日与重大事项天数可在系统设置中
+    调整：disclosure.due_day、disclosure.major_days）。"""
     rows, population = flags.lit_rows(
         ctx, select(flags.item_timing(), Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
@@ -66,9 +65,8 @@ def village_obligation_late(ctx: flags.RuleContext):
 
 @flags.rule(DOMAIN, "DIS-T02", "村民提问未按期答复", timing=True, weight=1.0)
 def question_unanswered(ctx: flags.RuleContext):
-    """A villager's question on a disclosure not answered within 10 days (forced response, as
-    for complaints: no answer is a red card). Source: 村务公开 rules; this platform's forced
-    response."""
+    """村民对公开事项的提问 10 日内未答复（与网络投诉一样强制回应：不答复即红牌）。出处：本市村务
+    公开规定；本平台的强制回应机制。"""
     rows, population = flags.lit_rows(
         ctx, select(flags.item_timing(), Subsystem.yellow_pct, DisclosureQuestion)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
@@ -90,10 +88,9 @@ def question_unanswered(ctx: flags.RuleContext):
 
 @flags.rule(DOMAIN, "DIS-T03", "依申请公开逾期答复", timing=True, weight=1.0)
 def request_overdue(ctx: flags.RuleContext):
-    """A request for government information not answered within 20 working days of receipt
-    (restarted by a correction; plus one approved extension of at most 20 working days; time
-    consulting a third party or another organ not counted). Source: 政府信息公开条例 第三十条、
-    第三十二条、第三十三条."""
+    """依申请公开自收到申请之日起 20 个工作日内未答复（补正后重新起算；经批准可延长一次，最长不超过
+    20 个工作日；征求第三方或其他机关意见的时间不计算在内）。出处：《政府信息公开条例》第三十条、
+    第三十二条、第三十三条。"""
     rows, population = flags.lit_rows(
         ctx, select(flags.item_timing(), Subsystem.yellow_pct, InfoRequest, Unit.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
@@ -114,9 +111,9 @@ def request_overdue(ctx: flags.RuleContext):
 
 @flags.rule(DOMAIN, "DIS-T04", "主动公开或年度报告逾期", timing=True, weight=1.0)
 def duty_overdue(ctx: flags.RuleContext):
-    """Proactive disclosure not published within 20 working days of the information being
-    formed or changed; an annual report not published by 31 January (departments) or 31 March
-    (the government's own). Source: 政府信息公开条例 第二十六条、第四十九条."""
+    """主动公开的政府信息自形成或变更之日起 20 个工作日内未公开；政府信息公开工作年度报告未按期
+    公布（工作部门 1 月 31 日前，本级人民政府 3 月 31 日前）。出处：《政府信息公开条例》第二十六条、
+    第四十九条。"""
     rows, population = flags.lit_rows(
         ctx, select(flags.item_timing(), Subsystem.yellow_pct, GovinfoDuty, Unit.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
