@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -299,19 +300,16 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
         _recompute(session, dirty, max(new, old))
     receipts = [(u, d) for k, u, d in marked if k == "s"]
     changes = _changes(session)
-    added = None if changes is None else _apply_changes(session, st, changes[0])
-    if added is None:  # a very long log (a large import): the marked units judged again
-        receipts_done = receipts
-    else:  # what the writes changed is added: only the month-ends passed since are computed
-        receipts_done = []
-    snapshots = maintain_snapshots(session, st, receipts_done, int(st.overdue_until))
-    snapshots |= scoring.maintain_months(session, st, receipts_done, int(st.overdue_until))
-    if added is not None:
-        snapshots |= added
-    if changes is not None and changes[1] is not None:
-        session.execute(delete(RollupChange).where(RollupChange.id <= changes[1]))
-    elif changes is None:
-        session.execute(delete(RollupChange))
+    applied = None if changes is None else _apply_changes(session, st, changes)
+    # What the writes changed added to the kept rows: only the month-ends and months passed
+    # since are computed. Else (a very long log, or one that disagrees with the kept rows) the
+    # marked units are judged again from their markers' days on.
+    stale = receipts if applied is None else []
+    snapshots = maintain_snapshots(session, st, stale, int(st.overdue_until))
+    snapshots |= scoring.maintain_months(session, st, stale, int(st.overdue_until))
+    snapshots |= applied or {}
+    # The whole log: the lock (`_lock`) keeps any write from adding to it meanwhile.
+    session.execute(delete(RollupChange))
     if marked:
         session.execute(delete(RollupDirty))
     st.maintained_at = epoch(now)
@@ -672,13 +670,20 @@ def _joined(raw: np.ndarray, posts: dict, pcts: dict) -> np.ndarray:
     return out if keep.all() else out[keep]
 
 
-def _snapshot_of(a: np.ndarray, days_a: np.ndarray, ts: np.ndarray) -> pd.DataFrame:
-    """The month-end snapshots' sums (`_snapshot_part`) of `_joined` rows: the rows filtered as
-    `snapshot_sums`' WHERE filters them in SQL (an empty frame when none is left)."""
+@lru_cache(maxsize=16)
+def _joined_index(columns: tuple[str, ...]) -> list[int]:
+    """Where `columns` stand in a `_joined` row (scoring's ITEM_COLUMNS, then the subsystem and
+    the region)."""
     from lib import scoring
 
     names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
-    snap = a[:, [names.index(c) for c in SNAPSHOT_COLUMNS]]  # unit, subsystem, region, …
+    return [names.index(c) for c in columns]
+
+
+def _snapshot_of(a: np.ndarray, days_a: np.ndarray, ts: np.ndarray) -> pd.DataFrame:
+    """The month-end snapshots' sums (`_snapshot_part`) of `_joined` rows: the rows filtered as
+    `snapshot_sums`' WHERE filters them in SQL (an empty frame when none is left)."""
+    snap = a[:, _joined_index(SNAPSHOT_COLUMNS)]  # unit, subsystem, region, …
     recv, due, done = snap[:, 3], snap[:, 4], snap[:, 5]
     with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
         snap = snap[~odd_mask(recv, due, done) & (np.isnan(done) | (done > ts[0]))
@@ -741,19 +746,18 @@ class _Scan:
 MAX_CHANGES = 50_000  # logged item versions the sweep adds; more: the marked units judged again
 
 
-def _changes(session: Session) -> tuple[np.ndarray, int | None] | None:
-    """The change log (migration 0026) as RAW_ITEM_COLUMNS rows with the sign last, and the
-    last id read; None when it is longer than MAX_CHANGES."""
+def _changes(session: Session) -> np.ndarray | None:
+    """The change log (migration 0026) as RAW_ITEM_COLUMNS rows with the sign last; None when
+    it is longer than MAX_CHANGES."""
     c = RollupChange
     rows = session.execute(
         select(c.item_id, c.unit_id, c.handler_id, c.received_at, c.deadline, c.completed_at,
                c.card_cancelled, literal(None), literal(None), c.verdict, c.subsystem_id,
-               func.coalesce(c.region_id, -1), c.sign, c.id)
-        .order_by(c.id).limit(MAX_CHANGES + 1)).all()
+               func.coalesce(c.region_id, -1), c.sign)
+        .limit(MAX_CHANGES + 1)).all()
     if len(rows) > MAX_CHANGES:
         return None
-    a = db.numbers([r[:-1] for r in rows]) if rows else np.zeros((0, len(RAW_ITEM_COLUMNS) + 1))
-    return a, (int(rows[-1][-1]) if rows else None)
+    return db.numbers(rows) if rows else np.zeros((0, len(RAW_ITEM_COLUMNS) + 1))
 
 
 def _apply_changes(session: Session, st: RollupState, changes: np.ndarray) -> dict | None:
@@ -776,8 +780,8 @@ def _apply_changes(session: Session, st: RollupState, changes: np.ndarray) -> di
         ts = days_a * DAY - OFFSET - 1
         # A version made and one removed that the month-ends see alike cancel out (an item
         # completed after the last kept month-end was open at every one of them either way).
-        made_s, gone_s = _unmatched(made, gone, lambda r: _seen_open(r, SNAPSHOT_COLUMNS,
-                                                                   int(ts[-1])))
+        made_s, gone_s = _unmatched(made, gone, lambda r: alike_key(r, SNAPSHOT_COLUMNS,
+                                                                  int(ts[-1])))
         delta = _summed([_snapshot_of(made_s, days_a, ts),
                          _negated(_snapshot_of(gone_s, days_a, ts))])
         delta = delta[(delta[SNAPSHOT_SUMS[4:]] != 0).any(axis=1)]
@@ -830,16 +834,15 @@ def _unmatched(made: np.ndarray, gone: np.ndarray, key_of) -> tuple[np.ndarray, 
     return left(made, keys_m), left(gone, keys_g)
 
 
-def _seen_open(row: np.ndarray, columns: Sequence[str], last: int) -> tuple:
+def alike_key(row: np.ndarray, columns: Sequence[str], last: int) -> tuple:
     """A `_joined` row's `columns` as a key (NULL as None), its completion as none when it
-    came after `last`, the last moment the kept figures judge (open then either way)."""
-    from lib import scoring
-
-    names = [*scoring.ITEM_COLUMNS, "subsystem_id", "region_id"]
+    came after `last`, the last moment the kept figures judge (open then either way): two
+    versions with the same key count alike."""
+    done = _joined_index(("completed",))[0]
     out = []
-    for c in columns:
-        v = row[names.index(c)]
-        if c == "completed" and v == v and v > last:
+    for i in _joined_index(tuple(columns)):
+        v = row[i]
+        if i == done and v == v and v > last:
             v = np.nan
         out.append(None if v != v else float(v))
     return tuple(out)

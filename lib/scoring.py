@@ -934,8 +934,8 @@ def maintain_months(session: Session, st, marked: list[tuple[int, int]], waterma
             "score_months_added": len(added)}
 
 
-JUDGED_COLUMNS = ["unit_id", "handler_id", "post_id", "received", "deadline", "completed",
-                  "cancelled", "yellow_pct", "verdict"]  # what `judge` reads of an item
+JUDGED_COLUMNS = ("unit_id", "handler_id", "post_id", "received", "deadline", "completed",
+                  "cancelled", "yellow_pct", "verdict")  # what `judge` reads of an item
 
 
 def judged_alike(row: np.ndarray) -> tuple:
@@ -952,7 +952,7 @@ def judged_alike(row: np.ndarray) -> tuple:
             end = _epoch(month_end(local.year, local.month))
         except (OverflowError, ValueError):  # December of the year 9999: keep it as it is
             end = 2**62
-    return rollups._seen_open(row, JUDGED_COLUMNS, end)
+    return rollups.alike_key(row, JUDGED_COLUMNS, end)
 
 
 def changed_months(session: Session, keys: list[int], made: np.ndarray, gone: np.ndarray

@@ -58,6 +58,9 @@ with tab_lights:
                 else:
                     ui.clear_data_caches()
                     st.success(f"已保存 {len(changes)} 个子系统的设置；{moved} 个在办事项的期限随之调整。")
+                    if any(row["yellow_pct"] != old["yellow_pct"] for row, old in zip(
+                            edited.to_dict("records"), subs, strict=True)):
+                        st.info("黄牌阈值已改：各页统计暂按明细实时计算，下次巡检（约 1 分钟内）重建统计汇总后恢复快速读取。")
 
 with tab_calendar:
     st.caption("法定节假日与调休由节假日表提供；在此可将某一天改为工作日或休息日（如台风停工）。"

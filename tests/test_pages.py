@@ -445,3 +445,24 @@ def test_a_reviewer_opens_every_page_with_nothing_to_submit_and_no_personal_data
             assert not leaks, (spec.title, sorted(leaks)[:5])
             seen += len(shown)
     assert seen > 2000  # the pages really showed their data
+
+
+def test_admin_changes_a_yellow_threshold_and_is_told_the_rollups_are_rebuilt(url):
+    from lib import rollups
+    from lib.clock import now_utc
+
+    at = login(app(), "admin")
+    at.switch_page("pages/admin_settings.py").run()
+    assert not at.exception
+    with db.session_scope(db.get_engine(url)) as s:
+        assert rollups.as_of_source(s, now_utc()) == "rollups"
+    # The table's first row edited as the browser sends it (a data editor's edits).
+    at.session_state["threshold_editor"] = {"edited_rows": {0: {"yellow_pct": 35}},
+                                            "added_rows": [], "deleted_rows": []}
+    next(b for b in at.button if b.label == "保存").click()
+    at.run()
+    assert not at.exception and not errors(at)
+    assert any("已保存 1 个子系统" in s.value for s in at.success)
+    assert any("黄牌阈值已改" in i.value for i in at.info)
+    with db.session_scope(db.get_engine(url)) as s:
+        assert rollups.as_of_source(s, now_utc()) == "direct"  # until the sweep rebuilds
