@@ -35,6 +35,12 @@ def test_the_loaders_rows_are_the_rows_the_table_gives_back(tmp_path):
     with db.read_scope(engine) as s:
         assert s.scalar(select(func.min(Item.id))) == 41
         read = np.concatenate(list(rollups.raw_items(s)))
+        # The columns SQLite makes from the bound values (not read by the rebuild).
+        made = s.execute(select(Item.id, Item.external_id, Item.state, Item.updated_at,
+                                Item.received_at, Item.completed_at).order_by(Item.id)).all()
     np.testing.assert_array_equal(given, read)
+    assert [(r.external_id, r.state, r.updated_at) for r in made] == [
+        (f"S-{r.id:09d}", "open" if r.completed_at is None else "completed",
+         r.received_at if r.completed_at is None else r.completed_at) for r in made]
     engine.dispose()
     db._engines.pop(url, None)
