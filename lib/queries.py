@@ -177,11 +177,13 @@ def raw_light_counts(session: Session, *, as_of: datetime, window_days: int | No
 
 def raw_light_select(*, as_of: datetime, window_days: int | None, region_id: int | None = None,
                      unit_id: int | None = None, subsystem_ids: Sequence[int] | None = None,
-                     open_only: bool = False):
+                     open_only: bool = False, due_known: bool = False):
     """The select behind `raw_light_counts` (rows in view at T, grouped). `open_only`: the
-    caller selects only items not completed (the flags' closed branches are left out)."""
+    caller selects only items not completed (the flags' closed branches are left out);
+    `due_known`: only items with a deadline (`light_flags_sql`)."""
     f = light_flags_sql(Item.received_at, Item.deadline, Item.completed_at, Subsystem.yellow_pct,
-                        as_of, Item.card_cancelled, Item.verdict, open_at=open_only)
+                        as_of, Item.card_cancelled, Item.verdict, open_at=open_only,
+                        due_known=due_known)
 
     def n(cond):  # COUNT(*) FILTER (WHERE …): the cheapest conditional count in both databases
         return func.count().filter(cond)

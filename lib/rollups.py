@@ -1073,48 +1073,49 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
 
     # The live part: every item not in a clean cell (nor in the snapshot).
     done, due = _ts(Item.completed_at), _ts(Item.deadline)
-    # (where, the index that reads it): SQLite is told the index (its statistics take
-    # `completed_at IS NULL` for a rare value), PostgreSQL's planner picks it by itself.
-    # The parts whose WHERE holds `not_done` select open items only: they are counted with the
-    # open branch of the rule (`light_flags_sql(open_at=True)`).
+    # (where, the index that reads it, what the WHERE holds of its rows): SQLite is told the
+    # index (its statistics take `completed_at IS NULL` for a rare value), PostgreSQL's planner
+    # picks it by itself. The parts that select open items only ("open") are counted with the
+    # open branch of the rule (`light_flags_sql(open_at=True)`), and those that also select a
+    # range of the deadline ("open, due") without its NULL test.
     not_done = Item.completed_at.is_(None)
     if snap is None:
         live = [
             ([Item.completed_at.is_not(None), done >= day_start(d2 + 1), not_odd()],
-             "ix_items_completed"),
-            ([not_done, Item.deadline.is_(None)], "ix_items_open"),
+             "ix_items_completed", None),
+            ([not_done, Item.deadline.is_(None)], "ix_items_open", "open"),
             # The open items not yet overdue, in the order they are grouped (no sort).
-            ([not_done, due >= w, not_odd(open_=True)], "ix_items_open_units"),
-            ([odd()], "ix_items_odd"),
+            ([not_done, due >= w, not_odd(open_=True)], "ix_items_open_units", "open, due"),
+            ([odd()], "ix_items_odd", None),
         ]
     else:  # T is the month's last second: a closed item's day is at most d2
-        live = [([odd()], "ix_items_odd")]
+        live = [([odd()], "ix_items_odd", None)]
         if stale:
             live.append(([Item.unit_id.in_(stale), _open_at(t), not_odd()],
-                         "ix_items_unit_received"))
+                         "ix_items_unit_received", None))
     if since is not None:
         live.append(([Item.completed_at.is_not(None), done > since, done < day_start(d1),
-                      not_odd()], "ix_items_completed"))
+                      not_odd()], "ix_items_completed", None))
     closed_days = [and_(Item.unit_id == u, done >= day_start(d), done < day_start(d + 1))
                    for u, days in dirty["c"].items() for d in days if d1 <= d <= d2]
     for i in range(0, len(closed_days), OR_TERMS):
         live.append(([Item.completed_at.is_not(None), or_(*closed_days[i:i + OR_TERMS]),
-                      not_odd()], None))
+                      not_odd()], None, None))
     open_days = [and_(Item.unit_id == u, due >= day_start(d), due < min(day_start(d + 1), w))
                  for u, days in dirty["o"].items() for d in days if day_start(d) < w]
     if snap is None:
         for i in range(0, len(open_days), OR_TERMS):
             live.append(([not_done, or_(*open_days[i:i + OR_TERMS]), not_odd(open_=True)],
-                         "ix_items_open"))
-    base = queries.raw_light_select(as_of=as_of, window_days=window_days, region_id=region_id,
-                                    unit_id=unit_id, subsystem_ids=subsystem_ids)
-    # The parts that read only items not completed count them with the open branch of the rule.
-    base_open = queries.raw_light_select(as_of=as_of, window_days=window_days,
-                                         region_id=region_id, unit_id=unit_id,
-                                         subsystem_ids=subsystem_ids, open_only=True)
-    parts = [(base_open if any(c is not_done for c in where) else base).where(*where)
-             for where, _ in live]
-    stmt = db.indexed_by(session, union_all(*parts), [index for _, index in live])
+                          "ix_items_open", "open, due"))
+    bases: dict[str | None, object] = {}
+    for _, _, known in live:
+        if known not in bases:
+            bases[known] = queries.raw_light_select(
+                as_of=as_of, window_days=window_days, region_id=region_id, unit_id=unit_id,
+                subsystem_ids=subsystem_ids, open_only=known is not None,
+                due_known=known == "open, due")
+    parts = [bases[known].where(*where) for where, _, known in live]
+    stmt = db.indexed_by(session, union_all(*parts), [index for _, index, _ in live])
     for row in session.execute(stmt).all():
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
