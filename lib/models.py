@@ -766,9 +766,9 @@ class PollVote(Base):
 
 class RollupCell(Base):
     """Counts of items whose light can no longer change (lib.rollups), per unit, subsystem and
-    region, in buckets of `size` days (1, 8, 64) by the local day of completion (kind 'c':
-    closed) or of the deadline (kind 'o': open past the sweep's watermark). n items, of them
-    red, yellow ('near') and grey, as the light rule counts them."""
+    region, in buckets of `size` days (1, 8, 64 and 16,384) by the local day of
+    completion (kind 'c': closed) or of the deadline (kind 'o': open past the sweep's
+    watermark). n items, of them red, yellow ('near') and grey, as the light rule counts them."""
 
     __tablename__ = "rollup_cells"
     # Clustered by the key in SQLite: a window's cells are read as contiguous ranges.

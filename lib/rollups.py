@@ -72,7 +72,7 @@ from lib.models import (
 
 _log = logging.getLogger(__name__)
 
-SIZES = (1, 8, 64)  # cell sizes in days, finest first
+SIZES = (1, 8, 64, 16384)  # cell sizes in days, finest first (the last: 45 years, migration 0027)
 OFFSET = 8 * 3600  # China Standard Time (no summer time): local day = (epoch + OFFSET) // 86400
 DAY = 86400
 FEW_DAYS = 40  # dirty days of one kind up to this: read day by day through a time index
@@ -1013,7 +1013,11 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     c = RollupCell
     terms, unit_terms = _cell_terms("c", d1, d2, dirty["c"])
     if snap is None:
-        more, more_units = _cell_terms("o", 0, day_of(w), dirty["o"])
+        # No 'o' cell lies after the watermark's day (an item is in one only while its deadline
+        # is before the watermark): the range runs to the end of the top-level cell holding
+        # that day, so each group's cells before it are read as one (migration 0027).
+        top = SIZES[-1]
+        more, more_units = _cell_terms("o", 0, (day_of(w) // top + 1) * top - 1, dirty["o"])
         terms, unit_terms = terms + more, unit_terms + more_units
     # The dirty units' clean days (rare, between sweeps): parts of at most OR_TERMS terms
     # (SQLite parses an OR of n terms n deep, and refuses an expression deeper than 1,000).

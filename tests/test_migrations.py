@@ -220,3 +220,38 @@ def test_0023_rebuilds_the_monthly_figures_per_handler(empty_engine, monkeypatch
         iid = s.scalar(text("SELECT id FROM items WHERE handler_id IS NOT NULL LIMIT 1"))
         s.execute(text("UPDATE items SET handler_id = NULL WHERE id = :i"), {"i": iid})
         assert [k for k, in s.execute(text("SELECT kind FROM rollup_dirty"))] == ["s"]
+
+
+def test_0027_sums_the_top_level_cells_from_the_64_day_ones(empty_engine, monkeypatch):
+    """Rollups kept before the upgrade get their 16,384-day cells summed from the 64-day ones;
+    the counts read through them (the open items past the watermark, from one top-level cell
+    per group) equal the base table's, and `verify` finds no drift."""
+    from alembic import command
+
+    from lib import queries, rollups
+    from lib.access import SYSTEM
+    from tests.test_rollups import NOW, _random_items
+
+    _random_items(empty_engine, 27, 400)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+    command.downgrade(db.alembic_config(empty_engine), "0026")
+    with empty_engine.begin() as c:
+        assert c.scalar(text("SELECT count(*) FROM rollup_cells WHERE size = 16384")) == 0
+        assert c.scalar(text("SELECT count(*) FROM rollup_cells WHERE kind = 'o' AND size = 64"))
+    db.migrate(empty_engine)
+    with empty_engine.begin() as c:
+        top = c.scalar(text("SELECT count(*) FROM rollup_cells WHERE kind = 'o' "
+                            "AND size = 16384"))
+        groups = c.scalar(text("SELECT count(*) FROM (SELECT DISTINCT unit_id, subsystem_id, "
+                               "region_id FROM rollup_cells WHERE kind = 'o') AS g"))
+        assert top == groups > 0
+    with db.session_scope(empty_engine, write=False) as s:
+        assert rollups.verify(s, NOW) == []
+        for window in (30, None):
+            got = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=window)
+            assert got.attrs["source"] == "rollups"
+            monkeypatch.setenv("ESUP_ROLLUPS", "off")
+            want = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=window)
+            monkeypatch.delenv("ESUP_ROLLUPS")
+            assert rollups.frames_equal(got, want), window

@@ -258,6 +258,9 @@ def test_cover_is_exact():
         days = [d for s, lo, hi in rollups.cover(a, b) for bk in range(lo, hi + 1)
                 for d in range(bk * s, bk * s + s)]
         assert days == list(range(a, b + 1))
+    # The top level (45 years): from day 0 to the end of a bucket, one cell per bucket.
+    assert rollups.cover(0, 16383) == [(16384, 0, 0)]
+    assert rollups.cover(0, 2 * 16384 + 70) == [(16384, 0, 1), (64, 512, 512), (1, 32832, 32838)]
 
 
 @pytest.mark.parametrize("few_days", [0, 10**6], ids=["dirty-days-joined", "dirty-days-one-by-one"])
