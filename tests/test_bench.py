@@ -44,3 +44,23 @@ def test_the_loaders_rows_are_the_rows_the_table_gives_back(tmp_path):
          r.received_at if r.completed_at is None else r.completed_at) for r in made]
     engine.dispose()
     db._engines.pop(url, None)
+
+
+def test_the_province_layouts_ranges_and_city_filter():
+    """`bench.province`: ranges of N local months cover the span without gaps, and the city is
+    added to each part's own WHERE (not to the counts' FILTER (WHERE …))."""
+    from bench import province
+    from lib.config import TZ
+
+    first = int(datetime(2021, 12, 3, tzinfo=TZ).timestamp())
+    last = int(datetime(2026, 11, 30, 23, tzinfo=TZ).timestamp())
+    for step, n in ((1, 60), (12, 5)):
+        ranges = province._ranges(first, last, step)
+        assert len(ranges) == n and ranges[0][2] == "202112"
+        assert ranges[0][0] == int(datetime(2021, 12, 1, tzinfo=TZ).timestamp())
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert ranges[-1][0] <= last < ranges[-1][1]
+    sql = ("SELECT count(*) FILTER (WHERE a > 1) FROM items JOIN subsystems ON subsystems.id = "
+           "items.subsystem_id \nWHERE b GROUP BY 1 UNION ALL SELECT count(*) FROM items WHERE c")
+    assert province.in_city(sql, 3) == sql.replace("\nWHERE b", "\nWHERE items.city_id = 3 AND b") \
+        .replace("items WHERE c", "items WHERE items.city_id = 3 AND c")

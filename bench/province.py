@@ -1,0 +1,231 @@
+"""The province's layout measured: the items of several cities in one PostgreSQL table partitioned
+by city and by month (docs/scale.md §3), read by the cockpit's own statement with the city
+added, beside the same statement on one city's unpartitioned table.
+
+It works inside the 10M database of the growth curve (`python -m bench.pg_curve --sizes
+10000000` makes it), in a schema of its own (`province`, dropped and made again):
+
+- `province.items`, partitioned `LIST (city_id)` for the 21 cities of Guangdong, each city's
+  partition `RANGE (received_at)` by local month (`--months N`: ranges of N months; 0: a city's
+  partition not split) over the months the items span, plus a default partition per city for
+  the items without a receipt time or outside the span;
+- cities 1..K (`--cities`, default 2) each filled with a copy of the city's ten million items
+  (the city's ids, units and subsystems: the cities are alike, the point is their number),
+  the other cities' partitions made and left empty;
+- the items' indexes that the cockpit's live reads use, each with `city_id` first, made on the
+  parent after the load (PostgreSQL makes them on every partition).
+
+Then the statement `lib.rollups.light_counts` sends for a year's counts as of now (its live part:
+the items not in a clean cell) is run as the app sends it on the city's own table
+(`public.items`) and with `items.city_id = 1` added to each part's WHERE on the partitioned
+table, and so are a unit's items of one month (a page's drill-down) and the open items not yet
+overdue alone: medians of 5 on new connections and of 5 on a connection used before (the app's
+pool keeps its connections), the planning time and the partitions each plan reads (from
+`EXPLAIN (ANALYZE, FORMAT JSON)`).
+
+    python -m bench.province [--cities 2] [--months 1] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from bench import pg_curve
+from lib import db, queries
+from lib.access import SYSTEM
+from lib.clock import now_utc
+from lib.config import TZ
+
+CITIES = 21  # Guangdong's prefecture-level cities
+COLUMNS = ("id", "unit_id", "subsystem_id", "region_id", "handler_id", "received_at", "deadline",
+           "completed_at", "card_cancelled", "verdict")
+# The indexes of `items` the cockpit's live part reads (migrations 0018-0021), city first.
+INDEXES = {
+    "ix_p_open_units": "(city_id, unit_id, subsystem_id, region_id, deadline, received_at, "
+                       "card_cancelled, verdict, completed_at) WHERE completed_at IS NULL",
+    "ix_p_open": "(city_id, deadline, unit_id, subsystem_id, region_id, received_at, "
+                 "card_cancelled, verdict, completed_at) INCLUDE (id) WHERE completed_at IS NULL",
+    "ix_p_completed": "(city_id, completed_at, unit_id, subsystem_id, region_id, received_at, "
+                      "deadline, card_cancelled, verdict)",
+    "ix_p_odd": "(city_id, unit_id, subsystem_id, region_id, completed_at, received_at, "
+                "deadline, card_cancelled, verdict) WHERE deadline < received_at "
+                "OR completed_at < received_at OR deadline < 0 OR completed_at < 0",
+    "ix_p_unit_received": "(city_id, unit_id, received_at)",
+}
+
+
+def _ranges(first: int, last: int, step: int) -> list[tuple[int, int, str]]:
+    """(start, end, yyyymm) of each range of `step` local months, from the month holding
+    `first` to the one holding `last`, in epoch seconds."""
+    d = datetime.fromtimestamp(first, TZ).date().replace(day=1)
+    end = datetime.fromtimestamp(last, TZ).date()
+    out = []
+    while d <= end:
+        k = d.year * 12 + d.month - 1 + step
+        nxt = date(k // 12, k % 12 + 1, 1)
+        out.append((int(datetime(d.year, d.month, 1, tzinfo=TZ).timestamp()),
+                    int(datetime(nxt.year, nxt.month, 1, tzinfo=TZ).timestamp()), f"{d:%Y%m}"))
+        d = nxt
+    return out
+
+
+def build(conn, cities: int, months: int) -> dict[str, float]:
+    """The schema made and filled, each city's partition split into ranges of `months` months
+    of receipt (0: not split); returns the time of each step."""
+    figures: dict[str, float] = {}
+    t = time.perf_counter()
+    # City by city: one statement dropping the 1,500 tables and their indexes takes more locks
+    # than PostgreSQL's default lock table holds.
+    for (name,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'province' "
+                                "AND tablename ~ '^items_c[0-9]+$'").fetchall():
+        conn.execute(f"DROP TABLE province.{name}")
+    conn.execute("DROP SCHEMA IF EXISTS province CASCADE")
+    conn.execute("CREATE SCHEMA province")
+    first, last = conn.execute("SELECT min(received_at), max(received_at) FROM public.items "
+                               "WHERE received_at >= 0").fetchone()
+    ranges = _ranges(int(first), int(last), months) if months else []
+    conn.execute("CREATE TABLE province.items (city_id smallint NOT NULL, id integer NOT NULL, "
+                 "unit_id integer NOT NULL, subsystem_id integer NOT NULL, region_id integer, "
+                 "handler_id integer, received_at bigint, deadline bigint, completed_at bigint, "
+                 "card_cancelled boolean NOT NULL, verdict smallint NOT NULL) "
+                 "PARTITION BY LIST (city_id)")
+    for c in range(1, CITIES + 1):
+        split = " PARTITION BY RANGE (received_at)" if ranges else ""
+        conn.execute(f"CREATE TABLE province.items_c{c:02d} PARTITION OF province.items "
+                     f"FOR VALUES IN ({c}){split}")
+        for lo, hi, name in ranges:
+            conn.execute(f"CREATE TABLE province.items_c{c:02d}_{name} PARTITION OF "
+                         f"province.items_c{c:02d} FOR VALUES FROM ({lo}) TO ({hi})")
+        if ranges:
+            conn.execute(f"CREATE TABLE province.items_c{c:02d}_other PARTITION OF "
+                         f"province.items_c{c:02d} DEFAULT")
+    figures["partitions made"] = time.perf_counter() - t
+    figures["partitions"] = CITIES * (len(ranges) + 1 if ranges else 1)
+    t = time.perf_counter()
+    cols = ", ".join(COLUMNS)
+    for c in range(1, cities + 1):
+        conn.execute(f"INSERT INTO province.items (city_id, {cols}) "
+                     f"SELECT {c}, {cols} FROM public.items")
+    figures["rows copied"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for name, ddl in INDEXES.items():
+        conn.execute(f"CREATE INDEX {name} ON province.items {ddl}")
+    conn.execute("VACUUM ANALYZE province.items")  # (the visibility map: index-only scans)
+    figures["indexes, VACUUM ANALYZE"] = time.perf_counter() - t
+    return figures
+
+
+def cockpit_sql(url: str, now: datetime) -> tuple[str, dict]:
+    """The statement (with its parameters) that a year's counts send for the live part."""
+    engine = db.get_engine(url)
+    seen: list[tuple[str, dict]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "GROUP BY items.unit_id" in statement:
+            seen.append((statement, dict(parameters)))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with db.read_scope(engine) as s:
+            queries.light_counts(s, user=SYSTEM, as_of=now, window_days=365)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    return seen[-1]
+
+
+def in_city(sql: str, city: int = 1) -> str:
+    """Each part's WHERE given `items.city_id = <city>` first (the city every query of a city's
+    page carries): the WHERE after each `FROM items` (the counts' own `FILTER (WHERE …)` come
+    before it, inside parentheses)."""
+    out, n = re.subn(r"(\bFROM items\b[^()]*?)\bWHERE\b", rf"\1WHERE items.city_id = {city} AND",
+                     sql)
+    assert n == sql.count(" UNION ALL ") + 1, "one WHERE per part expected"
+    return out
+
+
+def timed(conn_factory, sql: str, params: dict, schema: str) -> dict:
+    """Medians of 5 runs on new connections and of 5 on one connection already used (as the
+    app's pool hands them out); the plan's planning time and the partitions it reads."""
+    cold, warm = [], []
+    for _ in range(6):
+        with conn_factory() as c:
+            c.execute(f"SET search_path = {schema}, public")
+            t = time.perf_counter()
+            c.execute(sql, params).fetchall()
+            cold.append(time.perf_counter() - t)
+    with conn_factory() as c:
+        c.execute(f"SET search_path = {schema}, public")
+        for _ in range(6):
+            t = time.perf_counter()
+            c.execute(sql, params).fetchall()
+            warm.append(time.perf_counter() - t)
+        plan = c.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0]
+    scanned = set(re.findall(r'"Relation Name": "(items[a-z0-9_]*)"', json.dumps(plan)))
+    return {"cold": statistics.median(cold[1:]), "warm": statistics.median(warm[1:]),
+            "planning_ms": plan[0]["Planning Time"], "relations": len(scanned)}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--cities", type=int, default=2, help="cities filled (of 21)")
+    p.add_argument("--months", type=int, default=1,
+                   help="months of receipt per partition of a city (0: a city is one partition)")
+    p.add_argument("--keep", action="store_true", help="measure the schema made before")
+    args = p.parse_args()
+    url = pg_curve.url_for(10_000_000)
+    import psycopg
+
+    dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
+
+    def connect():  # as the app's connections are set (`lib.db`): no JIT
+        return psycopg.connect(dsn, autocommit=True, options="-c jit=off")
+
+    with connect() as conn:
+        if not args.keep:
+            figures = build(conn, args.cities, args.months)
+            for name, v in figures.items():
+                print(f"  {name:<24} {v:10.1f}" if isinstance(v, float) else
+                      f"  {name:<24} {v:10,}")
+        rows = conn.execute("SELECT count(*) FROM province.items").fetchone()[0]
+    now = now_utc().replace(second=0)
+    sql, params = cockpit_sql(url, now)
+    # psycopg's own placeholders: SQLAlchemy renders %(name)s, which psycopg takes as they are.
+    unit = 0
+    with connect() as c:
+        unit, lo, hi = c.execute(
+            "SELECT unit_id, min(received_at), min(received_at) + 2592000 FROM public.items "
+            "GROUP BY unit_id ORDER BY count(*) DESC LIMIT 1").fetchone()
+    month = ("SELECT count(*), count(*) FILTER (WHERE completed_at IS NULL) FROM items "
+             "WHERE unit_id = %(u)s AND received_at >= %(lo)s AND received_at < %(hi)s")
+    pending = ("SELECT unit_id, subsystem_id, region_id, count(*) FROM items "
+               "WHERE completed_at IS NULL AND deadline >= %(t)s "
+               "GROUP BY unit_id, subsystem_id, region_id")
+    shapes = [
+        ("a year's counts, live part (the app's statement)", sql, params),
+        ("the open items not yet overdue, grouped", pending, {"t": int(now.timestamp())}),
+        ("one unit's items of one month", month, {"u": unit, "lo": lo, "hi": hi}),
+    ]
+    split = f"each split by {args.months} months of receipt" if args.months else "not split"
+    print(f"\nprovince.items: {rows:,} rows in {CITIES} cities' partitions ({args.cities} "
+          f"filled; {split}); as of {now.isoformat()}")
+    print(f"  {'statement':<50} {'one city, flat: new / used connection':>40}"
+          f"   {'city 1 of the province: new / used connection':>52}")
+    for name, text, prm in shapes:
+        flat = timed(connect, text, prm, "public")
+        part = timed(connect, in_city(text), prm, "province")
+        print(f"  {name:<50} {flat['cold']:7.3f} / {flat['warm']:6.3f} s "
+              f"(plan {flat['planning_ms']:5.1f} ms)   {part['cold']:7.3f} / {part['warm']:6.3f} s "
+              f"(plan {part['planning_ms']:5.1f} ms, {part['relations']} partitions read)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
