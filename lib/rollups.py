@@ -1016,8 +1016,12 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         # No 'o' cell lies after the watermark's day (an item is in one only while its deadline
         # is before the watermark): the range runs to the end of the top-level cell holding
         # that day, so each group's cells before it are read as one (migration 0027).
-        top = SIZES[-1]
-        more, more_units = _cell_terms("o", 0, (day_of(w) // top + 1) * top - 1, dirty["o"])
+        # A dirty day after the watermark's (the deadline of an open item just written) has no
+        # cell and would only split its unit's range: left out.
+        top, last = SIZES[-1], day_of(w)
+        past = {u: [d for d in days if d <= last] for u, days in dirty["o"].items()}
+        past = {u: days for u, days in past.items() if days}
+        more, more_units = _cell_terms("o", 0, (last // top + 1) * top - 1, past)
         terms, unit_terms = terms + more, unit_terms + more_units
     # The dirty units' clean days (rare, between sweeps): parts of at most OR_TERMS terms
     # (SQLite parses an OR of n terms n deep, and refuses an expression deeper than 1,000).

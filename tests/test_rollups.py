@@ -725,3 +725,38 @@ def test_a_completion_at_the_months_last_second_counts_in_that_month(empty_engin
         done = rollups.maintain(s, NOW)
         assert ("changes_applied" in done) == log
         assert rollups.verify(s, NOW) == [] and same(s)
+
+
+def test_an_open_items_future_deadline_does_not_split_the_overdue_cells(empty_engine,
+                                                                         monkeypatch):
+    """Writing an open item marks the day of its deadline, usually after the watermark's day,
+    where no overdue cell can be: the read of the overdue cells leaves such days out (they
+    only split the unit's range, one more cell term each), and the counts stay exact."""
+    rng, units, subs, counties = _random_items(empty_engine, 41, 300)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+        unit = units[0][0]
+        for k in range(5):  # open items of one unit, due 3..7 days after NOW
+            s.add(Item(external_id=f"F-{k}", subsystem_id=subs[0], unit_id=unit,
+                       received_at=NOW - timedelta(days=1),
+                       deadline=NOW + timedelta(days=3 + k), state="open"))
+    seen = []
+    real = rollups._cell_terms
+
+    def spy(kind, a, b, dirty):
+        if kind == "o":
+            seen.append((b, {u: sorted(d) for u, d in dirty.items()}))
+        return real(kind, a, b, dirty)
+
+    monkeypatch.setattr(rollups, "_cell_terms", spy)
+    with db.session_scope(empty_engine, write=False) as s:
+        got = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=365)
+        watermark_day = rollups.day_of(int(rollups.state(s).overdue_until))
+    assert got.attrs["source"] == "rollups"
+    (_, dirty), = seen
+    assert all(d <= watermark_day for days in dirty.values() for d in days)
+    assert unit not in dirty  # its only marked days were after the watermark's
+    monkeypatch.setenv("ESUP_ROLLUPS", "off")
+    with db.session_scope(empty_engine, write=False) as s:
+        want = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=365)
+    assert rollups.frames_equal(got, want)
