@@ -1,14 +1,15 @@
 """The province's layout measured: the items of several cities in one PostgreSQL table partitioned
-by city and by month (docs/scale.md §3), read by the cockpit's own statement with the city
+by city, and within a city by months of receipt or not (docs/scale.md §3), read by the cockpit's own statement with the city
 added, beside the same statement on one city's unpartitioned table.
 
 It works inside the 10M database of the growth curve (`python -m bench.pg_curve --sizes
 10000000` makes it), in a schema of its own (`province`, dropped and made again):
 
 - `province.items`, partitioned `LIST (city_id)` for the 21 cities of Guangdong, each city's
-  partition `RANGE (received_at)` by local month (`--months N`: ranges of N months; 0: a city's
-  partition not split) over the months the items span, plus a default partition per city for
-  the items without a receipt time or outside the span;
+  partition not split (the layout docs/scale.md §3 proposes), or (`--months N`) split
+  `RANGE (received_at)` into ranges of N local months (12: by year, 1: by month) over the
+  months the items span, with a default partition per city for the items without a receipt
+  time or outside the span;
 - cities 1..K (`--cities`, default 2) each filled with a copy of the city's ten million items
   (the city's ids, units and subsystems: the cities are alike, the point is their number),
   the other cities' partitions made and left empty;
@@ -23,7 +24,7 @@ overdue alone: medians of 5 on new connections and of 5 on a connection used bef
 pool keeps its connections), the planning time and the partitions each plan reads (from
 `EXPLAIN (ANALYZE, FORMAT JSON)`).
 
-    python -m bench.province [--cities 2] [--months 1] [--keep]
+    python -m bench.province [--cities 2] [--months 0|12|1] [--keep]
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def timed(conn_factory, sql: str, params: dict, schema: str) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--cities", type=int, default=2, help="cities filled (of 21)")
-    p.add_argument("--months", type=int, default=1,
+    p.add_argument("--months", type=int, default=0,
                    help="months of receipt per partition of a city (0: a city is one partition)")
     p.add_argument("--keep", action="store_true", help="measure the schema made before")
     args = p.parse_args()
@@ -197,8 +198,6 @@ def main() -> int:
         rows = conn.execute("SELECT count(*) FROM province.items").fetchone()[0]
     now = now_utc().replace(second=0)
     sql, params = cockpit_sql(url, now)
-    # psycopg's own placeholders: SQLAlchemy renders %(name)s, which psycopg takes as they are.
-    unit = 0
     with connect() as c:
         unit, lo, hi = c.execute(
             "SELECT unit_id, min(received_at), min(received_at) + 2592000 FROM public.items "
@@ -208,6 +207,7 @@ def main() -> int:
     pending = ("SELECT unit_id, subsystem_id, region_id, count(*) FROM items "
                "WHERE completed_at IS NULL AND deadline >= %(t)s "
                "GROUP BY unit_id, subsystem_id, region_id")
+    # (SQLAlchemy renders psycopg's own %(name)s placeholders: the app's text runs as it is.)
     shapes = [
         ("a year's counts, live part (the app's statement)", sql, params),
         ("the open items not yet overdue, grouped", pending, {"t": int(now.timestamp())}),

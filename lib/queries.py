@@ -817,22 +817,22 @@ def source_figures(session: Session, *, as_of: datetime) -> SourceFigures:
     tasks, nodes = done["KEYWORK"], done["KEYPROJ"]
     a, m = AccountabilityRecord, VillageDisclosureMonth  # (the months' totals: migration 0022)
 
-    def count(*where, what=None):
+    def count(table, *where, what=None):
         return select(func.count() if what is None else func.count(func.distinct(what))
-                      ).where(*where).scalar_subquery()
+                      ).select_from(table).where(*where).scalar_subquery()
 
     row = session.execute(select(
-        count(KeyProject.start_date <= day),
-        count(KeyProject.start_date <= day, KeyProject.completed_on <= day),
-        count(a.kind == "criticism", a.decided_on <= day, what=a.unit_id),
-        select(func.count(func.distinct(a.person_id))).join(Person, Person.id == a.person_id)
-        .where(a.kind == "accountability", a.decided_on <= day,
-               Person.rank.in_(("处级", "科级"))).scalar_subquery(),
-        count(Region.level == "town"),
-        count(Region.level == "village"),
+        count(KeyProject, KeyProject.start_date <= day),
+        count(KeyProject, KeyProject.start_date <= day, KeyProject.completed_on <= day),
+        count(a, a.kind == "criticism", a.decided_on <= day, what=a.unit_id),
+        count(a.__table__.join(Person.__table__, Person.id == a.person_id),
+              a.kind == "accountability", a.decided_on <= day,
+              Person.rank.in_(("处级", "科级")), what=a.person_id),
+        count(Region, Region.level == "town"),
+        count(Region, Region.level == "village"),
         select(func.coalesce(func.sum(m.items), 0)).where(m.month <= day).scalar_subquery(),
         select(func.coalesce(func.sum(m.views), 0)).where(m.month <= day).scalar_subquery(),
-        count(Subsystem.id.is_not(None)),
+        count(Subsystem),
     )).one()
     projects, projects_done, criticized, officials, towns, villages, items, views, subs = row
     return SourceFigures(

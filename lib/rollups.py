@@ -1019,8 +1019,8 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         # A dirty day after the watermark's (the deadline of an open item just written) has no
         # cell and would only split its unit's range: left out.
         top, last = SIZES[-1], day_of(w)
-        past = {u: [d for d in days if d <= last] for u, days in dirty["o"].items()}
-        past = {u: days for u, days in past.items() if days}
+        past = {u: [d for d in days if d <= last] for u, days in dirty["o"].items()
+                if min(days) <= last}
         more, more_units = _cell_terms("o", 0, (last // top + 1) * top - 1, past)
         terms, unit_terms = terms + more, unit_terms + more_units
     # The dirty units' clean days (rare, between sweeps): parts of at most OR_TERMS terms
