@@ -49,6 +49,15 @@ from streamlit.testing.v1 import AppTest
 import pandas, altair, sqlalchemy, alembic.command  # noqa: F401
 from lib import ui, charts, geo, queries, rollups, domains, flags  # noqa: F401
 domains.packages()  # every domain package imported, as in a server that has run a page
+# Every module of the library (a page imports its domain's on its first run) and the two that
+# pandas and Streamlit import on their first frame of text and first icon: "modules imported".
+# (Where PYTHONDONTWRITEBYTECODE is set no .pyc is kept: each import compiles its source.)
+import importlib, pkgutil
+import lib
+for m in pkgutil.walk_packages(lib.__path__, "lib."):
+    if m.name != "lib.__main__" and not m.name.startswith("lib.migrations"):
+        importlib.import_module(m.name)
+import pyarrow.pandas_compat, streamlit.material_icon_names  # noqa: E401, F401
 at = AppTest.from_file("Home.py", default_timeout=900)
 # A server scans the installed packages for Streamlit components once, when it starts
 # (streamlit.runtime.Runtime.__init__); AppTest does it in its first run. Done here, before the
@@ -193,6 +202,15 @@ def report(results: list, name: str, target: float, mine, direct=None) -> None:
           flush=True)
 
 
+def cockpit_set(s, now: datetime) -> None:
+    """The cockpit's query set: a year's counts, the sources' figures, the latest red cards and
+    the catalogue (what `Home.py` reads)."""
+    queries.light_counts(s, user=SYSTEM, as_of=now, window_days=365)
+    queries.source_figures(s, as_of=now)
+    queries.latest_red(s, user=SYSTEM, as_of=now)
+    queries.catalog_frames(s)
+
+
 def measure(url: str, now: datetime, factor: float = 1.0) -> list[tuple]:
     """Every target but the pages, each beside the direct query's figure where there is one,
     printed as it is measured; `factor` scales the aims (PostgreSQL's are twice SQLite's).
@@ -207,10 +225,7 @@ def measure(url: str, now: datetime, factor: float = 1.0) -> list[tuple]:
 
     def cockpit():
         with session() as s:
-            queries.light_counts(s, user=SYSTEM, as_of=now, window_days=365)
-            queries.source_figures(s, as_of=now)
-            queries.latest_red(s, user=SYSTEM, as_of=now)
-            queries.catalog_frames(s)
+            cockpit_set(s, now)
 
     print("\nseconds (median of 3, each on new connections; first run of each not counted)")
     row("cockpit query set, cold", 0.050, *both(cockpit))

@@ -64,3 +64,40 @@ def test_the_province_layouts_ranges_and_city_filter():
            "items.subsystem_id \nWHERE b GROUP BY 1 UNION ALL SELECT count(*) FROM items WHERE c")
     assert province.in_city(sql, 3) == sql.replace("\nWHERE b", "\nWHERE items.city_id = 3 AND b") \
         .replace("items WHERE c", "items WHERE items.city_id = 3 AND c")
+
+
+def test_the_concurrency_bench_reads_and_writes_beside_each_other(sqlite_demo_url, tmp_path):
+    """`bench.concurrency`: readers run the cockpit's query set while the writer records
+    completions through the library (their events and the audit chain with them), on a copy of
+    the demo database."""
+    import shutil
+
+    from bench import concurrency
+    from lib import audit
+    from lib.models import ItemEvent
+
+    path = tmp_path / "c.db"
+    shutil.copy(sqlite_demo_url.split("///", 1)[1], path)
+    url = f"sqlite:///{path}"
+    engine = db.get_engine(url)
+    with db.read_scope(engine) as s:
+        before = s.scalar(select(func.count()).select_from(Item).where(Item.completed_at.is_(None)))
+    r = concurrency.run(url, readers=1, seconds=1.5, writer=True, rate=10)
+    assert r["sets"] >= 1 and r["median"] > 0 and r["p95"] >= r["median"]
+    assert 1 <= r["writes"] <= 16  # about ten a second, not as fast as it can
+    with db.read_scope(engine) as s:
+        after = s.scalar(select(func.count()).select_from(Item).where(Item.completed_at.is_(None)))
+        events = s.scalar(select(func.count()).select_from(ItemEvent)
+                          .where(ItemEvent.note == "并发测试办结"))
+        assert before - after == r["writes"] == events
+        assert audit.verify(s).ok
+    engine.dispose()
+    db._engines.pop(url, None)
+
+
+def test_percentile_is_the_nearest_rank():
+    from bench.concurrency import percentile
+
+    xs = [float(i) for i in range(1, 21)]
+    assert percentile(xs, 95) == 19.0 and percentile(xs, 50) == 10.0
+    assert percentile(xs, 100) == 20.0 and percentile([3.0], 95) == 3.0
