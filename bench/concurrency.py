@@ -6,7 +6,7 @@ more process meanwhile records completions through the library (`items.record_co
 each, as staff saving forms do, at --rate a second (default 5: a busy hour of a city whose ten
 years hold ten million items averages well under one), or as fast as it can (--rate 0). No
 sweep runs meanwhile: the completions' cells are read live until the next (the app sweeps every
-minute). All start together after each has run the set once (its
+minute); the rollups are brought up to date before each run. All start together after each has run the set once (its
 statements compiled, as in a server that has served a page).
 
 Prints, for each N, the query sets per second in all, each set's median and 95th-percentile
@@ -93,6 +93,18 @@ def _writer(url: str, start, seconds: float, rate: float, out) -> None:
     out.put(("writer", times))
 
 
+def settle(url: str) -> None:
+    """The rollups brought up to date (as the app's sweep does every minute): each run starts
+    with no cell made stale by the run before."""
+    from lib import db, rollups
+    from lib.clock import now_utc
+
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:
+        rollups.maintain(s, now_utc())
+    engine.dispose()
+
+
 def run(url: str, readers: int, seconds: float, writer: bool, rate: float = 0) -> dict:
     ctx = mp.get_context("spawn")  # no engine or connection inherited from this process
     start = ctx.Barrier(readers + (1 if writer else 0) + 1)
@@ -136,6 +148,7 @@ def main() -> int:
     print(f"{'readers':>7}  {'sets/s':>7}  {'median':>7}  {'p95':>7}" +
           (f"  {'writes/s':>8}  {'median':>7}  {'p95':>7}" if args.writer else ""))
     for n in (int(x) for x in args.processes.split(",")):
+        settle(args.url)
         r = run(args.url, n, args.seconds, args.writer, args.rate)
         line = f"{n:>7}  {r['per_s']:7.1f}  {r['median']:7.3f}  {r['p95']:7.3f}"
         if args.writer:

@@ -24,6 +24,11 @@ overdue alone: medians of 5 on new connections and of 5 on a connection used bef
 pool keeps its connections), the planning time and the partitions each plan reads (from
 `EXPLAIN (ANALYZE, FORMAT JSON)`).
 
+Last, the province's ranking of its 21 cities: `province.rollup_cells`, partitioned by city,
+every city given a copy of the city's cells, read for a year's counts of every city in one
+statement grouped by city (the cells `rollups.light_counts` reads for one city, for all); beside
+it one city's live part, which a ranking needs for each city.
+
     python -m bench.province [--cities 2] [--months 0|12|1] [--keep]
 """
 
@@ -40,7 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from bench import pg_curve
-from lib import db, queries
+from lib import db, queries, rollups
 from lib.access import SYSTEM
 from lib.clock import now_utc
 from lib.config import TZ
@@ -121,7 +126,47 @@ def build(conn, cities: int, months: int) -> dict[str, float]:
         conn.execute(f"CREATE INDEX {name} ON province.items {ddl}")
     conn.execute("VACUUM ANALYZE province.items")  # (the visibility map: index-only scans)
     figures["indexes, VACUUM ANALYZE"] = time.perf_counter() - t
+    t = time.perf_counter()
+    build_cells(conn)
+    figures["cells of 21 cities"] = time.perf_counter() - t
     return figures
+
+
+def build_cells(conn) -> None:
+    """`province.rollup_cells`, partitioned `LIST (city_id)`, every one of the 21 cities given a
+    copy of the city's cells (they are small: units x subsystems x regions x days), keyed as
+    the app's with the city first."""
+    conn.execute("DROP TABLE IF EXISTS province.rollup_cells")
+    conn.execute("CREATE TABLE province.rollup_cells (city_id smallint NOT NULL, "
+                 "kind varchar(1) NOT NULL, size smallint NOT NULL, bucket integer NOT NULL, "
+                 "unit_id integer NOT NULL, subsystem_id integer NOT NULL, "
+                 "region_id integer NOT NULL, n integer, red integer, near integer, "
+                 "grey integer, PRIMARY KEY (city_id, kind, size, bucket, unit_id, "
+                 "subsystem_id, region_id)) PARTITION BY LIST (city_id)")
+    for c in range(1, CITIES + 1):
+        conn.execute(f"CREATE TABLE province.rollup_cells_c{c:02d} PARTITION OF "
+                     f"province.rollup_cells FOR VALUES IN ({c})")
+        conn.execute(f"INSERT INTO province.rollup_cells SELECT {c}, kind, size, bucket, "
+                     "unit_id, subsystem_id, region_id, n, red, near, grey FROM "
+                     "public.rollup_cells")
+    conn.execute("VACUUM ANALYZE province.rollup_cells")
+
+
+def cities_cells_sql(now: datetime, window_days: int, watermark: int) -> str:
+    """The cells' part of a year's counts for every city at once, summed per city (a
+    province-wide ranking of the cities): the cells `rollups.light_counts` reads for one city
+    (the closed items' cells covering the window, the open items' cells past the watermark),
+    each range of the key one part, grouped by city instead of unit."""
+    t = int(now.timestamp())
+    d1, d2 = rollups.day_of(t - window_days * rollups.DAY) + 1, rollups.day_of(t + 1) - 1
+    top, last = rollups.SIZES[-1], rollups.day_of(watermark)
+    ranges = [("c", s, lo, hi) for s, lo, hi in rollups.cover(d1, d2)] + \
+             [("o", s, lo, hi) for s, lo, hi in rollups.cover(0, (last // top + 1) * top - 1)]
+    parts = " UNION ALL ".join(
+        f"SELECT city_id, kind, n, red, near, grey FROM province.rollup_cells WHERE "
+        f"kind = '{k}' AND size = {s} AND bucket BETWEEN {lo} AND {hi}" for k, s, lo, hi in ranges)
+    return (f"SELECT city_id, kind, sum(n), sum(red), sum(near), sum(grey) FROM ({parts}) AS "
+            "cells GROUP BY city_id, kind")
 
 
 def cockpit_sql(url: str, now: datetime) -> tuple[str, dict]:
@@ -169,7 +214,8 @@ def timed(conn_factory, sql: str, params: dict, schema: str) -> dict:
             c.execute(sql, params).fetchall()
             warm.append(time.perf_counter() - t)
         plan = c.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0]
-    scanned = set(re.findall(r'"Relation Name": "(items[a-z0-9_]*)"', json.dumps(plan)))
+    scanned = set(re.findall(r'"Relation Name": "((?:items|rollup_cells)[a-z0-9_]*)"',
+                             json.dumps(plan)))
     return {"cold": statistics.median(cold[1:]), "warm": statistics.median(warm[1:]),
             "planning_ms": plan[0]["Planning Time"], "relations": len(scanned)}
 
@@ -224,6 +270,24 @@ def main() -> int:
         print(f"  {name:<50} {flat['cold']:7.3f} / {flat['warm']:6.3f} s "
               f"(plan {flat['planning_ms']:5.1f} ms)   {part['cold']:7.3f} / {part['warm']:6.3f} s "
               f"(plan {part['planning_ms']:5.1f} ms, {part['relations']} partitions read)")
+
+    # The province's ranking of its cities: every city's cells at once, and the live part of
+    # each city (city 1's, as a city's page reads it, 21 times in sequence here; on a
+    # distributed engine each city's on its own node).
+    with connect() as c:
+        if args.keep and not c.execute("SELECT to_regclass('province.rollup_cells')").fetchone()[0]:
+            build_cells(c)
+        w = int(c.execute("SELECT overdue_until FROM public.rollup_state").fetchone()[0])
+        cells_n = c.execute("SELECT count(*) FROM province.rollup_cells").fetchone()[0]
+    cities_sql = cities_cells_sql(now, 365, w)
+    cities = timed(connect, cities_sql, {}, "province")
+    live = timed(connect, in_city(sql), params, "province")
+    print(f"\nthe 21 cities ranked (a year's counts; province.rollup_cells: {cells_n:,} cells, "
+          f"every city filled):")
+    print(f"  every city's cells, one statement: {cities['cold']:.3f} / {cities['warm']:.3f} s "
+          f"(plan {cities['planning_ms']:.1f} ms, {cities['relations']} partitions read)")
+    print(f"  one city's live part: {live['cold']:.3f} / {live['warm']:.3f} s; 21 in sequence "
+          f"{21 * live['cold']:.2f} / {21 * live['warm']:.2f} s")
     return 0
 
 

@@ -101,3 +101,24 @@ def test_percentile_is_the_nearest_rank():
     xs = [float(i) for i in range(1, 21)]
     assert percentile(xs, 95) == 19.0 and percentile(xs, 50) == 10.0
     assert percentile(xs, 100) == 20.0 and percentile([3.0], 95) == 3.0
+
+
+def test_the_cities_cells_statement_reads_the_cells_one_city_reads():
+    """`bench.province.cities_cells_sql`: the same ranges of the cells' key as
+    `rollups.light_counts` reads for one city (its cover of the window, the open items' cells
+    to the top-level cell holding the watermark's day), grouped by city."""
+    import re
+
+    from bench import province
+
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    w = int(now.timestamp()) - 3600
+    sql = province.cities_cells_sql(now, 365, w)
+    t = int(now.timestamp())
+    d1, d2 = rollups.day_of(t - 365 * rollups.DAY) + 1, rollups.day_of(t + 1) - 1
+    top = rollups.SIZES[-1]
+    want = [("c", *r) for r in rollups.cover(d1, d2)] + [
+        ("o", *r) for r in rollups.cover(0, (rollups.day_of(w) // top + 1) * top - 1)]
+    got = [(k, int(s), int(lo), int(hi)) for k, s, lo, hi in re.findall(
+        r"kind = '(\w)' AND size = (\d+) AND bucket BETWEEN (\d+) AND (\d+)", sql)]
+    assert got == want and sql.endswith("GROUP BY city_id, kind")
