@@ -35,11 +35,15 @@ APPTEST_SNIPPET = """
 import json, os, sys, time
 t0 = time.perf_counter()
 from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("Home.py", default_timeout=600)
 if os.environ.get("PRELOAD"):
     import pandas, altair, sqlalchemy, alembic.command  # noqa: F401
     from lib import ui, charts, geo, queries  # noqa: F401
+    # The server's start-up scan for Streamlit components (AppTest's first run does it).
+    from streamlit.components.v2.component_manager import BidiComponentManager
+    at._bidi_component_manager = BidiComponentManager()
+    at._bidi_component_manager.discover_and_register_components(start_file_watching=False)
 t1 = time.perf_counter()
-at = AppTest.from_file("Home.py", default_timeout=600)
 # A signed-in leader (what streamlit-authenticator leaves in the session after a login).
 at.session_state["authentication_status"] = True
 at.session_state["username"] = "leader"

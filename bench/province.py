@@ -162,9 +162,13 @@ def cities_cells_sql(now: datetime, window_days: int, watermark: int) -> str:
     top, last = rollups.SIZES[-1], rollups.day_of(watermark)
     ranges = [("c", s, lo, hi) for s, lo, hi in rollups.cover(d1, d2)] + \
              [("o", s, lo, hi) for s, lo, hi in rollups.cover(0, (last // top + 1) * top - 1)]
+    # The cities named: the key starts with the city, and without it each part read every
+    # partition whole (no skip scan in PostgreSQL 15: 2.0 s instead of a few hundred ms).
+    cities = "'{" + ",".join(str(c) for c in range(1, CITIES + 1)) + "}'::smallint[]"
     parts = " UNION ALL ".join(
         f"SELECT city_id, kind, n, red, near, grey FROM province.rollup_cells WHERE "
-        f"kind = '{k}' AND size = {s} AND bucket BETWEEN {lo} AND {hi}" for k, s, lo, hi in ranges)
+        f"city_id = ANY({cities}) AND kind = '{k}' AND size = {s} AND bucket BETWEEN {lo} AND "
+        f"{hi}" for k, s, lo, hi in ranges)
     return (f"SELECT city_id, kind, sum(n), sum(red), sum(near), sum(grey) FROM ({parts}) AS "
             "cells GROUP BY city_id, kind")
 

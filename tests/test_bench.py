@@ -122,3 +122,15 @@ def test_the_cities_cells_statement_reads_the_cells_one_city_reads():
     got = [(k, int(s), int(lo), int(hi)) for k, s, lo, hi in re.findall(
         r"kind = '(\w)' AND size = (\d+) AND bucket BETWEEN (\d+) AND (\d+)", sql)]
     assert got == want and sql.endswith("GROUP BY city_id, kind")
+
+
+def test_a_pages_timed_runs_leave_the_server_start_out(sqlite_demo_url):
+    """`bench.scale.page_runs`: a page's first run and its run again, timed in a new process
+    after every library module is imported and the server start's component scan is done
+    (AppTest's own first run would do it inside the timed run)."""
+    from bench import scale
+
+    got = scale.page_runs(sqlite_demo_url, "pages/supervision.py")
+    assert isinstance(got, tuple), got
+    first, again, scan = got
+    assert first > 0 and again > 0 and scan > 0
