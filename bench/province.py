@@ -24,10 +24,12 @@ overdue alone: medians of 5 on new connections and of 5 on a connection used bef
 pool keeps its connections), the planning time and the partitions each plan reads (from
 `EXPLAIN (ANALYZE, FORMAT JSON)`).
 
-Last, the province's ranking of its 21 cities: `province.rollup_cells`, partitioned by city,
+Then the province's ranking of its 21 cities: `province.rollup_cells`, partitioned by city,
 every city given a copy of the city's cells, read for a year's counts of every city in one
 statement grouped by city (the cells `rollups.light_counts` reads for one city, for all); beside
-it one city's live part, which a ranking needs for each city.
+it one city's live part, which a ranking needs for each city. Last, a write's extra cost on a
+partition: the app's insert triggers (`rollup_mark`, `rollup_log`, their text with the city
+added) on `province.items`, writing to stale-day and change-log tables partitioned by city.
 
     python -m bench.province [--cities 2] [--months 0|12|1] [--keep]
 """
@@ -129,6 +131,7 @@ def build(conn, cities: int, months: int) -> dict[str, float]:
     t = time.perf_counter()
     build_cells(conn)
     figures["cells of 21 cities"] = time.perf_counter() - t
+    build_triggers(conn)
     return figures
 
 
@@ -150,6 +153,78 @@ def build_cells(conn) -> None:
                      "unit_id, subsystem_id, region_id, n, red, near, grey FROM "
                      "public.rollup_cells")
     conn.execute("VACUUM ANALYZE province.rollup_cells")
+
+
+def build_triggers(conn) -> None:
+    """The app's triggers that an insert or a delete of an item fires (`rollup_mark`: the
+    stale days; `rollup_log`: the change log), made for `province.items` from the app's own
+    function text with the city added, writing to `province.rollup_dirty` and
+    `province.rollup_changes`, both partitioned by city."""
+    conn.execute("DROP TABLE IF EXISTS province.rollup_dirty, province.rollup_changes")
+    conn.execute("CREATE TABLE province.rollup_dirty (city_id smallint NOT NULL, "
+                 "kind varchar(1) NOT NULL, unit_id integer NOT NULL, day integer NOT NULL, "
+                 "PRIMARY KEY (city_id, kind, unit_id, day)) PARTITION BY LIST (city_id)")
+    conn.execute("CREATE TABLE province.rollup_changes (city_id smallint NOT NULL, "
+                 "id bigint GENERATED ALWAYS AS IDENTITY, sign smallint, item_id integer, "
+                 "unit_id integer, subsystem_id integer, region_id integer, handler_id integer, "
+                 "received_at bigint, deadline bigint, completed_at bigint, "
+                 "card_cancelled boolean, verdict smallint) PARTITION BY LIST (city_id)")
+    for c in range(1, CITIES + 1):
+        for table in ("rollup_dirty", "rollup_changes"):
+            conn.execute(f"CREATE TABLE province.{table}_c{c:02d} PARTITION OF "
+                         f"province.{table} FOR VALUES IN ({c})")
+    src = dict(conn.execute("SELECT proname, prosrc FROM pg_proc WHERE proname IN "
+                            "('rollup_mark', 'rollup_log') AND pronamespace = "
+                            "'public'::regnamespace").fetchall())
+    if set(src) != {"rollup_mark", "rollup_log"}:
+        raise SystemExit("the app's trigger functions are not in this database")
+    mark = src["rollup_mark"].replace(
+        "INSERT INTO rollup_dirty (kind, unit_id, day) VALUES (",
+        "INSERT INTO province.rollup_dirty (city_id, kind, unit_id, day) VALUES "
+        "(COALESCE(NEW.city_id, OLD.city_id), ")
+    log = (src["rollup_log"].replace("INSERT INTO rollup_changes (sign, ",
+                                     "INSERT INTO province.rollup_changes (city_id, sign, ")
+           .replace("VALUES (-1, ", "VALUES (OLD.city_id, -1, ")
+           .replace("VALUES (1, ", "VALUES (NEW.city_id, 1, "))
+    if mark.count("province.rollup_dirty") != src["rollup_mark"].count("rollup_dirty") or \
+            log.count("OLD.city_id") != 1 or log.count("NEW.city_id") != 1:
+        raise SystemExit("the app's trigger functions changed: bench.province cannot adapt them")
+    for name, body in (("rollup_mark", mark), ("rollup_log", log)):
+        conn.execute(f"CREATE FUNCTION province.{name}() RETURNS trigger LANGUAGE plpgsql AS "
+                     f"$body${body}$body$")
+        conn.execute(f"CREATE TRIGGER trg_p_{name} AFTER INSERT OR DELETE ON province.items "
+                     f"FOR EACH ROW EXECUTE FUNCTION province.{name}()")
+
+
+def write_cost(connect, n: int = 5000, rounds: int = 5) -> tuple[float, float]:
+    """µs per item inserted into city 1's partition, one statement each, with the triggers
+    made for the province and without them (each time rolled back), as `bench.scale`
+    measures the city's own table: medians of `rounds` rounds, the two alternating (one
+    round's figure varies by half on this machine)."""
+    import psycopg
+
+    out: list[float] = []
+    with connect() as c:
+        row = c.execute("SELECT unit_id, subsystem_id, region_id, received_at, deadline FROM "
+                        "province.items WHERE city_id = 1 ORDER BY received_at DESC "
+                        "LIMIT 1").fetchone()
+        rows = [(1, 2_000_000_000 + i, row[0], row[1], row[2], None, row[3] + i, row[4] + i,
+                 None, False, 0) for i in range(n)]
+        sql = (f"INSERT INTO province.items (city_id, {', '.join(COLUMNS)}) VALUES "
+               f"({', '.join(['%s'] * (len(COLUMNS) + 1))})")
+        for off in (False, True) * rounds:
+            try:
+                with c.transaction():
+                    if off:
+                        c.execute("ALTER TABLE province.items DISABLE TRIGGER USER")
+                    t = time.perf_counter()
+                    for r in rows:
+                        c.execute(sql, r)
+                    out.append((time.perf_counter() - t) / n * 1e6)
+                    raise psycopg.Rollback()
+            except psycopg.Rollback:
+                pass
+    return statistics.median(out[0::2]), statistics.median(out[1::2])
 
 
 def cities_cells_sql(now: datetime, window_days: int, watermark: int) -> str:
@@ -292,6 +367,14 @@ def main() -> int:
           f"(plan {cities['planning_ms']:.1f} ms, {cities['relations']} partitions read)")
     print(f"  one city's live part: {live['cold']:.3f} / {live['warm']:.3f} s; 21 in sequence "
           f"{21 * live['cold']:.2f} / {21 * live['warm']:.2f} s")
+
+    with connect() as c:
+        if args.keep and not c.execute("SELECT to_regclass('province.rollup_dirty')").fetchone()[0]:
+            build_triggers(c)
+    with_t, without_t = write_cost(connect)
+    print(f"\na write into city 1's partition, the app's insert triggers made for the province "
+          f"(partitioned stale days and change log): {with_t:.0f} µs with them, {without_t:.0f} "
+          f"µs without: {with_t - without_t:.1f} µs extra")
     return 0
 
 
