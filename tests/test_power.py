@@ -422,3 +422,57 @@ def test_a_window_leaves_out_only_the_cases_received_and_decided_before_it(demo_
                             and c.values["decided_at"] < start)]
             got = stats.cases_at(s, SYSTEM, now, window_days=days)
             assert [c.id for c in got] == want and 0 < len(got) < len(every), days
+
+
+def test_a_case_at_a_past_moment_is_its_record_cut_there(demo_engine):
+    """`stats.cases_at` as of several moments: the cases received by then, each with the
+    record as known at that moment (a time after it not yet recorded, nor the extension, the
+    decision and its reason that came with it), its schedule from those values and its pauses
+    started by then, and its steps lit by the one light rule — read from the ORM objects here,
+    one case at a time."""
+    from datetime import timedelta
+
+    from lib.domains.power import stats
+    from lib.domains.power.models import ApprovalPause, Matter
+    from lib.lights import clock_light
+    from lib.models import Subsystem
+    from lib.workdays import load_calendar
+    from tests.conftest import ANCHOR
+
+    with db.read_scope(demo_engine) as s:
+        cal = load_calendar(s)
+        yellow = s.scalar(select(Subsystem.yellow_pct).where(Subsystem.code == "APPROVAL"))
+        cases = {c.id: c for c in s.scalars(select(ApprovalCase))}
+        matters = {m.id: m for m in s.scalars(select(Matter))}
+        pauses: dict[int, list] = {}
+        for p in s.scalars(select(ApprovalPause).order_by(ApprovalPause.start_date)):
+            pauses.setdefault(p.case_id, []).append(p)
+        assert pauses, "the demo has no pause to cut"
+        for days in (300, 120, 45, 10, 0):
+            when = ANCHOR - timedelta(days=days, hours=5)
+            today = approvals.local_day(when)
+            got = {c.id: c for c in stats.cases_at(s, SYSTEM, when)}
+            assert set(got) == {i for i, c in cases.items() if c.received_at <= when}, days
+            cut_any = 0
+            for i, view in got.items():
+                c, m = cases[i], matters[cases[i].matter_id]
+                v = {k: (getattr(c, k) if getattr(c, k) is not None and getattr(c, k) <= when
+                         else None) for k in stats.TIME_FIELDS}
+                v["extension_days"] = c.extension_days if v["extension_approved_at"] else None
+                v["decision"] = c.decision if v["decided_at"] else None
+                v["reason"] = c.reason if v["decided_at"] else None
+                cut_any += v["decided_at"] is None and c.decided_at is not None
+                assert view.values == v, (days, c.external_id)
+                ps = [(p.start_date, min(p.end_date, max(today, p.start_date)))
+                      for p in pauses.get(i, []) if p.start_date <= today]
+                want = approvals.schedule(
+                    cal, external_id=c.external_id, received_at=c.received_at, pauses=ps,
+                    promised_days=m.promised_days, correction_days=m.correction_days,
+                    delivery_days=m.delivery_days,
+                    **{k: v[k] for k in stats.SCHEDULE_FIELDS})
+                assert view.schedule == want and [(a, b) for _, _, a, b in view.pauses] == ps
+                assert view.lights == {
+                    st.code: lt for st in want.steps
+                    if (lt := clock_light(st.received_at, st.deadline, st.completed_at, when,
+                                          yellow)) is not None}, (days, c.external_id)
+            assert days == 0 or cut_any, f"no decision after the moment {days} days back"

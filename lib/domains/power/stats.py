@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Bundle, Session
+from sqlalchemy.orm import Session
 
 from lib.access import CurrentUser, check_unit, require, scoped_unit
 from lib.lights import GREY, Light, clock_light, epoch, light_for
@@ -99,12 +99,12 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
     units = {u.id: u for u in session.scalars(select(Unit))}
     regions = dict(session.execute(select(Region.id, Region.name)).all())
     c = ApprovalCase
-    # Plain rows of the columns a case's view reads (no ORM object per case).
-    q = (select(Bundle("case", c.id, c.external_id, c.unit_id, c.region_id, c.received_at,
-                       c.extension_days, c.decision, c.reason,
-                       *[getattr(c, k) for k in TIME_FIELDS]),
-                Bundle("matter", Matter.name, Matter.code, Matter.has_fee, Matter.promised_days,
-                       Matter.correction_days, Matter.delivery_days))
+    # Plain rows of the columns a case's view reads, unpacked by position (no ORM object nor
+    # named bundle per case): the case's, its five times (TIME_FIELDS' order), its matter's.
+    q = (select(c.id, c.external_id, c.unit_id, c.region_id, c.received_at, c.extension_days,
+                c.decision, c.reason, *[getattr(c, k) for k in TIME_FIELDS], Matter.name,
+                Matter.code, Matter.has_fee, Matter.promised_days, Matter.correction_days,
+                Matter.delivery_days)
          .join(Matter, Matter.id == c.matter_id).where(c.received_at <= as_of))
     if scope is not None:
         q = q.where(ApprovalCase.unit_id == scope)
@@ -126,33 +126,42 @@ def cases_at(session: Session, user: CurrentUser, as_of: datetime, *,
     asof_s = epoch(as_of)
     out = []
     q = q.order_by(ApprovalCase.received_at.desc(), ApprovalCase.id.desc())
-    for case, matter in session.execute(q):
-        v = {k: getattr(case, k) for k in TIME_FIELDS}
-        for k in TIME_FIELDS:
-            if v[k] is not None and v[k] > as_of:
-                v[k] = None
-        v["extension_days"] = case.extension_days if v["extension_approved_at"] else None
-        v["decision"] = case.decision if v["decided_at"] else None
-        v["reason"] = case.reason if v["decided_at"] else None
-        if start is not None and case.received_at < start and v["decided_at"] is not None \
-                and v["decided_at"] < start:
+    for (case_id, external_id, unit_id, case_region, received_at, extension_days, decision,
+         reason, notice, accepted, approved, decided, delivered, matter_name, matter_code,
+         has_fee, promised_days, correction_days, delivery_days) in session.execute(q):
+        # The record as known at T: a time after T not yet recorded (nor what it carries).
+        if notice is not None and notice > as_of:
+            notice = None
+        if accepted is not None and accepted > as_of:
+            accepted = None
+        if approved is None or approved > as_of:
+            approved, extension_days = None, None
+        if decided is None or decided > as_of:
+            decided, decision, reason = None, None, None
+        elif start is not None and received_at < start and decided < start:
             continue
+        if delivered is not None and delivered > as_of:
+            delivered = None
+        v = {"correction_notice_at": notice, "accepted_at": accepted,
+             "extension_approved_at": approved, "decided_at": decided, "delivered_at": delivered,
+             "extension_days": extension_days, "decision": decision, "reason": reason}
+        found = pauses.get(case_id)
         ps = [(p.kind, p.reason, p.start_date, min(p.end_date, max(today, p.start_date)))
-              for p in pauses.get(case.id, []) if p.start_date <= today]
-        sch = _schedule(cal, case.external_id, case.received_at,
-                        tuple(v[k] for k in SCHEDULE_FIELDS), matter.promised_days,
-                        matter.correction_days, matter.delivery_days,
-                        tuple((a, b) for _, _, a, b in ps))
+              for p in found if p.start_date <= today] if found else []
+        sch = _schedule(cal, external_id, received_at,
+                        (notice, accepted, approved, decided, delivered, extension_days,
+                         decision), promised_days, correction_days, delivery_days,
+                        tuple((a, b) for _, _, a, b in ps) if ps else ())
         lights = {}
         for step in sch.steps:
             lt = clock_light(step.received_at, step.deadline, step.completed_at, as_of, yellow,
                              seconds=(asof_s, *step.seconds))
             if lt is not None:
                 lights[step.code] = lt
-        unit = units[case.unit_id]
-        out.append(CaseView(case.id, case.external_id, matter.name, matter.code, matter.has_fee,
-                            matter.promised_days, case.unit_id, unit.name,
-                            regions.get(case.region_id or unit.region_id, ""), v, ps, sch, lights))
+        unit = units[unit_id]
+        out.append(CaseView(case_id, external_id, matter_name, matter_code, has_fee,
+                            promised_days, unit_id, unit.name,
+                            regions.get(case_region or unit.region_id, ""), v, ps, sch, lights))
     return out
 
 
