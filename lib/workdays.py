@@ -83,6 +83,9 @@ def _statutory_workdays() -> tuple[int, ...]:
 _STATUTORY_WORKDAYS = _statutory_workdays()
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 class WorkCalendar:
     """Working days, with overrides {date: is_workday} on top of the statutory table."""
 
@@ -118,6 +121,14 @@ class WorkCalendar:
         """Working days in (start, end]."""
         lo = bisect.bisect_right(self._workdays, start.toordinal())
         hi = bisect.bisect_right(self._workdays, end.toordinal())
+        return hi - lo
+
+    def working_days_between_ts(self, start: int, end: int) -> int:
+        """`working_days_between` the local days of two epoch seconds (China Standard Time,
+        UTC+8 all year since 1992): a day's ordinal by arithmetic instead of a time-zone
+        conversion, for counts over thousands of pairs."""
+        lo = bisect.bisect_right(self._workdays, (start + 28800) // 86400 + _EPOCH_ORDINAL)
+        hi = bisect.bisect_right(self._workdays, (end + 28800) // 86400 + _EPOCH_ORDINAL)
         return hi - lo
 
     def deadline(self, received_at: datetime, limit: TimeLimit) -> datetime:

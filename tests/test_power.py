@@ -476,3 +476,37 @@ def test_a_case_at_a_past_moment_is_its_record_cut_there(demo_engine):
                     if (lt := clock_light(st.received_at, st.deadline, st.completed_at, when,
                                           yellow)) is not None}, (days, c.external_id)
             assert days == 0 or cut_any, f"no decision after the moment {days} days back"
+
+
+def test_the_funnel_counts_each_step_and_its_median_working_days(demo_engine):
+    """`stats.funnel` over the demo's cases: how many reached each step, and the median of the
+    working days each took, counted between the local days of its two moments."""
+    import statistics
+
+    from lib.domains.power import stats
+    from lib.workdays import load_calendar
+    from tests.conftest import ANCHOR
+
+    with db.read_scope(demo_engine) as s:
+        cases = stats.cases_at(s, SYSTEM, ANCHOR)
+        cal = load_calendar(s)
+        got = {r["环节"]: r for r in stats.funnel(s, cases)}
+
+    def wd(a, b):
+        return cal.working_days_between(a.astimezone(TZ).date(), b.astimezone(TZ).date())
+
+    def med(xs):
+        return round(statistics.median(xs), 1)
+
+    v = [c.values for c in cases]
+    accept = [wd(c.schedule.step("accept").received_at, c.values["accepted_at"])
+              for c in cases if c.values["accepted_at"] is not None]
+    decide = [wd(c.schedule.clock_start, c.values["decided_at"]) for c in cases
+              if c.values["decided_at"] is not None and c.schedule.clock_start is not None]
+    deliver = [wd(x["decided_at"], x["delivered_at"]) for x in v if x["delivered_at"] is not None]
+    assert got["收件"]["办件数"] == len(cases) > 100
+    assert got["受理"]["中位用时（工作日）"] == med(accept)
+    assert got["决定"]["办件数"] == sum(x["decided_at"] is not None for x in v)
+    assert got["决定"]["中位用时（工作日）"] == med(decide)
+    assert got["送达"]["办件数"] == len(deliver) > 0
+    assert got["送达"]["中位用时（工作日）"] == med(deliver)

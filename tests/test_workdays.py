@@ -151,3 +151,22 @@ def test_overrides_applied_to_the_precomputed_table_match_day_by_day():
                 ref.append(d.toordinal())
             d += timedelta(days=1)
         assert WorkCalendar(ov)._workdays == ref
+
+
+def test_working_days_between_epoch_seconds_is_between_their_local_days():
+    """`working_days_between_ts` counts what `working_days_between` counts for the days the
+    two moments fall on in Asia/Shanghai, across midnight, holidays and an override."""
+    import random
+    from datetime import UTC
+
+    rng = random.Random(7)
+    base = datetime(2025, 12, 20, tzinfo=UTC)
+    for cal in (CAL, WorkCalendar({date(2026, 10, 10): False, date(2026, 10, 4): True})):
+        for _ in range(2000):
+            a = base + timedelta(seconds=rng.randrange(0, 400 * 86400))
+            b = a + timedelta(seconds=rng.randrange(0, 60 * 86400))
+            want = cal.working_days_between(a.astimezone(TZ).date(), b.astimezone(TZ).date())
+            assert cal.working_days_between_ts(int(a.timestamp()), int(b.timestamp())) == want
+    # 16:00 UTC is midnight in Shanghai: one second either side falls on two local days.
+    eve = int(datetime(2026, 9, 29, 15, 59, 59, tzinfo=UTC).timestamp())
+    assert CAL.working_days_between_ts(eve, eve + 1) == 1  # Wed 30 Sep is a working day
