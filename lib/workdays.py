@@ -86,6 +86,19 @@ _STATUTORY_WORKDAYS = _statutory_workdays()
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
+@lru_cache(maxsize=32_768)
+def end_of_day(day: date) -> datetime:
+    """24:00 of a day in Asia/Shanghai (00:00 of the next), one shared object per day: a
+    deadline is made thousands of times a page, and an aware datetime is immutable."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TZ)
+
+
+@lru_cache(maxsize=1024)
+def working_days(n: int) -> TimeLimit:
+    """The limit of n working days (frozen: one object per n, shared)."""
+    return TimeLimit(n, "wd")
+
+
 class WorkCalendar:
     """Working days, with overrides {date: is_workday} on top of the statutory table."""
 
@@ -101,6 +114,7 @@ class WorkCalendar:
             days = sorted((set(days) - off) | on)
         self._workdays = list(days)  # sorted ordinals of working days
         self._day_deadlines: dict[tuple, int] = {}
+        self._day_deadline_times: dict[tuple, datetime] = {}  # (local day, unit, value)
 
     def is_workday(self, day: date) -> bool:
         if day in self.overrides:
@@ -138,13 +152,18 @@ class WorkCalendar:
         if limit.unit == "h":
             return (received_at + timedelta(hours=limit.value)).astimezone(TZ)
         local_day = received_at.astimezone(TZ).date()
+        key = (local_day, limit.unit, limit.value)
+        due = self._day_deadline_times.get(key)
+        if due is not None:  # a day limit's deadline depends only on the local day of receipt
+            return due
         if limit.unit == "wd":
             last = self.add_working_days(local_day, limit.value)
         else:
             self._check(local_day)
             last = local_day + timedelta(days=limit.value)
         # 24:00 of the last day is 00:00 of the next.
-        return datetime.combine(last + timedelta(days=1), time(0), tzinfo=TZ)
+        due = self._day_deadline_times[key] = end_of_day(last)
+        return due
 
 
     def deadline_ts(self, received_ts: int, limit: TimeLimit) -> int:

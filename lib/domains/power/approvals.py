@@ -23,8 +23,8 @@ approval cases up unchanged. Functions never commit: the caller owns the transac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from datetime import date, datetime, timedelta
+from functools import cached_property, lru_cache
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ from lib.models import (
     Subsystem,
     Unit,
 )
-from lib.workdays import TimeLimit, WorkCalendar, load_calendar
+from lib.workdays import TimeLimit, WorkCalendar, end_of_day, load_calendar, working_days
 
 from .models import ApprovalCase, ApprovalPause, Matter
 
@@ -68,7 +68,7 @@ def local_day(dt: datetime) -> date:
 
 def end_of(day: date) -> datetime:
     """24:00 of a day, Asia/Shanghai (the moment a limit ending that day runs out)."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TZ)
+    return end_of_day(day)
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,17 @@ class Step:
     def seconds(self) -> tuple[int | None, int | None, int | None]:
         """(received, deadline, completed) as epoch seconds (None where none): converted once
         per step (schedules are kept by their inputs), for `lights.clock_light(seconds=…)`."""
-        return tuple(None if t is None else epoch(t)
-                     for t in (self.received_at, self.deadline, self.completed_at))
+        r, c = self.received_at, self.completed_at
+        d = self.deadline
+        return (None if r is None else epoch(r), None if d is None else _deadline_epoch(d),
+                None if c is None else epoch(c))
+
+
+@lru_cache(maxsize=65_536)
+def _deadline_epoch(deadline: datetime) -> int:
+    """A deadline's epoch seconds: deadlines fall on few moments (the ends of days), and an
+    Asia/Shanghai datetime's conversion costs more than a look-up."""
+    return epoch(deadline)
 
 
 @dataclass
@@ -133,7 +142,7 @@ def schedule(cal: WorkCalendar, *, external_id: str, received_at: datetime,
              correction_days: int = 5, delivery_days: int = 10,
              pauses=()) -> Schedule:
     """The case's steps with their deadlines, by the rules in this module's docstring."""
-    correction_due = cal.deadline(received_at, TimeLimit(correction_days, "wd"))
+    correction_due = cal.deadline(received_at, working_days(correction_days))
     notice_ok = correction_notice_at is not None and correction_notice_at <= correction_due
     accepted_ok = accepted_at is not None and accepted_at <= correction_due
     refused_early = (decision == "refuse" and accepted_at is None and decided_at is not None
@@ -146,7 +155,7 @@ def schedule(cal: WorkCalendar, *, external_id: str, received_at: datetime,
     sch = Schedule(correction_due, None, False, refused_early)
     sch.steps.append(Step(
         "accept", external_id + SUFFIX["accept"], received_at, correction_due, first_answer,
-        TimeLimit(correction_days, "wd"),
+        working_days(correction_days),
         f"收件后 {correction_days} 个工作日内一次性告知补正或受理"))
     if refused_early:
         sch.notes.append("不予受理：受理环节办结，无审批决定环节")
@@ -187,12 +196,12 @@ def schedule(cal: WorkCalendar, *, external_id: str, received_at: datetime,
                              f"{fmt_time(in_force)}：延期无效")
     sch.due = end_of(last)
     sch.steps.append(Step("decide", external_id + SUFFIX["decide"], sch.clock_start, sch.due,
-                          decided_at, TimeLimit(promised_days, "wd"), basis))
+                          decided_at, working_days(promised_days), basis))
     if decision == "grant" and decided_at is not None:
         sch.steps.append(Step(
             "deliver", external_id + SUFFIX["deliver"], decided_at,
-            cal.deadline(decided_at, TimeLimit(delivery_days, "wd")), delivered_at,
-            TimeLimit(delivery_days, "wd"), f"准予许可后 {delivery_days} 个工作日内送达"))
+            cal.deadline(decided_at, working_days(delivery_days)), delivered_at,
+            working_days(delivery_days), f"准予许可后 {delivery_days} 个工作日内送达"))
     return sch
 
 
