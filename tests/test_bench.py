@@ -70,15 +70,16 @@ def test_the_concurrency_bench_reads_and_writes_beside_each_other(sqlite_demo_ur
     """`bench.concurrency`: readers run the cockpit's query set while the writer records
     completions through the library (their events and the audit chain with them), on a copy of
     the demo database."""
-    import shutil
-
     from bench import concurrency
     from lib import audit
     from lib.models import ItemEvent
+    from tests.apptest_helpers import copy_sqlite
 
-    path = tmp_path / "c.db"
-    shutil.copy(sqlite_demo_url.split("///", 1)[1], path)
-    url = f"sqlite:///{path}"
+    # Through SQLite's backup API: a plain copy of the file would open and close it outside
+    # SQLite, and closing any descriptor of a file drops every POSIX lock this process holds on
+    # it, the shared demo database's connections' included (a later process then took them
+    # for gone and removed its WAL under them: "disk I/O error" in the tests after).
+    url = copy_sqlite(sqlite_demo_url, tmp_path / "c.db")
     engine = db.get_engine(url)
     with db.read_scope(engine) as s:
         before = s.scalar(select(func.count()).select_from(Item).where(Item.completed_at.is_(None)))
@@ -124,13 +125,15 @@ def test_the_cities_cells_statement_reads_the_cells_one_city_reads():
     assert got == want and sql.endswith("GROUP BY city_id, kind")
 
 
-def test_a_pages_timed_runs_leave_the_server_start_out(sqlite_demo_url):
+def test_a_pages_timed_runs_leave_the_server_start_out(sqlite_demo_url, tmp_path):
     """`bench.scale.page_runs`: a page's first run and its run again, timed in a new process
     after every library module is imported and the server start's component scan is done
-    (AppTest's own first run would do it inside the timed run)."""
+    (AppTest's own first run would do it inside the timed run). On a private copy: the other
+    process's app may write (the shared demo database is read by the tests only)."""
     from bench import scale
+    from tests.apptest_helpers import copy_sqlite
 
-    got = scale.page_runs(sqlite_demo_url, "pages/supervision.py")
+    got = scale.page_runs(copy_sqlite(sqlite_demo_url, tmp_path / "p.db"), "pages/supervision.py")
     assert isinstance(got, tuple), got
     first, again, scan = got
     assert first > 0 and again > 0 and scan > 0
