@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import statistics
 import sys
+import threading
 import time
 
 
@@ -37,7 +38,7 @@ def percentile(xs: list[float], p: float) -> float:
     return xs[k]
 
 
-def _reader(url: str, start, seconds: float, out) -> None:
+def _reader(start, url: str, seconds: float) -> list[float]:
     os.environ["DATABASE_URL"] = url
     os.environ["ESUP_SWEEPER"] = "0"
     from bench.scale import cockpit_set
@@ -56,10 +57,10 @@ def _reader(url: str, start, seconds: float, out) -> None:
         with db.read_scope(engine) as s:
             cockpit_set(s, now)
         times.append(time.perf_counter() - t)
-    out.put(("reader", times))
+    return times
 
 
-def _writer(url: str, start, seconds: float, rate: float, out) -> None:
+def _writer(start, url: str, seconds: float, rate: float) -> list[float]:
     os.environ["DATABASE_URL"] = url
     os.environ["ESUP_SWEEPER"] = "0"
     from sqlalchemy import text
@@ -70,7 +71,7 @@ def _writer(url: str, start, seconds: float, rate: float, out) -> None:
     from lib.lights import epoch
 
     engine = db.get_engine(url)
-    with db.session_scope(engine) as s:
+    with db.read_scope(engine) as s:
         ids = [r[0] for r in s.execute(text(
             "SELECT id FROM items WHERE completed_at IS NULL AND received_at < :t "
             "ORDER BY received_at DESC LIMIT 5000"), {"t": epoch(now_utc()) - 60})]
@@ -90,7 +91,18 @@ def _writer(url: str, start, seconds: float, rate: float, out) -> None:
         except items.ItemError:  # completed meanwhile by someone else
             continue
         times.append(time.perf_counter() - t)
-    out.put(("writer", times))
+    return times
+
+
+def _work(kind: str, out, start, *args) -> None:
+    """A worker's run, its times or its failure put on the queue; a failure breaks the
+    barrier, so the others and the parent stop waiting instead of timing out."""
+    try:
+        out.put((kind, (_reader if kind == "reader" else _writer)(start, *args)))
+    except BaseException as exc:
+        start.abort()
+        out.put(("failed", f"{kind}: {exc!r}"))
+        raise
 
 
 def settle(url: str) -> None:
@@ -109,17 +121,22 @@ def run(url: str, readers: int, seconds: float, writer: bool, rate: float = 0) -
     ctx = mp.get_context("spawn")  # no engine or connection inherited from this process
     start = ctx.Barrier(readers + (1 if writer else 0) + 1)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_reader, args=(url, start, seconds, out)) for _ in range(readers)]
+    procs = [ctx.Process(target=_work, args=("reader", out, start, url, seconds))
+             for _ in range(readers)]
     if writer:
-        procs.append(ctx.Process(target=_writer, args=(url, start, seconds, rate, out)))
+        procs.append(ctx.Process(target=_work, args=("writer", out, start, url, seconds, rate)))
     for p in procs:
         p.start()
-    start.wait(timeout=600)
+    try:
+        start.wait(timeout=600)
+    except threading.BrokenBarrierError:
+        pass  # a worker failed before the start: its message is on the queue
     got = [out.get(timeout=seconds + 600) for _ in procs]
     for p in procs:
         p.join()
-        if p.exitcode != 0:
-            raise SystemExit(f"a worker failed (exit {p.exitcode})")
+    failed = [msg for kind, msg in got if kind == "failed"]
+    if failed:
+        raise SystemExit("a worker failed: " + "; ".join(failed))
     sets = [t for kind, ts in got if kind == "reader" for t in ts]
     writes = [t for kind, ts in got if kind == "writer" for t in ts]
     return {"readers": readers, "sets": len(sets), "per_s": len(sets) / seconds,

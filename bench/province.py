@@ -343,9 +343,10 @@ def main() -> int:
           f"filled; {split}); as of {now.isoformat()}")
     print(f"  {'statement':<50} {'one city, flat: new / used connection':>40}"
           f"   {'city 1 of the province: new / used connection':>52}")
+    parts = {}
     for name, text, prm in shapes:
         flat = timed(connect, text, prm, "public")
-        part = timed(connect, in_city(text), prm, "province")
+        part = parts[name] = timed(connect, in_city(text), prm, "province")
         print(f"  {name:<50} {flat['cold']:7.3f} / {flat['warm']:6.3f} s "
               f"(plan {flat['planning_ms']:5.1f} ms)   {part['cold']:7.3f} / {part['warm']:6.3f} s "
               f"(plan {part['planning_ms']:5.1f} ms, {part['relations']} partitions read)")
@@ -360,13 +361,13 @@ def main() -> int:
         cells_n = c.execute("SELECT count(*) FROM province.rollup_cells").fetchone()[0]
     cities_sql = cities_cells_sql(now, 365, w)
     cities = timed(connect, cities_sql, {}, "province")
-    live = timed(connect, in_city(sql), params, "province")
-    print(f"\nthe 21 cities ranked (a year's counts; province.rollup_cells: {cells_n:,} cells, "
+    live = parts[shapes[0][0]]  # city 1's live part, measured above
+    print(f"\nthe {CITIES} cities ranked (a year's counts; province.rollup_cells: {cells_n:,} cells, "
           f"every city filled):")
     print(f"  every city's cells, one statement: {cities['cold']:.3f} / {cities['warm']:.3f} s "
           f"(plan {cities['planning_ms']:.1f} ms, {cities['relations']} partitions read)")
-    print(f"  one city's live part: {live['cold']:.3f} / {live['warm']:.3f} s; 21 in sequence "
-          f"{21 * live['cold']:.2f} / {21 * live['warm']:.2f} s")
+    print(f"  one city's live part: {live['cold']:.3f} / {live['warm']:.3f} s; {CITIES} in "
+          f"sequence {CITIES * live['cold']:.2f} / {CITIES * live['warm']:.2f} s")
 
     with connect() as c:
         if args.keep and not c.execute("SELECT to_regclass('province.rollup_dirty')").fetchone()[0]:

@@ -137,3 +137,20 @@ def test_a_pages_timed_runs_leave_the_server_start_out(sqlite_demo_url, tmp_path
     assert isinstance(got, tuple), got
     first, again, scan = got
     assert first > 0 and again > 0 and scan > 0
+
+
+def test_a_failing_worker_stops_the_concurrency_bench_with_its_reason(tmp_path):
+    """`bench.concurrency.run`: a reader that fails before the start (here: a database with no
+    tables) breaks the barrier and the run ends at once with the worker's error, instead of
+    every process waiting out its timeout."""
+    import time
+
+    import pytest
+
+    from bench import concurrency
+
+    t = time.perf_counter()
+    with pytest.raises(SystemExit, match="reader: .*no such table"):
+        concurrency.run(f"sqlite:///{tmp_path / 'empty.db'}", readers=2, seconds=1.0,
+                        writer=False)
+    assert time.perf_counter() - t < 120

@@ -66,9 +66,7 @@ def local_day(dt: datetime) -> date:
     return dt.astimezone(TZ).date()
 
 
-def end_of(day: date) -> datetime:
-    """24:00 of a day, Asia/Shanghai (the moment a limit ending that day runs out)."""
-    return end_of_day(day)
+end_of = end_of_day  # 24:00 of a day, Asia/Shanghai (the moment a limit ending that day runs out)
 
 
 @dataclass(frozen=True)
