@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -201,6 +201,76 @@ def test_monthly_cap(engine):
          ("C-4", "P-M", 2, "350.01", "2026-03-12", "2026-03-15", 2))
     got = found(engine, "FND-R06")
     assert [r.subject for r in got] == ["C-4"] and got[0].amount == 0.01
+
+
+def _oracle(rows: list[tuple], as_of: datetime) -> dict[tuple, tuple]:
+    """FND-R01, R02 (3 payees), R04, R05 and R06 with their default thresholds, each read from
+    its definition payment by payment (quadratic, plain Python): {(code, subject): (light,
+    amount)}. rows: (ext, program, payee, amount, paid local datetime, account), in the order
+    paid."""
+    import statistics
+
+    rows = [r for r in rows if r[4] <= as_of]
+    out = {}
+    period = {"P-Y": lambda t: t.year, "P-M": lambda t: (t.year, t.month)}
+    for i, (ext, prog, who, amount, t, _acct) in enumerate(rows):
+        before = rows[:i]
+        if any(q[1] == prog and q[2] == who and q[3] == amount
+               and period[prog](q[4]) == period[prog](t) for q in before):
+            out[("FND-R01", ext)] = ("red", amount)
+        if prog == "P-Y" and amount > 3000:
+            out[("FND-R04", ext)] = ("red", amount - 3000)
+        history = [q[3] for q in before if q[1] == prog and q[2] == who]
+        if len(history) >= 6:
+            mean, sd = statistics.fmean(history), statistics.stdev(history)
+            if amount > mean + 3 * sd + 1e-9 and amount > mean * 1.2 + 1e-9:
+                out[("FND-R05", ext)] = ("yellow", amount - mean)
+        month = [q for q in before if q[1] == "P-M" == prog and q[2] == who
+                 and (q[4].year, q[4].month) == (t.year, t.month)]
+        month_total = sum(q[3] for q in rows if q[1] == "P-M" == prog and q[2] == who
+                          and (q[4].year, q[4].month) == (t.year, t.month))
+        if prog == "P-M" and sum(q[3] for q in month) <= 850 < sum(q[3] for q in month) + amount:
+            out[("FND-R06", ext)] = ("red", month_total - 850)
+    for acct in {r[5] for r in rows}:
+        paid_in = [r for r in rows if r[5] == acct]
+        payees = list(dict.fromkeys(r[2] for r in paid_in))
+        if len(payees) >= 3:
+            crossing = next(r for r in paid_in if r[2] == payees[2])
+            out[("FND-R02", crossing[0])] = ("red", sum(r[3] for r in paid_in
+                                                          if r[2] != payees[0]))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_payment_rules_match_their_definitions_on_random_payments(engine, seed):
+    """The rules group and compare payments as columns: on random payments (repeated amounts,
+    shared accounts, months over the cap, histories with an outlier), their findings at two
+    moments equal each definition read payment by payment."""
+    import random
+
+    rng = random.Random(seed)
+    rows, when = [], datetime(2026, 1, 1, 9, 0, tzinfo=TZ)
+    for n in range(240):
+        when += timedelta(hours=rng.randint(1, 30), minutes=rng.randint(1, 59))
+        prog = rng.choice(["P-Y", "P-M", "P-M"])
+        who = rng.randint(1, 9)
+        amount = rng.choice([900, 900, 3000, 3000.01, 2000] if prog == "P-Y"
+                            else [400, 400, 420, 500, 850, 300, 1300])
+        acct = 50 if who >= 7 and rng.random() < 0.6 else who
+        rows.append((f"R-{n:03d}", prog, who, amount, when, acct))
+    pays(engine, *[(ext, prog, who, f"{amount:.2f}", (t - timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M"), t.strftime("%Y-%m-%dT%H:%M"), acct)
+        for ext, prog, who, amount, t, acct in rows])
+    codes = ["FND-R01", "FND-R02", "FND-R04", "FND-R05", "FND-R06"]
+    for as_of in (datetime(2026, 6, 15, 12, 0, tzinfo=TZ), when + timedelta(days=1)):
+        with db.read_scope(engine) as s:
+            records = flags.evaluate(s, domain="FUNDS", as_of=as_of, codes=codes).records
+        got = {(r.code, r.subject): (r.light, r.amount) for r in records}
+        expected = _oracle(rows, as_of)
+        assert set(got) == set(expected), (as_of, set(got) ^ set(expected))
+        for key, (light, amount) in expected.items():
+            assert got[key][0] == light and got[key][1] == pytest.approx(amount, abs=0.011), key
+        assert {code for code, _ in expected} == set(codes)  # every rule had something to find
 
 
 def test_paid_later_than_the_limit(engine):
