@@ -76,12 +76,14 @@ else:
     st.vega_lite_chart(charts.execution_curves(cv))
     st.caption("实线：累计实际支出占预算的比例；虚线：序时进度。支出落后序时进度 10–30 个百分点为黄牌，"
                "超过 30 个百分点为红牌（阈值可在系统设置中调整）；“三公”经费超预算或高于上年同期为红牌。")
-with st.expander("资金项目一览"):
-    pt = program_rows(url, user, view.as_of)
-    if pt.empty:
-        st.caption("暂无资金项目。")
-    else:
-        ui.table(pt, "资金项目", key="funds_programs")
+programs_box = st.expander("资金项目一览", key="funds_programs_open", on_change="rerun")
+with programs_box:
+    if programs_box.open:  # read only when opened (a click reruns the page)
+        pt = program_rows(url, user, view.as_of)
+        if pt.empty:
+            st.caption("暂无资金项目。")
+        else:
+            ui.table(pt, "资金项目", key="funds_programs")
 
 # -- findings -------------------------------------------------------------------------------------
 st.subheader("规则发现与涉及金额")

@@ -114,6 +114,17 @@ def test_each_findings_tab_builds_its_table_when_opened_and_shows_no_identity(ur
             assert all("*" in name for name in df["收款人"]), "names masked for a reviewer"
 
 
+def test_the_program_list_is_read_when_its_expander_is_opened(url):
+    """资金项目一览 is read only once opened (a closed expander's content does not run)."""
+    at = open_funds("leader")
+    assert not any("主管单位" in df.value.columns for df in at.dataframe)
+    at.session_state["funds_programs_open"] = True
+    at.run()
+    assert not at.exception and not errors(at)
+    table = next(df.value for df in at.dataframe if "主管单位" in df.value.columns)
+    assert list(table.columns)[:3] == ["编号", "项目", "资金类别"] and len(table) > 5
+
+
 def test_public_village_list_without_sign_in(url):
     at = app()
     at.switch_page("pages/public_funds.py").run()
