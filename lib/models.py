@@ -785,6 +785,29 @@ class RollupCell(Base):
     grey: Mapped[int] = mapped_column(Integer)
 
 
+class RollupPending(Base):
+    """Counts of the open items not yet past the sweep's watermark (lib.rollups), per unit,
+    local day of the deadline, subsystem and region, and by what their light at a moment T
+    depends on: the local day their light turns yellow by the clock (`near_day`; -1 where the
+    clock does not make it yellow), the local day of receipt when it came after the watermark
+    the cell was counted at (`recv_day`; -1: received by then), and the item's class (`cls`:
+    0 the clock's light, 1 grey, 2 card cancelled on appeal, 3 red verdict, 4 yellow verdict).
+    At T, every cell whose days all differ from T's local day gives its items' light without
+    reading them; the few items turning yellow, due or received on T's day are read live.
+    Only days after the watermark's (`rollup_state.overdue_until`) have cells."""
+
+    __tablename__ = "rollup_pending"
+    __table_args__ = {"sqlite_with_rowid": False}
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    due_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subsystem_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1: none
+    near_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recv_day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cls: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class RollupDirty(Base):
     """(kind, unit, local day) whose cells a write has made stale: written by database triggers
     on items in the writing transaction; read live until `lib.rollups.maintain` recomputes."""

@@ -7,9 +7,14 @@ it closes. So the items are split three ways:
   completion: how many, and of them red, yellow and grey, exactly as `lib.lights` counts them;
 - **open items past the overdue watermark** (`rollup_state.overdue_until`, moved up to the minute
   by every sweep) are counted in cells (kind 'o') per local day of the deadline;
-- everything else is read **live** from the base table through small indexes: open items not
-  yet overdue (the partial index `ix_items_open`), items completed on the window's partial first
-  and last days (`ix_items_completed`), items whose times contradict each other (`ix_items_odd`).
+- **open items due after the watermark's day** are counted in pending cells (`rollup_pending`)
+  per day of the deadline and day their light turns yellow, so their light at T follows from the
+  cell unless T's day is one of those days (migration 0028);
+- everything else is read **live** from the base table through small indexes: the open items due
+  on T's day or in the rest of the watermark's, the groups turning yellow on T's day (the
+  partial indexes `ix_items_open`, `ix_items_open_units`), items completed on the window's
+  partial first and last days (`ix_items_completed`), items whose times contradict each other
+  (`ix_items_odd`).
 
 Cells exist at three sizes (1, 8 and 64 days); a window is read from the fewest cells covering it.
 
@@ -41,21 +46,24 @@ from sqlalchemy import (
     BigInteger,
     TextClause,
     and_,
+    case,
     column,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
+    true,
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lib import db
-from lib.lights import epoch, light_flags_sql
+from lib.lights import VERDICT_RED, VERDICT_YELLOW, epoch, light_flags_sql
 from lib.models import (
     ODD_SQL,
     Item,
@@ -63,6 +71,7 @@ from lib.models import (
     RollupCell,
     RollupChange,
     RollupDirty,
+    RollupPending,
     RollupSnapshot,
     RollupState,
     Subsystem,
@@ -207,6 +216,132 @@ def _roll_up(session: Session, size: int, lower: int, where=()) -> None:
     _insert_cells(session, stmt)
 
 
+# -- the open items not yet overdue (migration 0028) --------------------------------------------
+#
+# An open item before its deadline is green, turns yellow at a moment fixed by its receipt, its
+# deadline and its subsystem's share, and red after its deadline (unless a rule's verdict or a
+# cancelled card says otherwise: its class). Counted per unit, day of the deadline, subsystem,
+# region, day it turns yellow, day of a receipt after the watermark and class, the light at any
+# T whose local day is none of those days follows from the cell. The items of a (unit, day of
+# the deadline) with a cell turning yellow or received on T's day, those due on T's day and
+# those due on the rest of the watermark's day are read live, as are a dirty (unit, day).
+
+PENDING_COLUMNS = ["unit_id", "due_day", "subsystem_id", "region_id", "near_day", "recv_day",
+                   "cls", "n"]
+CLOCK, GREY_CLS, CANCELLED, RED_VERDICT, YELLOW_VERDICT = 0, 1, 2, 3, 4
+
+
+def first_pending_day(watermark: int) -> int:
+    """The first local day with pending cells: the day after the watermark's."""
+    return day_of(watermark) + 1
+
+
+def pending_select(watermark: int, *where):
+    """Pending cells computed from the base table (the items open, with a deadline on or after
+    `first_pending_day(watermark)`, their times not contradicting each other, matching
+    `where`). `near_day`: the local day of the moment m = deadline − share × (deadline −
+    receipt) after which `light_flags_sql` calls the item near (T > m), for the classes the
+    clock turns yellow; `recv_day`: the day of a receipt after the watermark (such an item does
+    not exist at a T before it)."""
+    due, recv = _ts(Item.deadline), _ts(Item.received_at)
+    known = Item.received_at.is_not(None)
+    cancelled = Item.card_cancelled == true()
+    cls = case((Item.received_at.is_(None), GREY_CLS), (cancelled, CANCELLED),
+               (Item.verdict == VERDICT_RED, RED_VERDICT),
+               (Item.verdict == VERDICT_YELLOW, YELLOW_VERDICT), else_=CLOCK)
+    by_clock = or_(cancelled, Item.verdict.not_in([VERDICT_RED, VERDICT_YELLOW]))
+    near = case((and_(known, by_clock),
+                 (due * 100 - Subsystem.yellow_pct * (due - recv) + OFFSET * 100)
+                 // (DAY * 100)), else_=-1)
+    late = case((and_(known, recv > literal(watermark, BigInteger)), (recv + OFFSET) // DAY),
+                else_=-1)
+    return (select(Item.unit_id, _day_sql(Item.deadline), Item.subsystem_id,
+                   func.coalesce(Item.region_id, -1), near, late, cls, func.count())
+            .select_from(Item).join(Subsystem, Subsystem.id == Item.subsystem_id)
+            .where(Item.completed_at.is_(None), Item.deadline.is_not(None),
+                   due >= day_start(first_pending_day(watermark)), not_odd(open_=True), *where)
+            .group_by(*[literal_column(str(i)) for i in range(1, 8)]))
+
+
+def _insert_pending(session: Session, stmt) -> None:
+    session.execute(insert(RollupPending).from_select(PENDING_COLUMNS, stmt))
+
+
+def _recompute_pending(session: Session, pairs: set[tuple[int, int]], watermark: int) -> None:
+    """The pending cells of these (unit, day of the deadline) counted again from the items."""
+    session.execute(text("DELETE FROM rollup_pending WHERE unit_id = :u AND due_day = :d"),
+                    [{"u": u, "d": d} for u, d in sorted(pairs)])
+    days: dict[int, list[int]] = defaultdict(list)
+    for u, d in pairs:
+        days[d].append(u)
+    due = _ts(Item.deadline)
+    ordered = sorted(days.items())
+    for i in range(0, len(ordered), 100):  # (SQLite: at most 500 selects in a compound one)
+        parts = [pending_select(watermark, Item.unit_id.in_(sorted(units)), due >= day_start(d),
+                                due < day_start(d + 1)) for d, units in ordered[i:i + 100]]
+        _insert_pending(session, union_all(*parts) if len(parts) > 1 else parts[0])
+
+
+def _pending_group_parts(base, first: int, today: int) -> list:
+    """The open items of the (unit, subsystem, region, day of the deadline) groups whose pending
+    cells cannot say their light on `today` (a cell turning yellow or received late that day;
+    not due that day nor of a dirty (unit, day): those are read whole), read by a join with the
+    groups taken from the cells themselves: each group one seek in the open items' index by
+    its key and deadline (an OR of a hundred groups made SQLite read every open item: 120 ms
+    against 0.3 at ten million items; a list of the groups' values made the statement new on
+    every read). Groups without a region in a part of their own (NULL equals nothing)."""
+    p, d = RollupPending, RollupDirty
+    due = _ts(Item.deadline)
+    out = []
+    for with_region in (True, False):
+        g = (select(p.unit_id, p.subsystem_id, p.region_id, p.due_day).distinct()
+             .where(or_(p.near_day == today, p.recv_day == today), p.due_day != today,
+                    p.due_day >= first, (p.region_id != -1) if with_region else (p.region_id == -1),
+                    ~select(d.day).where(d.kind == "o", d.unit_id == p.unit_id,
+                                         d.day == p.due_day).exists())
+             .cte("pending_live" if with_region else "pending_live_nr"))
+        region = Item.region_id == g.c.region_id if with_region else Item.region_id.is_(None)
+        out.append(base.join(g, and_(Item.unit_id == g.c.unit_id,
+                                     Item.subsystem_id == g.c.subsystem_id, region,
+                                     due >= g.c.due_day * DAY - OFFSET,
+                                     due < g.c.due_day * DAY + (DAY - OFFSET)))
+                   .where(Item.completed_at.is_(None), not_odd(open_=True)))
+    return out
+
+
+def _unclear(p, today: int):
+    """The pending cells of a group (unit, subsystem, region, day of the deadline) with a cell
+    turning yellow or received late on `today`: their light on that day needs the items' times."""
+    q = aliased(RollupPending)
+    return (select(q.unit_id).where(q.unit_id == p.unit_id, q.due_day == p.due_day,
+                                    q.subsystem_id == p.subsystem_id, q.region_id == p.region_id,
+                                    or_(q.near_day == today, q.recv_day == today)).exists())
+
+
+def pending_sums(first: int, today: int):
+    """Per unit, subsystem and region: the pending cells' items and, of them, grey, red and
+    yellow at any moment of local day `today`, as `light_flags_sql` judges them, from the cells
+    whose light that day follows from their days (none due that day, their group not turning
+    yellow nor received late that day, no dirty marker on their unit's day). Received after
+    that day: not counted (the item does not exist yet)."""
+    p, d = RollupPending, RollupDirty
+    due_later, past_due = p.due_day > today, p.due_day < today
+    counted = func.sum(p.n)
+
+    def n(cond):
+        return func.sum(case((cond, p.n), else_=0))
+
+    return (select(p.unit_id, p.subsystem_id, p.region_id, counted, n(p.cls == GREY_CLS),
+                   n(or_(p.cls == RED_VERDICT, and_(p.cls.in_([CLOCK, YELLOW_VERDICT]), past_due))),
+                   n(and_(due_later, or_(p.cls == YELLOW_VERDICT,
+                                         and_(p.cls.in_([CLOCK, CANCELLED]), p.near_day < today)))))
+            .where(p.due_day >= first, p.due_day != today, p.recv_day <= today,
+                   ~select(d.day).where(d.kind == "o", d.unit_id == p.unit_id,
+                                        d.day == p.due_day).exists(),
+                   ~_unclear(p, today))
+            .group_by(p.unit_id, p.subsystem_id, p.region_id))
+
+
 def forget(session: Session) -> None:
     """The kept counts, snapshots and monthly figures no longer hold for a reason the markers
     cannot say (a subsystem's yellow share changed: every light it lit, closed or open, in
@@ -250,6 +385,12 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
             _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
             for lower, size in zip(SIZES, SIZES[1:], strict=False):
                 _roll_up(session, size, lower)
+            session.execute(delete(RollupPending))
+            _insert_pending(session, pending_select(watermark))
+            if session.get_bind().dialect.name == "sqlite":
+                # Its size known to the planner: a read joins its few groups to the items
+                # (`_pending_group_parts`), not every open item to them (10 against 120 ms).
+                session.execute(text("ANALYZE rollup_pending"))
         except BaseException:
             scan.stop.set()  # the worker stops at its next part: the error is not kept waiting
             raise
@@ -283,6 +424,7 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
     if not st.built:
         return rebuild(session, now) | {"rebuilt": True}
     old, new = int(st.overdue_until), _watermark(now)
+    regroup: set[tuple[int, int]] = set()
     if new > old:
         # The open items that fall due between the two watermarks: their days are recomputed.
         due = _ts(Item.deadline)
@@ -291,13 +433,26 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
             .where(Item.completed_at.is_(None), due >= old, due < new)).all()
         _mark(session, [("o", u, d) for u, d in keys])
         st.overdue_until = new
+        # Pending cells only after the new watermark's day (its rest is read live); and those
+        # counting items received after an older watermark on or before the new one's day are
+        # counted again, so that every cell holds what `pending_select` gives now (`verify`).
+        first = first_pending_day(new)
+        p = RollupPending
+        session.execute(delete(p).where(p.due_day < first))
+        regroup = {tuple(r) for r in session.execute(
+            select(p.unit_id, p.due_day).distinct().where(p.recv_day >= 0, p.recv_day < first))}
     marked = [tuple(r) for r in session.execute(
         select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)).all()]
     dirty = [m for m in marked if m[0] != "s"]
     if len(dirty) > MAX_DIRTY * 5:
         return rebuild(session, now) | {"rebuilt": True}
+    watermark = max(new, old)
     if dirty:
-        _recompute(session, dirty, max(new, old))
+        _recompute(session, dirty, watermark)
+    first = first_pending_day(watermark)
+    regroup |= {(u, d) for k, u, d in dirty if k == "o" and d >= first}
+    if regroup:
+        _recompute_pending(session, regroup, watermark)
     receipts = [(u, d) for k, u, d in marked if k == "s"]
     changes = _changes(session)
     applied = None if changes is None else _apply_changes(session, st, changes)
@@ -1063,6 +1218,26 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                 add(key, (n, 0, grey, red, n - grey, 0, near))
             else:
                 add(key, (n, n, grey, 0, 0, red, 0))
+    pending_days: list[tuple[int, int]] = []  # (unit, day of the deadline) read live
+    if snap is None:
+        # The pending cells (the open items due after the watermark's day), summed in SQL with
+        # their light on T's day, but those whose light needs the items' own times (T's day is
+        # their deadline's, or their group's turn to yellow or late receipt: read live by
+        # `_pending_group_parts`) or that a write made stale (read live with the rest of their
+        # unit's day).
+        first, today = first_pending_day(w), day_of(t)
+        dirty_days = {(u, d) for u, days in dirty["o"].items() for d in days if d >= first}
+        pending_days = sorted((u, d) for u, d in dirty_days if d != today)
+        stmt = pending_sums(first, today)
+        if region_id is not None:
+            stmt = stmt.where(RollupPending.region_id == region_id)
+        if unit_id is not None:
+            stmt = stmt.where(RollupPending.unit_id == unit_id)
+        if subsystem_ids is not None:
+            stmt = stmt.where(queries.one_of(RollupPending.subsystem_id, subsystem_ids))
+        for u, sub, region, total, grey, overdue, near in db.raw_cursor(session, stmt):
+            add((u, sub, None if region == -1 else region),
+                (int(total), int(total), int(grey), 0, 0, int(overdue), int(near)))
     if snap is not None:
         s = RollupSnapshot
         stmt = select(s.unit_id, s.subsystem_id, s.region_id, s.n, s.grey, s.overdue,
@@ -1092,10 +1267,19 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
             ([Item.completed_at.is_not(None), done >= day_start(d2 + 1), not_odd()],
              "ix_items_completed", None),
             ([not_done, Item.deadline.is_(None)], "ix_items_open", "open"),
-            # The open items not yet overdue, in the order they are grouped (no sort).
-            ([not_done, due >= w, not_odd(open_=True)], "ix_items_open_units", "open, due"),
+            # The open items due in the rest of the watermark's day, and on T's day.
+            ([not_done, due >= w, due < day_start(first), not_odd(open_=True)], "ix_items_open",
+             "open, due"),
             ([odd()], "ix_items_odd", None),
         ]
+        if today >= first:
+            live.append(([not_done, due >= day_start(today), due < day_start(today + 1),
+                          not_odd(open_=True)], "ix_items_open", "open, due"))
+        terms = [and_(Item.unit_id == u, due >= day_start(d), due < day_start(d + 1))
+                 for u, d in pending_days]
+        for i in range(0, len(terms), OR_TERMS):
+            live.append(([not_done, or_(*terms[i:i + OR_TERMS]), not_odd(open_=True)],
+                          "ix_items_open", "open, due"))
     else:  # T is the month's last second: a closed item's day is at most d2
         live = [([odd()], "ix_items_odd", None)]
         if stale:
@@ -1123,7 +1307,16 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                 subsystem_ids=subsystem_ids, open_only=known is not None,
                 due_known=known == "open, due")
     parts = [bases[known].where(*where) for where, _, known in live]
-    stmt = db.indexed_by(session, union_all(*parts), [index for _, index, _ in live])
+    indexes = [index for _, index, _ in live]
+    if snap is None:
+        base = bases.get("open, due")
+        if base is None:
+            base = queries.raw_light_select(
+                as_of=as_of, window_days=window_days, region_id=region_id, unit_id=unit_id,
+                subsystem_ids=subsystem_ids, open_only=True, due_known=True)
+        parts += _pending_group_parts(base, first, today)
+        indexes += ["ix_items_open_units"] * (len(parts) - len(indexes))
+    stmt = db.indexed_by(session, union_all(*parts), indexes)
     for row in session.execute(stmt).all():
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
@@ -1183,6 +1376,7 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
             if summed.get(key) != upper.get(key):
                 drift.append(f"{size}-day cell {key}: stored {upper.get(key)}, "
                              f"sum of {lower}-day cells {summed.get(key)}")
+    drift += verify_pending(session, st, dirty)
     drift += verify_snapshots(session, st, dirty)
     drift += scoring.verify_months(session, st, dirty)
     if not drift and usable(session, now) is not None:
@@ -1196,6 +1390,23 @@ def verify(session: Session, now: datetime | None = None) -> list[str]:
                 drift.append(f"cockpit counts as of {at:%Y-%m-%d %H:%M:%S} UTC, window "
                              f"{window or 'all'}: rollups differ from the base table")
     return drift + disclosure_drift(session)
+
+
+def verify_pending(session: Session, st: RollupState, dirty: set[tuple]) -> list[str]:
+    """Every pending cell of a clean (unit, day of the deadline) against the base table."""
+    w = int(st.overdue_until)
+
+    def keyed(rows) -> dict[tuple, int]:
+        return {tuple(int(x) for x in r[:7]): int(r[7]) for r in rows
+                if ("o", int(r[0]), int(r[1])) not in dirty}
+
+    p = RollupPending
+    expected = keyed(session.execute(pending_select(w)).all())
+    stored = keyed(session.execute(select(*[getattr(p, c) for c in PENDING_COLUMNS])).all())
+    return [f"pending cell {key} (unit, day due, subsystem, region, day turning yellow, day "
+            f"received late, class): stored {stored.get(key)}, base table {expected.get(key)}"
+            for key in sorted(set(expected) | set(stored))
+            if expected.get(key) != stored.get(key)]
 
 
 def _disclosure_sums():

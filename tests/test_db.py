@@ -166,6 +166,33 @@ def test_a_raw_cursor_converts_its_parameters_by_their_types(demo_engine):
         assert db.raw_cursor(s, q).fetchall()[0][0] == s.execute(q).scalar() > 0
 
 
+def test_a_raw_cursor_keeps_a_statements_text_and_binds_new_values(demo_engine):
+    """`db.raw_cursor` compiles a statement's shape once (its IN lists' lengths part of the
+    shape) and binds each read's own values, epoch times converted: the same rows as the
+    statement itself, read after read."""
+    import random
+
+    from sqlalchemy import func, select
+
+    from lib.models import Item
+
+    rng = random.Random(3)
+    with db.session_scope(demo_engine, write=False) as s:
+        units = sorted(s.scalars(select(Item.unit_id).distinct()))
+        times = sorted(s.scalars(select(Item.deadline).where(Item.deadline.is_not(None))
+                                 .order_by(Item.id).limit(300)))
+        db._RAW.clear()
+        for _ in range(12):
+            some = rng.sample(units, rng.choice((2, 3)))
+            lo = rng.choice(times)
+            q = (select(Item.unit_id, func.count()).where(Item.unit_id.in_(some),
+                                                         Item.deadline >= lo)
+                 .group_by(Item.unit_id).order_by(Item.unit_id))
+            assert db.raw_cursor(s, q).fetchall() == [tuple(r) for r in s.execute(q).all()]
+        shapes = [k for k in db._RAW if k[0] == s.get_bind().dialect.name]
+        assert 1 <= len(shapes) <= 2  # one text per IN list length, not one per read
+
+
 def test_a_frame_of_query_rows(empty_engine):
     """`db.frame`: the same frame pandas makes from SQLAlchemy's rows (values, column names,
     types), from plain tuples; no rows give an empty frame with the columns."""

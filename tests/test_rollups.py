@@ -760,3 +760,96 @@ def test_an_open_items_future_deadline_does_not_split_the_overdue_cells(empty_en
     with db.session_scope(empty_engine, write=False) as s:
         want = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=365)
     assert rollups.frames_equal(got, want)
+
+
+def test_the_open_items_lights_come_from_the_pending_cells_at_any_minute(empty_engine):
+    """The open items due after the watermark's day are counted from their pending cells (by the
+    day each turns yellow, falls due or was received late, and its class): at many moments over
+    three days, among them each item's own turn to yellow and deadline to the second, and after
+    writes before and after the sweep, the counts equal the base table's; a cell that lies
+    changes them, and `verify` names it."""
+    from lib.lights import yellow_from
+    from lib.models import RollupPending
+
+    rng, units, subs, counties = _random_items(empty_engine, 53, 60)
+    with db.session_scope(empty_engine) as s:
+        pct = dict(s.execute(select(Subsystem.id, Subsystem.yellow_pct)).all())
+        items = []
+        for k in range(160):
+            unit, region, _ = rng.choice(units)
+            recv = NOW - timedelta(seconds=rng.randint(0, 10 * 86400))
+            if rng.random() < 0.06:
+                recv = NOW + timedelta(seconds=rng.randint(3600, 2 * 86400))  # received later
+            items.append(Item(
+                external_id=f"P-{k}", subsystem_id=rng.choice(subs), unit_id=unit,
+                region_id=region, state="open",
+                received_at=None if rng.random() < 0.05 else recv,
+                deadline=max(recv, NOW) + timedelta(seconds=rng.randint(3600, 4 * 86400)),
+                card_cancelled=rng.random() < 0.08, verdict=rng.choice((0,) * 8 + (1, 2))))
+        s.add_all(items)
+        s.flush()
+        moments = [t for i in items if i.received_at is not None
+                   for t in (yellow_from(i.received_at, i.deadline, pct[i.subsystem_id]),
+                             i.deadline)]
+        rollups.rebuild(s, NOW)
+        kept = s.execute(select(RollupPending.cls, RollupPending.recv_day)).all()
+        assert {c for c, _ in kept} == {0, 1, 2, 3, 4} and any(r >= 0 for _, r in kept)
+
+    def compare(times):
+        with db.session_scope(empty_engine, write=False) as s:
+            for at in times:
+                for window in (30, None):
+                    got = queries.light_counts(s, user=SYSTEM, as_of=at, window_days=window)
+                    want = queries.direct_light_counts(s, user=SYSTEM, as_of=at,
+                                                       window_days=window)
+                    assert got.attrs["source"] == "rollups", at
+                    assert rollups.frames_equal(got, want), (at, window)
+
+    second = timedelta(seconds=1)
+    exact = [t + d for t in rng.sample(moments, 40) for d in (-second, 0 * second, second)]
+    compare([NOW + timedelta(seconds=rng.randint(0, 3 * 86400)) for _ in range(30)]
+            + [t for t in exact if t >= NOW])
+    with db.session_scope(empty_engine) as s:  # writes: read live until the sweep
+        for item in rng.sample(items, 25):
+            item = s.get(Item, item.id)
+            _edit(rng, s, item, units, subs, counties)
+    compare([NOW + timedelta(seconds=rng.randint(0, 3 * 86400)) for _ in range(15)])
+    later = NOW + timedelta(hours=30)
+    with db.session_scope(empty_engine) as s:
+        rollups.maintain(s, later)
+        assert rollups.verify(s, later) == []
+    compare([later + timedelta(seconds=rng.randint(0, 2 * 86400)) for _ in range(15)])
+    with db.session_scope(empty_engine) as s:
+        cell = s.scalars(select(RollupPending).where(RollupPending.cls == 0)
+                         .order_by(RollupPending.due_day.desc())).first()
+        cell.n += 1  # a pending cell that lies
+        s.flush()
+        assert any("pending cell" in x for x in rollups.verify(s, later))
+        got = queries.light_counts(s, user=SYSTEM, as_of=later, window_days=None)
+        want = queries.direct_light_counts(s, user=SYSTEM, as_of=later, window_days=None)
+        assert not rollups.frames_equal(got, want)  # the counts are read from the cells
+
+
+def test_the_migration_fills_the_pending_cells_as_the_rebuild_does(empty_engine):
+    """Migration 0028 fills the pending cells of a built database in SQL of its own: the same
+    cells as `rollups.pending_select` gives (both databases)."""
+    import importlib.util
+
+    from sqlalchemy import text
+
+    from lib.models import RollupPending
+
+    path = db.MIGRATIONS_DIR / "versions" / "0028_pending_cells.py"
+    spec = importlib.util.spec_from_file_location("migration_0028", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    _random_items(empty_engine, 61, 400)
+    cols = [getattr(RollupPending, c) for c in rollups.PENDING_COLUMNS]
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+        built = sorted(tuple(r) for r in s.execute(select(*cols)).all())
+        w = int(rollups.state(s).overdue_until)
+        s.execute(delete(RollupPending))
+        s.execute(text(migration.fill_sql()), {"w": w, "first": rollups.first_pending_day(w)})
+        filled = sorted(tuple(r) for r in s.execute(select(*cols)).all())
+    assert len(built) >= 5 and filled == built
