@@ -24,6 +24,16 @@ def test_funds_page_curves_findings_and_drill_down(page, app_url):
     page.get_by_text("规则定义与出处").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="查看收款人证件号和收款账号（将记入审计日志）").wait_for(timeout=30_000)
     screenshot(page, "inspector-专项资金")
+    # The program list is read when its expander is opened (a click reruns the page).
+    programs = page.get_by_test_id("stExpander").filter(has_text="资金项目一览")
+    assert programs.locator('[data-testid="stDataFrame"]').count() == 0  # not read while closed
+    programs.get_by_text("资金项目一览").click()
+    programs.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+    programs.get_by_role("button", name="导出 Excel").first.wait_for(timeout=30_000)
+    wait_idle(page, 120_000)
+    assert_no_errors(page)
+    programs.scroll_into_view_if_needed()
+    screenshot(page, "inspector-专项资金-资金项目一览")
 
 
 def test_public_village_subsidies_are_listed_with_masked_names(page, app_url):
