@@ -301,10 +301,10 @@ def _pending_group_parts(base, first: int, today: int) -> list:
                                          d.day == p.due_day).exists())
              .cte("pending_live" if with_region else "pending_live_nr"))
         region = Item.region_id == g.c.region_id if with_region else Item.region_id.is_(None)
+        start = _ts(g.c.due_day) * DAY  # (64-bit: a day's start after 2038 passes 2**31)
         out.append(base.join(g, and_(Item.unit_id == g.c.unit_id,
                                      Item.subsystem_id == g.c.subsystem_id, region,
-                                     due >= g.c.due_day * DAY - OFFSET,
-                                     due < g.c.due_day * DAY + (DAY - OFFSET)))
+                                     due >= start - OFFSET, due < start + (DAY - OFFSET)))
                    .where(Item.completed_at.is_(None), not_odd(open_=True)))
     return out
 
@@ -506,8 +506,8 @@ def _recompute(session: Session, dirty: list[tuple], watermark: int) -> None:
                                  [index] * len(parts))
         else:
             stmt = _cell_select(kind, *where).join(
-                d, and_(d.kind == kind, d.unit_id == Item.unit_id, t >= d.day * DAY - OFFSET,
-                        t < d.day * DAY + (DAY - OFFSET)))
+                d, and_(d.kind == kind, d.unit_id == Item.unit_id,
+                        t >= _ts(d.day) * DAY - OFFSET, t < _ts(d.day) * DAY + (DAY - OFFSET)))
         _insert_cells(session, stmt)
     # Coarser cells holding a dirty day: summed again from the finer ones (one statement each,
     # executed for every such cell).

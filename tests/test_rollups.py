@@ -853,3 +853,23 @@ def test_the_migration_fills_the_pending_cells_as_the_rebuild_does(empty_engine)
         s.execute(text(migration.fill_sql()), {"w": w, "first": rollups.first_pending_day(w)})
         filled = sorted(tuple(r) for r in s.execute(select(*cols)).all())
     assert len(built) >= 5 and filled == built
+
+
+def test_a_group_due_after_2038_turning_yellow_today_is_read(empty_engine):
+    """A day's start after 19 January 2038 passes 2**31 seconds: the groups read live join on
+    64-bit arithmetic (PostgreSQL's 32-bit product overflowed). An item due in 2040 whose light
+    turns yellow at once (a subsystem's share of 100 %) is counted as the base table counts it."""
+    with db.session_scope(empty_engine) as s:
+        unit, region = s.execute(select(Unit.id, Unit.region_id)).first()
+        sub = s.scalar(select(Subsystem).order_by(Subsystem.id))
+        sub.yellow_pct = 100
+        s.add(Item(external_id="LATE-1", subsystem_id=sub.id, unit_id=unit, region_id=region,
+                   received_at=NOW - 2 * H, deadline=datetime(2040, 1, 1, tzinfo=TZ),
+                   state="open"))
+        s.flush()
+        rollups.rebuild(s, NOW)
+    with db.session_scope(empty_engine, write=False) as s:
+        got = queries.light_counts(s, user=SYSTEM, as_of=NOW + H, window_days=None)
+        want = queries.direct_light_counts(s, user=SYSTEM, as_of=NOW + H, window_days=None)
+    assert got.attrs["source"] == "rollups" and int(got["yellow"].sum()) == 1
+    assert rollups.frames_equal(got, want)

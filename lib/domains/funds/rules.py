@@ -250,6 +250,8 @@ def duplicate_payment(ctx: flags.RuleContext):
     monthly = ~np.isnan(_by_program(progs, lambda p: p.cap))[pays.program]
     year = _by_program(progs, lambda p: p.year, 0)[pays.program].astype(np.int64)
     period = np.where(monthly, pays.month, -year)
+    # Equal amounts are equal in cents: an imported amount is quantized to the cent
+    # (`lib.exchange`'s money), and NUMERIC(18, 2) keeps cents on PostgreSQL.
     cents = np.rint(pays.amount * 100).astype(np.int64)
     group, size = _groups(pays.program, pays.payee, period, cents)
     for rows in _in_order(np.flatnonzero(size[group] >= 2), group).values():

@@ -44,7 +44,7 @@ def fill_sql() -> str:
         f"SELECT i.unit_id, (i.deadline + {OFFSET}) / {DAY}, i.subsystem_id, "
         f"COALESCE(i.region_id, -1), {near}, {recv}, {cls}, COUNT(*) "
         "FROM items i JOIN subsystems s ON s.id = i.subsystem_id "
-        f"WHERE i.completed_at IS NULL AND i.deadline >= :first * {DAY} - {OFFSET} "
+        f"WHERE i.completed_at IS NULL AND i.deadline >= CAST(:first AS BIGINT) * {DAY} - {OFFSET} "
         "AND (i.received_at IS NULL OR i.deadline >= i.received_at) AND i.deadline >= 0 "
         f"GROUP BY i.unit_id, (i.deadline + {OFFSET}) / {DAY}, i.subsystem_id, "
         f"COALESCE(i.region_id, -1), {near}, {recv}, {cls}")
