@@ -282,6 +282,21 @@ def _recompute_pending(session: Session, pairs: set[tuple[int, int]], watermark:
         _insert_pending(session, union_all(*parts) if len(parts) > 1 else parts[0])
 
 
+def _dirty_day(p):
+    """A dirty marker on the pending cell's (unit, day of the deadline): read live, whole."""
+    d = RollupDirty
+    return select(d.day).where(d.kind == "o", d.unit_id == p.unit_id, d.day == p.due_day).exists()
+
+
+def _analyze_pending(session: Session) -> None:
+    """SQLite: the pending cells' size told to the planner, so a read joins the few groups to
+    the items (`_pending_group_parts`) and not every open item to the groups (1 against 120 ms
+    at ten million items). Run by the rebuild, and by the sweep once a day (a database that
+    grows from empty is never rebuilt)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("ANALYZE rollup_pending"))
+
+
 def _pending_group_parts(base, first: int, today: int) -> list:
     """The open items of the (unit, subsystem, region, day of the deadline) groups whose pending
     cells cannot say their light on `today` (a cell turning yellow or received late that day;
@@ -290,15 +305,14 @@ def _pending_group_parts(base, first: int, today: int) -> list:
     its key and deadline (an OR of a hundred groups made SQLite read every open item: 120 ms
     against 0.3 at ten million items; a list of the groups' values made the statement new on
     every read). Groups without a region in a part of their own (NULL equals nothing)."""
-    p, d = RollupPending, RollupDirty
+    p = RollupPending
     due = _ts(Item.deadline)
     out = []
     for with_region in (True, False):
         g = (select(p.unit_id, p.subsystem_id, p.region_id, p.due_day).distinct()
              .where(or_(p.near_day == today, p.recv_day == today), p.due_day != today,
                     p.due_day >= first, (p.region_id != -1) if with_region else (p.region_id == -1),
-                    ~select(d.day).where(d.kind == "o", d.unit_id == p.unit_id,
-                                         d.day == p.due_day).exists())
+                    ~_dirty_day(p))
              .cte("pending_live" if with_region else "pending_live_nr"))
         region = Item.region_id == g.c.region_id if with_region else Item.region_id.is_(None)
         start = _ts(g.c.due_day) * DAY  # (64-bit: a day's start after 2038 passes 2**31)
@@ -324,7 +338,7 @@ def pending_sums(first: int, today: int):
     whose light that day follows from their days (none due that day, their group not turning
     yellow nor received late that day, no dirty marker on their unit's day). Received after
     that day: not counted (the item does not exist yet)."""
-    p, d = RollupPending, RollupDirty
+    p = RollupPending
     due_later, past_due = p.due_day > today, p.due_day < today
     counted = func.sum(p.n)
 
@@ -336,9 +350,7 @@ def pending_sums(first: int, today: int):
                    n(and_(due_later, or_(p.cls == YELLOW_VERDICT,
                                          and_(p.cls.in_([CLOCK, CANCELLED]), p.near_day < today)))))
             .where(p.due_day >= first, p.due_day != today, p.recv_day <= today,
-                   ~select(d.day).where(d.kind == "o", d.unit_id == p.unit_id,
-                                        d.day == p.due_day).exists(),
-                   ~_unclear(p, today))
+                   ~_dirty_day(p), ~_unclear(p, today))
             .group_by(p.unit_id, p.subsystem_id, p.region_id))
 
 
@@ -387,10 +399,7 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
                 _roll_up(session, size, lower)
             session.execute(delete(RollupPending))
             _insert_pending(session, pending_select(watermark))
-            if session.get_bind().dialect.name == "sqlite":
-                # Its size known to the planner: a read joins its few groups to the items
-                # (`_pending_group_parts`), not every open item to them (10 against 120 ms).
-                session.execute(text("ANALYZE rollup_pending"))
+            _analyze_pending(session)
         except BaseException:
             scan.stop.set()  # the worker stops at its next part: the error is not kept waiting
             raise
@@ -441,6 +450,8 @@ def maintain(session: Session, now: datetime | None = None) -> dict:
         session.execute(delete(p).where(p.due_day < first))
         regroup = {tuple(r) for r in session.execute(
             select(p.unit_id, p.due_day).distinct().where(p.recv_day >= 0, p.recv_day < first))}
+        if first != first_pending_day(old):
+            _analyze_pending(session)  # a new day: the planner's count of the cells renewed
     marked = [tuple(r) for r in session.execute(
         select(RollupDirty.kind, RollupDirty.unit_id, RollupDirty.day)).all()]
     dirty = [m for m in marked if m[0] != "s"]

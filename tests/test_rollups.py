@@ -873,3 +873,25 @@ def test_a_group_due_after_2038_turning_yellow_today_is_read(empty_engine):
         want = queries.direct_light_counts(s, user=SYSTEM, as_of=NOW + H, window_days=None)
     assert got.attrs["source"] == "rollups" and int(got["yellow"].sum()) == 1
     assert rollups.frames_equal(got, want)
+
+
+def test_the_sweep_tells_sqlites_planner_the_pending_cells_size_each_day(empty_engine):
+    """A database that grows from empty is never rebuilt: the sweep analyses the pending cells
+    when the watermark reaches a new day (SQLite's planner otherwise takes the table for a
+    large one and reads every open item against the groups)."""
+    from sqlalchemy import text
+
+    if empty_engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner statistics only")
+    _random_items(empty_engine, 71, 200)
+    with db.session_scope(empty_engine) as s:
+        rollups.maintain(s, NOW)
+        s.execute(text("DELETE FROM sqlite_stat1 WHERE tbl = 'rollup_pending'"))
+        rollups.maintain(s, NOW + timedelta(minutes=5))  # the same day: not analysed again
+        assert s.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'rollup_pending'")
+                         ).first() is None
+        rollups.maintain(s, NOW + D)
+        stat = s.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'rollup_pending'")
+                         ).scalar()
+        count = s.scalar(select(func.count()).select_from(rollups.RollupPending))
+    assert count > 0 and int(stat.split()[0]) == count
