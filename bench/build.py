@@ -5,7 +5,10 @@ accounts) come from `lib.demo.load_demo` with no ordinary items; then the items 
 with numpy (the demo's subsystem weights, each subsystem's departments, counties weighted as in
 the demo, units with their own habits of lateness) and written with sqlite3's executemany with
 journal_mode=OFF and synchronous=OFF, the triggers and most indexes dropped during the load and
-made again after it (`kept_during_load`); finally the rollups are rebuilt (`lib.rollups.rebuild`).
+made again after it (`kept_during_load`); the second half written by a forked process at the
+same time (`insert_halves`); the rows judged for the rollups' snapshots and months while the
+indexes are built (`lib.rollups.judge_ahead`); finally the rollups are rebuilt
+(`lib.rollups.rebuild`).
 
     python -m bench.build --items 10000000 [--days 1825] [--path bench/results/scale_10000000.db]
 """
@@ -13,9 +16,11 @@ made again after it (`kept_during_load`); finally the rollups are rebuilt (`lib.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sqlite3
 import time
+import traceback
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
@@ -71,13 +76,19 @@ def _handlers(unit_id: np.ndarray, units, seed: int) -> np.ndarray:
     same as before handlers were drawn."""
     rng = np.random.default_rng(seed + 1)
     out = np.zeros(len(unit_id), dtype=np.int64)
-    handled = rng.random(len(unit_id)) < HANDLED
+    handled = np.flatnonzero(rng.random(len(unit_id)) < HANDLED)
+    # The handled items grouped by unit, each unit's in their order (a stable sort: the draws
+    # below land on the same items as a mask per unit would give them, in a tenth of the time).
+    keys = unit_id[handled]
+    order = np.argsort(keys.astype(np.int16) if len(keys) and 0 <= keys.min()
+                       and keys.max() < 2**15 else keys, kind="stable")
+    handled, keys = handled[order], keys[order]
     for u in units:
         staff = getattr(u, "staff", [])
         if not staff:
             continue
-        mask = handled & (unit_id == u.id)
-        out[mask] = np.array(staff)[rng.integers(0, len(staff), size=int(mask.sum()))]
+        lo, hi = np.searchsorted(keys, [u.id, u.id + 1])
+        out[handled[lo:hi]] = np.array(staff)[rng.integers(0, len(staff), size=int(hi - lo))]
     return out
 
 
@@ -110,7 +121,9 @@ def generate(n: int, days: int, anchor: datetime, plan, counties, units, seed: i
     received = received - local + 8 * 3600 + (local % (10 * 3600))
     received = np.minimum(received, end - 300)
     deadline = received + limit
-    late_p = np.minimum(0.5, 0.03 * np.vectorize(lateness_of.get)(unit_id))
+    lateness = np.zeros(max(lateness_of, default=0) + 1)
+    lateness[list(lateness_of)] = list(lateness_of.values())
+    late_p = np.minimum(0.5, 0.03 * lateness[unit_id])
     r = rng.random(n)
     allowed = (deadline - received).astype(float)
     share = rng.beta(2.0, 2.0, size=n) * 0.8
@@ -151,6 +164,40 @@ def insert(con: sqlite3.Connection, cols: dict, first_id: int) -> None:
                                                      strict=True)),
                    cols["handler_id"][lo:hi].tolist(), strict=True)
         con.executemany(INSERT, rows)
+
+
+def insert_halves(con: sqlite3.Connection, part: Path, cols: dict, first_id: int) -> None:
+    """`insert` on both cores: the second half of the rows written by a forked process into the
+    file `part` (attached to `con` as `part` before its transaction began) while this one writes
+    the first, then copied in by SQLite (binding each value in the sqlite3 module is most of an
+    insert's time; copying rows between files is not: 5 million rows in a few seconds)."""
+    half = len(cols["unit_id"]) // 2
+    ddl = con.execute("SELECT sql FROM main.sqlite_master WHERE type = 'table' "
+                      "AND name = 'items'").fetchone()[0]
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, never the parent's; leaves by os._exit
+        code = 1
+        try:
+            side = sqlite3.connect(part, isolation_level=None)
+            side.execute("PRAGMA journal_mode=OFF")
+            side.execute("PRAGMA synchronous=OFF")
+            side.execute(ddl)
+            side.execute("BEGIN")
+            insert(side, {k: v[half:] for k, v in cols.items()}, first_id + half)
+            side.execute("COMMIT")
+            side.close()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    try:
+        insert(con, {k: v[:half] for k, v in cols.items()}, first_id)
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("the process writing the second half of the items failed (above)")
+    con.execute("INSERT INTO main.items SELECT * FROM part.items")
 
 
 def raw_parts(cols: dict, first_id: int):
@@ -200,6 +247,11 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
             demo.load_demo(s, ordinary_items=0, history=False, anchor=anchor, days=days)
         plan, counties, units = _plan(s)
         first_id = (s.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0) + 1
+        # The snapshots and the assessment's months from the rows in memory, not read back from
+        # the table (the read of ten million rows cost half the rebuild): the demo's own items
+        # read now, the generated ones given; judged while SQLite builds the indexes.
+        own = list(rollups.raw_items(s, Item.id < first_id))
+        ahead = rollups.judge_ahead(s, anchor, lambda: chain(own, raw_parts(cols, first_id)))
     engine.dispose()
     db._engines.pop(url, None)
     figures["reference data and demo records"] = time.perf_counter() - t0
@@ -210,6 +262,8 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     con.execute("PRAGMA synchronous=OFF")
     con.execute("PRAGMA cache_size=-1000000")  # for the inserts; the index builds sort with a
     # small one and their temporary files as files (`db.sqlite_sorts`)
+    part = path.with_name(path.name + "-part")  # (removed with the build's other files above)
+    con.execute("ATTACH DATABASE ? AS part", (str(part),))  # (not possible in a transaction)
     indexes = [(name, sql) for name, sql in con.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items' "
         "AND sql IS NOT NULL").fetchall() if not kept_during_load(sql)]
@@ -223,15 +277,18 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     cols = generate(items, days, anchor, plan, counties, units)
     figures["generate (numpy)"] = time.perf_counter() - t
     t = time.perf_counter()
-    insert(con, cols, first_id)
-    figures["insert (executemany)"] = time.perf_counter() - t
+    insert_halves(con, part, cols, first_id)
+    figures["insert (executemany, two processes)"] = time.perf_counter() - t
     t = time.perf_counter()
+    ahead.start()  # (after the fork above)
     with db.sqlite_sorts(con):
         for _, ddl in indexes:
             con.execute(ddl)
     for _, ddl in triggers:
         con.execute(ddl)
     con.execute("COMMIT")
+    con.execute("DETACH DATABASE part")
+    part.unlink()
     con.execute("PRAGMA analysis_limit=2000")
     con.execute("ANALYZE")
     con.close()
@@ -239,11 +296,7 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     t = time.perf_counter()
     engine = db.get_engine(url)
     with db.session_scope(engine) as s:
-        # The snapshots and the assessment's months from the columns in memory, not read back
-        # from the table (the read of ten million rows cost half the rebuild): the demo's own
-        # items read, the generated ones given.
-        own = list(rollups.raw_items(s, Item.id < first_id))
-        built = rollups.rebuild(s, anchor, items=chain(own, raw_parts(cols, first_id)))
+        built = rollups.rebuild(s, anchor, ahead=ahead)
     figures["rollups rebuild"] = time.perf_counter() - t
     figures["total"] = time.perf_counter() - t0
     return {"path": str(path), "items": items, "cells": built["cells"], "anchor": anchor,

@@ -34,7 +34,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
@@ -365,29 +365,79 @@ def forget(session: Session) -> None:
 
 
 def rebuild(session: Session, now: datetime | None = None,
-            items: Iterable[np.ndarray] | None = None) -> dict:
+            items: Iterable[np.ndarray] | None = None, ahead: Ahead | None = None) -> dict:
     """Every cell recomputed from the base table; the dirty markers cleared; the watermark at
     `now`. Returns what was built. `items`: every row of the table as `raw_items` gives them,
     from a loader that holds them in memory (`bench.build`), read instead of the table for the
     snapshots and the assessment's months (the cells are still counted by the database). They
     are judged on another thread while this session works: they must not read the database
-    (not `raw_items(session)` itself: give a list read before)."""
+    (not `raw_items(session)` itself: give a list read before). `ahead`: those rows judged
+    before the rebuild began (`judge_ahead`, for the same `now`), in place of `items`."""
     from lib.clock import now_utc
 
     now = now or now_utc()
     st = _lock(session)
     watermark = _watermark(now)
     with db.sqlite_sorts(session):
-        return _rebuild(session, st, now, watermark, items)
+        return _rebuild(session, st, now, watermark, items, ahead)
+
+
+class Ahead:
+    """Rows a loader holds, to be judged for a rebuild still to come (`judge_ahead`)."""
+
+    def __init__(self, run: Callable[[], _Scan], watermark: int):
+        self._run, self.watermark, self._future = run, watermark, None
+
+    def start(self) -> Ahead:
+        """Judging begun on another thread (a process that forks must fork before this)."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-ahead")
+        self._future = pool.submit(self._run)
+        pool.shutdown(wait=False)  # (its one thread ends with its one task)
+        return self
+
+    def scan(self, watermark: int) -> _Scan:
+        """The finished scan (waits for it; raises what the judging raised)."""
+        if watermark != self.watermark:
+            raise ValueError("rows judged ahead for another time than the rebuild's")
+        if self._future is None:
+            self.start()
+        return self._future.result()
+
+
+def judge_ahead(session: Session, now: datetime, parts: Callable[[], Iterable[np.ndarray]]
+                ) -> Ahead:
+    """Rows held by a loader in memory, to be judged (`Ahead.start`: on another thread) for the
+    month-end snapshots and the assessment's months of a rebuild at `now` that runs later
+    (`rebuild(ahead=…)`): `bench.build` judges its ten million rows while SQLite builds the
+    indexes, on the other core. The session is read now (the people's posts and the
+    subsystems' shares, which must not change before the rebuild), never by the thread.
+    `parts()` gives every row the table will hold at the rebuild (RAW_ITEM_COLUMNS) each time
+    it is called: once for the ranges of months (the first receipt and the first deadline,
+    which the rebuild reads from the table and compares), once to judge them."""
+    from lib import scoring
+
+    posts, pcts = _lookups(session)
+    watermark = _watermark(now)
+
+    def run() -> _Scan:
+        first_recv, first_due = _first_times(parts())
+        days = month_starts(*_snapshot_range_of(first_recv, watermark))
+        scan = _Scan(days, scoring.months_from(first_due, watermark), posts, pcts)
+        scan.add_all(parts())
+        return scan
+
+    return Ahead(run, watermark)
 
 
 def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
-             items: Iterable[np.ndarray] | None = None) -> dict:
+             items: Iterable[np.ndarray] | None = None, ahead: Ahead | None = None) -> dict:
     t0 = time.perf_counter()
     session.execute(delete(RollupCell))
     session.execute(delete(RollupDirty))
     session.execute(delete(RollupChange))  # the rebuild reads the items as they are now
-    scan = _Scan(session, st, watermark)
+    scan = _Scan.begin(session, st, watermark)
+    if ahead is not None:
+        items = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         # Rows given in memory are judged in numpy on a second thread while the database counts
         # the cells (SQLite lets go of Python's lock while it works): both at once, on two cores.
@@ -404,7 +454,15 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
             scan.stop.set()  # the worker stops at its next part: the error is not kept waiting
             raise
         t1 = time.perf_counter()
-        if judged is None:
+        if ahead is not None:
+            # Judged while the cells were counted or before: its ranges and look-ups must be
+            # what the table gives now (the rows given were all the table's, none changed).
+            judged_ahead = ahead.scan(watermark)
+            if not judged_ahead.same_as(scan):
+                raise ValueError("rows judged ahead of the rebuild do not match the table: "
+                                 "rebuild without them")
+            scan = judged_ahead
+        elif judged is None:
             # (closed here even if judging fails: a server-side cursor must not outlive it)
             with closing(raw_items(session)) as parts:
                 scan.add_all(parts)
@@ -413,7 +471,8 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
     snapshots, months = scan.store(session)
     _log.info("rollups rebuilt: cells %.1f s; %d month-end snapshots and %d months' figures "
               "from the items %s, %.1f s after the cells", t1 - t0, snapshots, months,
-              "read once" if items is None else "given, judged beside the cells",
+              "judged ahead" if ahead is not None else "read once" if items is None
+              else "given, judged beside the cells",
               time.perf_counter() - t1)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
     session.flush()
@@ -661,10 +720,32 @@ def _store_snapshot(session: Session, day: int, rows: dict[tuple, list[int]],
 def _snapshot_range(session: Session, watermark: int) -> tuple[int, int]:
     """The month-ends to snapshot: from the first after the earliest receipt to the last before
     the watermark."""
-    last = month_start(day_of(watermark))
     first_recv = session.scalar(select(func.min(_ts(Item.received_at))).where(not_odd()))
+    return _snapshot_range_of(first_recv, watermark)
+
+
+def _snapshot_range_of(first_recv: float | None, watermark: int) -> tuple[int, int]:
+    last = month_start(day_of(watermark))
     first = last if first_recv is None else min(next_month_start(day_of(int(first_recv))), last)
     return first, last
+
+
+def _first_times(parts: Iterable[np.ndarray]) -> tuple[float | None, float | None]:
+    """(the first receipt of the items whose times do not contradict each other, the first
+    deadline of all) of RAW_ITEM_COLUMNS rows, as `_snapshot_range` and
+    `scoring.forget_months` read them from the table (NULL left out)."""
+    at = {c: RAW_ITEM_COLUMNS.index(c) for c in ("received", "deadline", "completed")}
+    recv = due = None
+    for raw in parts:
+        r, d, c = raw[:, at["received"]], raw[:, at["deadline"]], raw[:, at["completed"]]
+        with np.errstate(invalid="ignore"):
+            r = r[~odd_mask(r, d, c) & ~np.isnan(r)]
+        d = d[~np.isnan(d)]
+        if len(r):
+            recv = float(r.min()) if recv is None else min(recv, float(r.min()))
+        if len(d):
+            due = float(d.min()) if due is None else min(due, float(d.min()))
+    return recv, due
 
 
 def _int_column(a: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray]:
@@ -868,20 +949,32 @@ class _Scan:
     `add_all` judges the parts in numpy without touching the database (rows a loader holds can
     be judged on another thread); `store` keeps the sums."""
 
-    def __init__(self, session: Session, st: RollupState, watermark: int):
+    def __init__(self, days: list[int], keys: list[int], posts: dict, pcts: dict):
+        from lib import scoring
+
+        self.days, self.keys, self.posts, self.pcts = days, keys, posts, pcts
+        self.days_a = np.array(self.days, dtype=np.int64)
+        self.ts = self.days_a * DAY - OFFSET - 1
+        self.months = scoring.MonthScan(self.keys)
+        self.parts: list[pd.DataFrame] = []
+        self.stop = threading.Event()  # set: stop judging (the rebuild failed meanwhile)
+
+    @classmethod
+    def begin(cls, session: Session, st: RollupState, watermark: int) -> _Scan:
+        """The old snapshots and months forgotten, the ranges read from the table and kept in
+        `st`: a scan of every item to come."""
         from lib import scoring
 
         session.execute(delete(RollupSnapshot))
         first, last = _snapshot_range(session, watermark)
-        self.days = month_starts(first, last)
-        st.snap_from, st.snap_until = self.days[0], self.days[-1]
-        self.days_a = np.array(self.days, dtype=np.int64)
-        self.ts = self.days_a * DAY - OFFSET - 1
-        self.keys = scoring.forget_months(session, st, watermark)
-        self.months = scoring.MonthScan(self.keys)
-        self.posts, self.pcts = _lookups(session)
-        self.parts: list[pd.DataFrame] = []
-        self.stop = threading.Event()  # set: stop judging (the rebuild failed meanwhile)
+        days = month_starts(first, last)
+        st.snap_from, st.snap_until = days[0], days[-1]
+        keys = scoring.forget_months(session, st, watermark)
+        return cls(days, keys, *_lookups(session))
+
+    def same_as(self, other: _Scan) -> bool:
+        return (self.days, self.keys, self.posts, self.pcts) == \
+            (other.days, other.keys, other.posts, other.pcts)
 
     def add_all(self, items: Iterable[np.ndarray]) -> None:
         """Parts of RAW_ITEM_COLUMNS rows (`raw_items`), every row of the table once."""

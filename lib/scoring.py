@@ -875,13 +875,19 @@ def forget_months(session: Session, st, watermark: int) -> list[int]:
 
     session.execute(delete(ScoreMonth))
     session.execute(delete(ScoreHandlerMonth))
-    last = _last_finished(watermark)
     first_due = session.scalar(select(func.min(type_coerce(Item.deadline, BigInteger))))
+    keys = months_from(first_due, watermark)
+    st.score_from, st.score_until = keys[0], keys[-1]
+    return keys
+
+
+def months_from(first_due: float | None, watermark: int) -> list[int]:
+    """The months a rebuild keeps: every finished month (before the watermark's) from the one
+    of the first deadline (epoch seconds; None: no item) on."""
+    last = _last_finished(watermark)
     first = last if first_due is None else min(
         month_key(datetime.fromtimestamp(int(first_due) - 1, TZ)), last)
-    keys = month_keys(first, last)
-    st.score_from, st.score_until = first, last
-    return keys
+    return month_keys(first, last)
 
 
 MAX_STALE_MONTHS = 5_000  # more stale (unit, month) pairs than this: every month judged again

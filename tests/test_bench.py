@@ -1,10 +1,12 @@
 """The scale benchmark's loader (`bench.build`): the rows it gives the rollups' rebuild in
-place of reading the table back are the rows it wrote, as the rebuild would read them."""
+place of reading the table back are the rows it wrote (half of them by a forked process), as
+the rebuild would read them."""
 
 import sqlite3
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from bench import build
@@ -27,8 +29,9 @@ def test_the_loaders_rows_are_the_rows_the_table_gives_back(tmp_path):
     cols = build.generate(5000, 400, ANCHOR, plan, counties, units)
     assert cols["open"].any() and not cols["open"].all() and (cols["handler_id"] == 0).any()
     con = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
+    con.execute("ATTACH DATABASE ? AS part", (str(tmp_path / "b.db-part"),))
     con.execute("BEGIN")
-    build.insert(con, cols, first_id=41)
+    build.insert_halves(con, tmp_path / "b.db-part", cols, first_id=41)  # two processes
     con.execute("COMMIT")
     con.close()
     given = np.concatenate(list(build.raw_parts(cols, first_id=41)))
@@ -44,6 +47,24 @@ def test_the_loaders_rows_are_the_rows_the_table_gives_back(tmp_path):
          r.received_at if r.completed_at is None else r.completed_at) for r in made]
     engine.dispose()
     db._engines.pop(url, None)
+
+
+def test_the_loader_stops_when_its_second_writer_fails(tmp_path, capfd):
+    """The forked writer of the second half fails (its file cannot be made): the load stops with
+    the reason, and its transaction holds nothing once rolled back."""
+    con = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, external_id, subsystem_id, unit_id, "
+                "region_id, received_at, deadline, completed_at, state, updated_at, handler_id, "
+                "card_cancelled, verdict)")
+    cols = {k: np.arange(10) for k in ("unit_id", "subsystem_id", "region_id", "received_at",
+                                       "deadline", "completed_at", "handler_id")}
+    cols["open"] = np.zeros(10, dtype=bool)
+    con.execute("BEGIN")
+    with pytest.raises(RuntimeError, match="second half"):
+        build.insert_halves(con, tmp_path / "no such folder" / "part", cols, first_id=1)
+    con.execute("ROLLBACK")
+    assert con.execute("SELECT count(*) FROM items").fetchone() == (0,)
+    assert "unable to open database file" in capfd.readouterr().err
 
 
 def test_the_province_layouts_ranges_and_city_filter():

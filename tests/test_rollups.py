@@ -467,6 +467,22 @@ def test_the_rebuilds_one_read_equals_each_part_read_alone(empty_engine, monkeyp
         missing = rows[rows[:, 1] != rows[0, 1]]  # a loader that left a unit out: not the same
         rollups.rebuild(s, NOW, items=[missing])
         assert _kept(s) != one_read
+        # Judged ahead (`bench.build`: while the indexes are built), before the rebuild: the
+        # same rows kept; rows whose ranges are not the table's refused, nothing half-kept.
+        ahead = rollups.judge_ahead(s, NOW, lambda: np.array_split(rows, 5)).start()
+        assert rollups.rebuild(s, NOW, ahead=ahead) == built
+        assert _kept(s) == one_read
+        received = rollups.RAW_ITEM_COLUMNS.index("received")
+        first = np.nanargmin(np.where(rollups.odd_mask(rows[:, received], rows[:, received + 1],
+                                                       rows[:, received + 2]),
+                                      np.nan, rows[:, received]))
+        later = rows.copy()
+        later[first, received] -= 400 * 86400  # the first receipt earlier than the table's
+        for wrong, at in ((later, NOW), (rows, NOW + timedelta(minutes=5))):
+            ahead = rollups.judge_ahead(s, at, lambda wrong=wrong: [wrong])
+            with pytest.raises(ValueError, match="judged ahead"), s.begin_nested():
+                rollups.rebuild(s, NOW, ahead=ahead)
+            assert _kept(s) == one_read
 
 
 def test_the_numpy_lookup_is_an_outer_join():
