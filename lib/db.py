@@ -264,7 +264,7 @@ def _raw_sql(stmt, dialect) -> tuple[str, dict | tuple]:
         compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         process = {}
         for name in compiled.params:
-            bind = compiled.binds.get(name)
+            bind = _bind_of(compiled, name)
             process[name] = bind.type.dialect_impl(dialect).bind_processor(dialect) \
                 if bind is not None else None
         order = tuple(compiled.positiontup) if compiled.positional else None
@@ -286,6 +286,15 @@ def _raw_sql(stmt, dialect) -> tuple[str, dict | tuple]:
     params = {name: (value if process.get(name) is None else process[name](value))
               for name, value in values.items()}
     return sql, (params if order is None else tuple(params[name] for name in order))
+
+
+def _bind_of(compiled, name: str):
+    """The bind of a compiled parameter: an IN list's value n_i is its list's bind n's (each
+    value converted by the list's type: an epoch column's datetimes)."""
+    b = compiled.binds.get(name)
+    if b is None and "_" in name:
+        b = compiled.binds.get(name.rsplit("_", 1)[0])
+    return b
 
 
 _stream_ids = itertools.count(1)
@@ -320,9 +329,45 @@ def indexed_by(session: Session, stmt, indexes: list[str | None]):
         return stmt
     from sqlalchemy import bindparam, text
 
-    key = stmt._generate_cache_key()
+    key, entry = _hinted_entry(session, stmt, indexes)
     if key is None:
         return _hinted_text(stmt, indexes)
+    if entry is None:  # the parts cannot be told apart
+        return stmt
+    sql, names, _process = entry
+    if names is _UNKEPT:
+        return _hinted_text(stmt, indexes)
+    return text(sql).bindparams(*[bindparam(name, value, type_=b.type)
+                                  for name, (b, value) in _expanded(names, key.bindparams).items()])
+
+
+def hinted_cursor(session: Session, stmt, indexes: list[str | None]):
+    """`raw_cursor(session, indexed_by(session, stmt, indexes))` without the text clause between
+    them: on SQLite the kept text executed on the DBAPI cursor, its values bound by their
+    columns' types (a clause of a hundred parameters made, its cache key computed and its
+    result's rows built on every read: a tenth of the cockpit's counts). Elsewhere
+    `raw_cursor(session, stmt)`. Rows are plain tuples (numbers: as `raw_cursor`)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return raw_cursor(session, stmt)
+    key, entry = _hinted_entry(session, stmt, indexes)
+    if key is None or entry is None or entry[1] is _UNKEPT:
+        return raw_cursor(session, indexed_by(session, stmt, indexes))
+    sql, names, process = entry
+    params = {}
+    for name, (_b, value) in _expanded(names, key.bindparams).items():
+        p = process.get(name)
+        params[name] = value if p is None else p(value)
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    cursor.execute(sql, params)
+    return cursor
+
+
+def _hinted_entry(session: Session, stmt, indexes: list[str | None]):
+    """(the statement's cache key, its kept (text, parameter names, bind processors) or None
+    when the parts cannot be told apart); (None, None) for a statement without a cache key."""
+    key = stmt._generate_cache_key()
+    if key is None:
+        return None, None
     lengths = tuple(len(b.effective_value) for b in key.bindparams if b.expanding)
     shape = (key.key, tuple(indexes), lengths)
     entry = _HINTED.get(shape, _MISSING)  # one read: another thread may clear the dict
@@ -332,17 +377,18 @@ def indexed_by(session: Session, stmt, indexes: list[str | None]):
         if names is not None and set(compiled.params) != set(
                 _expanded(names, key.bindparams)):  # not the naming relied on: no text kept
             names = _UNKEPT
-        entry = None if sql is None else (sql, names)
+        process = {}
+        if sql is not None:
+            dialect = session.get_bind().dialect
+            for name in compiled.params:
+                b = _bind_of(compiled, name)
+                process[name] = None if b is None else \
+                    b.type.dialect_impl(dialect).bind_processor(dialect)
+        entry = None if sql is None else (sql, names, process)
         if len(_HINTED) >= HINTED_MAX:
             _HINTED.clear()
         _HINTED[shape] = entry
-    if entry is None:  # the parts cannot be told apart
-        return stmt
-    sql, names = entry
-    if names is _UNKEPT:
-        return _hinted_text(stmt, indexes)
-    return text(sql).bindparams(*[bindparam(name, value, type_=b.type)
-                                  for name, (b, value) in _expanded(names, key.bindparams).items()])
+    return key, entry
 
 
 _UNKEPT = object()  # a shape whose parameters are not named as `_expanded` expects

@@ -1314,8 +1314,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                        func.sum(cells.c.grey))
                 .group_by(cells.c.unit_id, cells.c.subsystem_id, cells.c.region_id,
                           cells.c.kind))
-        for unit, sub, region, kind, n, red, near, grey in db.raw_cursor(
-                session, db.indexed_by(session, stmt, [])):
+        for unit, sub, region, kind, n, red, near, grey in db.hinted_cursor(session, stmt, []):
             n, red, near, grey = int(n), int(red), int(near), int(grey)
             key = (unit, sub, None if region == -1 else region)
             if kind == "c":  # total, open, grey, late, closed, overdue, near
@@ -1420,8 +1419,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
                 subsystem_ids=subsystem_ids, open_only=True, due_known=True)
         parts += _pending_group_parts(base, first, today)
         indexes += ["ix_items_open_units"] * (len(parts) - len(indexes))
-    stmt = db.indexed_by(session, union_all(*parts), indexes)
-    for row in session.execute(stmt).all():
+    for row in db.hinted_cursor(session, union_all(*parts), indexes):
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
                                                              else k[2]))]

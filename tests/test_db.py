@@ -104,7 +104,8 @@ def test_transact_gives_up_after_its_retries_and_never_retries_a_refusal(empty_e
 
 def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
     """`db.indexed_by` keeps the hinted text per statement shape: the same shape with other
-    values (and a different shape) reads exactly what the statement itself reads."""
+    values (and a different shape) reads exactly what the statement itself reads, as a text
+    clause and run on the DBAPI cursor (`db.hinted_cursor`)."""
     from sqlalchemy import func, select, union_all
 
     from lib.models import Item
@@ -124,8 +125,11 @@ def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
         for k, unit in enumerate(units * 2):  # each shape twice: compiled once, then reused
             lo, hi = first + k * span / 2, first + (k + 3) * span / 2
             want = sorted(s.execute(stmt(lo, hi, unit)).all())
-            hinted = db.indexed_by(s, stmt(lo, hi, unit), ["ix_items_deadline", "ix_items_open"])
+            hints = ["ix_items_deadline", "ix_items_open"]
+            hinted = db.indexed_by(s, stmt(lo, hi, unit), hints)
             assert sorted(s.execute(hinted).all()) == want
+            # The kept text run on the DBAPI cursor (`hinted_cursor`): the same rows.
+            assert sorted(db.hinted_cursor(s, stmt(lo, hi, unit), hints).fetchall()) == want
         # IN lists: a text per length, kept and bound again with other values (none, one,
         # several; epoch datetimes converted by their column's type), two lists in one part.
         import random
@@ -142,6 +146,7 @@ def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
                 Item.deadline >= times[0]).group_by(Item.unit_id))
             got = sorted(s.execute(db.indexed_by(s, q, ["ix_items_unit_received"])).all())
             assert got == sorted(s.execute(q).all())
+            assert sorted(db.hinted_cursor(s, q, ["ix_items_unit_received"]).fetchall()) == got
         if s.get_bind().dialect.name == "sqlite":  # PostgreSQL: the statement as it is
             assert 0 < len(db._HINTED) <= 12  # a text per (units, times) length, not per read
             assert all(e[1] is not db._UNKEPT for e in db._HINTED.values())
@@ -151,6 +156,8 @@ def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
         q = select(Item.id).where(Item.deadline.in_(due)).order_by(Item.id).limit(50)
         assert s.execute(q).all()
         assert s.execute(db.indexed_by(s, q, ["ix_items_deadline"])).all() == s.execute(q).all()
+        assert db.hinted_cursor(s, q, ["ix_items_deadline"]).fetchall() == \
+            [tuple(r) for r in s.execute(q).all()]
 
 
 def test_a_raw_cursor_converts_its_parameters_by_their_types(demo_engine):
