@@ -5,7 +5,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 import lib.domains  # noqa: F401 - the domains' models join Base.metadata
-from lib import db
+from lib import catalog, db
 from lib.models import Base
 from tests.conftest import new_database_url
 
@@ -255,3 +255,52 @@ def test_0027_sums_the_top_level_cells_from_the_64_day_ones(empty_engine, monkey
             want = queries.light_counts(s, user=SYSTEM, as_of=NOW, window_days=window)
             monkeypatch.delenv("ESUP_ROLLUPS")
             assert rollups.frames_equal(got, want), window
+
+
+def test_0029_writes_the_same_markers_in_one_statement(empty_engine):
+    """PostgreSQL's `rollup_mark()` writes each write's dirty markers in one statement from 0029
+    on: every kind of write (an insert with and without a deadline, a completion alone, a
+    reopening, another update, a delete) leaves the same markers as 0028's function did."""
+    from alembic import command
+
+    with db.session_scope(empty_engine) as s:
+        catalog.seed_catalog(s)
+        sub, unit = s.execute(text("SELECT id, (SELECT min(id) FROM units) FROM subsystems "
+                                   "ORDER BY id LIMIT 1")).one()
+    t0 = 1_790_000_000  # 2026-09-21
+    writes = [
+        ("INSERT INTO items (id, external_id, subsystem_id, unit_id, received_at, deadline, "
+         f"state, updated_at, card_cancelled, verdict) VALUES (1, 'M-1', {sub}, {unit}, {t0}, "
+         f"{t0 + 9 * 86400}, 'open', {t0}, false, 0)"),
+        ("INSERT INTO items (id, external_id, subsystem_id, unit_id, received_at, state, "
+         f"updated_at, card_cancelled, verdict) VALUES (2, 'M-2', {sub}, {unit}, {t0 + 86400}, "
+         f"'open', {t0}, false, 0)"),  # no deadline: no cell marker
+        f"UPDATE items SET completed_at = {t0 + 40 * 86400}, state = 'completed' WHERE id = 1",
+        f"UPDATE items SET completed_at = {t0 + 20 * 86400} WHERE id = 1",  # the completion moved
+        "UPDATE items SET completed_at = NULL, state = 'open' WHERE id = 1",  # reopened
+        f"UPDATE items SET deadline = {t0 + 70 * 86400}, unit_id = {unit} + 1 WHERE id = 1",
+        f"UPDATE items SET deadline = {t0 + 3 * 86400} WHERE id = 2",
+        "DELETE FROM items WHERE id = 1",
+    ]
+
+    def markers() -> list:
+        out = []
+        with empty_engine.connect() as c:
+            tx = c.begin()
+            for sql in writes:
+                c.execute(text("DELETE FROM rollup_dirty"))
+                c.execute(text(sql))
+                out.append(sorted(c.execute(text("SELECT kind, unit_id, day FROM rollup_dirty"))
+                                  .all()))
+            tx.rollback()
+        return out
+
+    with empty_engine.begin() as c:
+        c.execute(text("DELETE FROM rollup_changes"))
+    now = markers()
+    assert all(now) and ("c", unit, (t0 + 40 * 86400 + 28800) // 86400) in now[2]
+    assert [k for k, _, _ in now[1]] == ["s"]
+    command.downgrade(db.alembic_config(empty_engine), "0028")
+    assert markers() == now
+    db.migrate(empty_engine)
+    assert markers() == now
