@@ -1270,7 +1270,15 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
 
     # Cells (at a past month's end: the closed ones, and the snapshot of the open set).
     c = RollupCell
-    terms, unit_terms = _cell_terms("c", d1, d2, dirty["c"])
+    # The window's first, partial day (T − W to the end of its day) is read live; or, when its
+    # head (the day's start to T − W) is the shorter span and no marker makes that day's cells
+    # stale, the day's cells are read with the others and the head's items taken off them
+    # (`head`, below). Completions fall in office hours: at night the tail holds the whole day
+    # (5,100 items at ten million) and the head none.
+    head = (since is not None and d1 >= 1
+            and since - day_start(d1 - 1) < day_start(d1) - since
+            and not any(d1 - 1 in days for days in dirty["c"].values()))
+    terms, unit_terms = _cell_terms("c", d1 - 1 if head else d1, d2, dirty["c"])
     if snap is None:
         # No 'o' cell lies after the watermark's day (an item is in one only while its deadline
         # is before the watermark): the range runs to the end of the top-level cell holding
@@ -1388,7 +1396,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         if stale:
             live.append(([Item.unit_id.in_(stale), _open_at(t), not_odd()],
                          "ix_items_unit_received", None))
-    if since is not None:
+    if since is not None and not head:
         live.append(([Item.completed_at.is_not(None), done > since, done < day_start(d1),
                       not_odd()], "ix_items_completed", None))
     closed_days = [and_(Item.unit_id == u, done >= day_start(d), done < day_start(d + 1))
@@ -1421,8 +1429,18 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
         indexes += ["ix_items_open_units"] * (len(parts) - len(indexes))
     for row in db.hinted_cursor(session, union_all(*parts), indexes):
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
+    if head:
+        # The items completed from the start of the window's first day to T − W: counted in
+        # that day's cells above, not in view, taken off (closed before T: their flags are the
+        # cells'). A group left with nothing is no row, as in the base table's answer.
+        stmt = queries.raw_light_select(
+            as_of=as_of, window_days=None, region_id=region_id, unit_id=unit_id,
+            subsystem_ids=subsystem_ids).where(
+            Item.completed_at.is_not(None), done >= day_start(d1 - 1), done <= since, not_odd())
+        for row in db.hinted_cursor(session, stmt, ["ix_items_completed"]):
+            add((row[0], row[1], row[2]), [-int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
-                                                             else k[2]))]
+                                                             else k[2])) if any(out[k])]
     return ("rollups" if snap is None else "snapshot"), rows
 
 

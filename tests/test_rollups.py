@@ -778,6 +778,55 @@ def test_an_open_items_future_deadline_does_not_split_the_overdue_cells(empty_en
     assert rollups.frames_equal(got, want)
 
 
+def test_the_windows_first_day_is_its_cells_less_its_head(empty_engine, monkeypatch):
+    """The window's first, partial day: when its head (the day's start to T − W) is the shorter
+    span, the day's cells less the head's items read live; else the tail read live; with a
+    marker on that day (a write since the sweep), the tail. Items completed just before, at and
+    just after T − W, at both ends of the day: the base table's counts every time."""
+    rng, units, subs, counties = _random_items(empty_engine, 31, 300)
+    day = (NOW - 29 * D).astimezone(TZ).replace(hour=0, minute=0, second=0)  # local midnight
+    edge = day + 3 * H  # T − W of the first T below
+    times = [day + timedelta(seconds=x) for x in (0, 3600, -1)] + \
+        [edge + timedelta(seconds=x) for x in (-1, 0, 1)] + [day + 12 * H, day + D - timedelta(seconds=1)]
+    with db.session_scope(empty_engine) as s:
+        for k, done in enumerate(times * 3):
+            unit, region, _ = units[k % 4]
+            s.add(Item(external_id=f"E-{k}", subsystem_id=subs[k % 3], unit_id=unit,
+                       region_id=region, received_at=done - 2 * D, deadline=done - D * (k % 2),
+                       completed_at=done, state="completed", card_cancelled=False, verdict=0))
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+    heads = []
+    hinted = db.hinted_cursor
+
+    def spy(session, stmt, indexes):
+        heads.append(indexes == ["ix_items_completed"])
+        return hinted(session, stmt, indexes)
+
+    monkeypatch.setattr(db, "hinted_cursor", spy)
+    night, evening = edge + 30 * D, day + 20 * H + 30 * D  # T − W at 03:00 and at 20:00
+    for as_of, head in ((night, True), (evening, False)):
+        for unit in (None, units[1][0]):
+            heads.clear()
+            with db.session_scope(empty_engine, write=False) as s:
+                got = queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=30,
+                                           unit_id=unit)
+                want = queries.direct_light_counts(s, user=SYSTEM, as_of=as_of, window_days=30,
+                                                   unit_id=unit)
+            assert got.attrs["source"] == "rollups"
+            assert rollups.frames_equal(got, want), (as_of, unit)
+            assert heads[-1] is head  # the head's own read comes last, only when used
+    # A write since the sweep marks that day: its cells are stale, the tail is read.
+    with db.session_scope(empty_engine) as s:
+        item = s.scalars(select(Item).where(Item.external_id == "E-0")).one()
+        item.completed_at = day + 5 * H
+    heads.clear()
+    with db.session_scope(empty_engine, write=False) as s:
+        got = queries.light_counts(s, user=SYSTEM, as_of=night, window_days=30)
+        want = queries.direct_light_counts(s, user=SYSTEM, as_of=night, window_days=30)
+    assert rollups.frames_equal(got, want) and not heads[-1]
+
+
 def test_the_open_items_lights_come_from_the_pending_cells_at_any_minute(empty_engine):
     """The open items due after the watermark's day are counted from their pending cells (by the
     day each turns yellow, falls due or was received late, and its class): at many moments over
