@@ -227,16 +227,17 @@ def sqlite_sorts(target) -> Iterator[None]:
     put_back()
 
 
-def raw_cursor(session: Session, stmt, stream: bool = False):
+def raw_cursor(session: Session, stmt, stream: bool = False, values: dict | None = None):
     """A select executed on the DBAPI cursor of the session's connection (in its transaction):
     its rows are plain tuples, fetched in C, without SQLAlchemy's result processing (at ten
     million rows building Row objects costs more than the query). Only for selects whose values
     need no conversion (numbers); its parameters are converted by their columns' types (an
     epoch column's datetime). `stream`: on PostgreSQL a server-side cursor, so that
     `fetchmany` holds one part of a large result in memory, not all of it (SQLite's cursor
-    steps through the result anyway)."""
+    steps through the result anyway). `values`: the values of named parameters, by name (a
+    statement kept with its values unbound: `queries.light_template`)."""
     conn = session.connection()
-    sql, params = _raw_sql(stmt, conn.dialect)
+    sql, params = _raw_sql(stmt, conn.dialect, values)
     raw = conn.connection.dbapi_connection
     stream = stream and conn.dialect.name == "postgresql"
     cursor = raw.cursor(name=f"esup_stream_{next(_stream_ids)}") if stream else raw.cursor()
@@ -248,7 +249,7 @@ _RAW: dict = {}  # statement shape -> (text, {name: bind processor}, positional 
 RAW_MAX = 1000
 
 
-def _raw_sql(stmt, dialect) -> tuple[str, dict | tuple]:
+def _raw_sql(stmt, dialect, given: dict | None = None) -> tuple[str, dict | tuple]:
     """The select's text for the driver and its parameters, bind-processed. The text is kept
     per statement shape (as `indexed_by` keeps its hinted text: SQLAlchemy's cache key, and the
     length of each IN list), so a read of the same shape binds its values without compiling
@@ -271,17 +272,23 @@ def _raw_sql(stmt, dialect) -> tuple[str, dict | tuple]:
         names = None
         if key is not None:
             names = [compiled.bind_names.get(b) for b in key.bindparams]
-            if set(compiled.params) != set(_expanded(names, key.bindparams)):
+            if set(compiled.params) != _param_names(names, key.bindparams):
                 names = None  # not the naming relied on: compiled each time
         entry = (str(compiled), process, order, names)
         if names is not None:
             if len(_RAW) >= RAW_MAX:
                 _RAW.clear()
             _RAW[shape] = entry
-        values = compiled.construct_params()
+        values = compiled.construct_params()  # (render_postcompile: the statement's own)
+        for name, value in (given or {}).items():
+            if name in values:  # a named parameter is rendered under its own name
+                values[name] = value
+        missing = [name for name, value in values.items() if value is UNBOUND]
+        if missing:
+            raise ValueError(f"no value given for the parameter {missing[0]!r}")
     else:
         values = {name: value for name, (_b, value)
-                  in _expanded(entry[3], key.bindparams).items()}
+                  in _expanded(entry[3], key.bindparams, given).items()}
     sql, process, order, _names = entry
     params = {name: (value if process.get(name) is None else process[name](value))
               for name, value in values.items()}
@@ -341,20 +348,22 @@ def indexed_by(session: Session, stmt, indexes: list[str | None]):
                                   for name, (b, value) in _expanded(names, key.bindparams).items()])
 
 
-def hinted_cursor(session: Session, stmt, indexes: list[str | None]):
+def hinted_cursor(session: Session, stmt, indexes: list[str | None], values: dict | None = None):
     """`raw_cursor(session, indexed_by(session, stmt, indexes))` without the text clause between
     them: on SQLite the kept text executed on the DBAPI cursor, its values bound by their
     columns' types (a clause of a hundred parameters made, its cache key computed and its
     result's rows built on every read: a tenth of the cockpit's counts). Elsewhere
-    `raw_cursor(session, stmt)`. Rows are plain tuples (numbers: as `raw_cursor`)."""
+    `raw_cursor(session, stmt)`. Rows are plain tuples (numbers: as `raw_cursor`). `values`:
+    as `raw_cursor`'s."""
     if session.get_bind().dialect.name != "sqlite":
-        return raw_cursor(session, stmt)
+        return raw_cursor(session, stmt, values=values)
     key, entry = _hinted_entry(session, stmt, indexes)
     if key is None or entry is None or entry[1] is _UNKEPT:
-        return raw_cursor(session, indexed_by(session, stmt, indexes))
+        return raw_cursor(session, indexed_by(session, stmt.params(values) if values else stmt,
+                                              indexes))
     sql, names, process = entry
     params = {}
-    for name, (_b, value) in _expanded(names, key.bindparams).items():
+    for name, (_b, value) in _expanded(names, key.bindparams, values).items():
         p = process.get(name)
         params[name] = value if p is None else p(value)
     cursor = session.connection().connection.dbapi_connection.cursor()
@@ -374,8 +383,8 @@ def _hinted_entry(session: Session, stmt, indexes: list[str | None]):
     if entry is _MISSING:
         sql, compiled = _hinted_sql(stmt, indexes)
         names = None if sql is None else [compiled.bind_names.get(b) for b in key.bindparams]
-        if names is not None and set(compiled.params) != set(
-                _expanded(names, key.bindparams)):  # not the naming relied on: no text kept
+        if names is not None and set(compiled.params) != _param_names(
+                names, key.bindparams):  # not the naming relied on: no text kept
             names = _UNKEPT
         process = {}
         if sql is not None:
@@ -394,10 +403,33 @@ def _hinted_entry(session: Session, stmt, indexes: list[str | None]):
 _UNKEPT = object()  # a shape whose parameters are not named as `_expanded` expects
 
 
-def _expanded(names: list[str | None], binds) -> dict[str, tuple]:
+class _Unbound(int):
+    """The value of a parameter a statement is kept without (`queries.light_template`): a
+    number, so that the statement compiles (an IN list's text is rendered with the values at
+    hand), and an error if it reaches a read unreplaced (`_expanded`)."""
+
+
+UNBOUND = _Unbound(-(2**62))
+
+
+def _param_names(names: list[str | None], binds) -> set[str]:
+    """The parameter names `_expanded` gives, without the values."""
+    out: set[str] = set()
+    for name, b in zip(names, binds, strict=True):
+        if name is None:
+            continue
+        if b.expanding:
+            out.update(f"{name}_{i}" for i in range(1, len(b.effective_value) + 1))
+        else:
+            out.add(name)
+    return out
+
+
+def _expanded(names: list[str | None], binds, given: dict | None = None) -> dict[str, tuple]:
     """{parameter name in the text: (its bind, its value)}, once per name: an IN list's bind
     `n` with k values is rendered as the parameters n_1 … n_k (SQLAlchemy's post-compile
-    naming; `indexed_by` checks it against the compiled statement before keeping a text)."""
+    naming; `indexed_by` checks it against the compiled statement before keeping a text).
+    `given`: values by bind name, for binds made without one (required: missing, an error)."""
     out: dict[str, tuple] = {}
     for name, b in zip(names, binds, strict=True):
         if name is None:
@@ -405,6 +437,10 @@ def _expanded(names: list[str | None], binds) -> dict[str, tuple]:
         if b.expanding:
             for i, value in enumerate(b.effective_value, start=1):
                 out[f"{name}_{i}"] = (b, value)
+        elif given is not None and b.key in given:
+            out[name] = (b, given[b.key])
+        elif b.value is UNBOUND or b.required:
+            raise ValueError(f"no value given for the parameter {b.key!r}")
         else:
             out[name] = (b, b.effective_value)
     return out

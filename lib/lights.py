@@ -257,7 +257,7 @@ def _why_clock(rule, received_at, deadline, completed_at, as_of, yellow_pct) -> 
     return f"正常办理：剩余 {fmt_duration(left)}（总时限 {fmt_duration(allowed)}）", inputs
 
 
-def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,
+def light_flags_sql(received, deadline, completed, yellow_pct, as_of,
                     cancelled=None, verdict=None, *, open_at: bool = False,
                     due_known: bool = False) -> dict:
     """The rule's conditions as SQL booleans, for rows received by T. The light is the first that
@@ -277,7 +277,7 @@ def light_flags_sql(received, deadline, completed, yellow_pct, as_of: datetime,
     Each conjunction puts first the term that is false for most rows (most open items are
     green: the yellow test), so the database stops at it: a count over the open items not yet
     overdue evaluates a sixth fewer terms per row (10M items: 17 -> 14 ms)."""
-    t = literal(epoch(as_of), BigInteger)
+    t = sql_time(as_of)
     recv = type_coerce(received, BigInteger)
     due = type_coerce(deadline, BigInteger)
     done = type_coerce(completed, BigInteger)
@@ -320,10 +320,18 @@ def light_sql(received, deadline, completed, yellow_pct, as_of: datetime,
     )
 
 
-def exists_sql(received, as_of: datetime) -> ColumnElement:
+def exists_sql(received, as_of) -> ColumnElement:
     """Rows that exist at T: received by then (rows without a receipt time show grey)."""
     recv = type_coerce(received, BigInteger)
-    return or_(recv.is_(None), recv <= literal(epoch(as_of), BigInteger))
+    return or_(recv.is_(None), recv <= sql_time(as_of))
+
+
+def sql_time(as_of) -> ColumnElement:
+    """T in SQL, epoch seconds: a datetime's value, or an expression given for it (a bound
+    parameter of a statement kept per shape: `lib.queries.light_template`)."""
+    if isinstance(as_of, datetime):
+        return literal(epoch(as_of), BigInteger)
+    return as_of
 
 
 def yellow_from(received: datetime, deadline: datetime, yellow_pct: int) -> datetime:

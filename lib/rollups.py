@@ -1413,7 +1413,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     bases: dict[str | None, object] = {}
     for _, _, known in live:
         if known not in bases:
-            bases[known] = queries.raw_light_select(
+            bases[known], values = queries.light_template(
                 as_of=as_of, window_days=window_days, region_id=region_id, unit_id=unit_id,
                 subsystem_ids=subsystem_ids, open_only=known is not None,
                 due_known=known == "open, due")
@@ -1422,22 +1422,24 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     if snap is None:
         base = bases.get("open, due")
         if base is None:
-            base = queries.raw_light_select(
+            base, values = queries.light_template(
                 as_of=as_of, window_days=window_days, region_id=region_id, unit_id=unit_id,
                 subsystem_ids=subsystem_ids, open_only=True, due_known=True)
         parts += _pending_group_parts(base, first, today)
         indexes += ["ix_items_open_units"] * (len(parts) - len(indexes))
-    for row in db.hinted_cursor(session, union_all(*parts), indexes):
+    # (The selects are kept per shape with T, T − W and the filters as parameters, bound here.)
+    for row in db.hinted_cursor(session, union_all(*parts), indexes, values):
         add((row[0], row[1], row[2]), [int(x or 0) for x in row[3:]])
     if head:
         # The items completed from the start of the window's first day to T − W: counted in
         # that day's cells above, not in view, taken off (closed before T: their flags are the
         # cells'). A group left with nothing is no row, as in the base table's answer.
-        stmt = queries.raw_light_select(
+        base, values = queries.light_template(
             as_of=as_of, window_days=None, region_id=region_id, unit_id=unit_id,
-            subsystem_ids=subsystem_ids).where(
-            Item.completed_at.is_not(None), done >= day_start(d1 - 1), done <= since, not_odd())
-        for row in db.hinted_cursor(session, stmt, ["ix_items_completed"]):
+            subsystem_ids=subsystem_ids)
+        stmt = base.where(Item.completed_at.is_not(None), done >= day_start(d1 - 1),
+                          done <= since, not_odd())
+        for row in db.hinted_cursor(session, stmt, ["ix_items_completed"], values):
             add((row[0], row[1], row[2]), [-int(x or 0) for x in row[3:]])
     rows = [(*k, *out[k]) for k in sorted(out, key=lambda k: (k[0], k[1], -1 if k[2] is None
                                                              else k[2])) if any(out[k])]

@@ -160,6 +160,44 @@ def test_index_hints_bind_new_values_to_a_kept_statement(demo_engine):
             [tuple(r) for r in s.execute(q).all()]
 
 
+def test_a_light_template_reads_what_its_select_reads(demo_engine):
+    """`queries.light_template`: one statement per shape (a window or none, which filters, how
+    many subsystems), T, the window's start and the filters bound when it runs: the rows
+    `raw_light_select` gives for those values, at two times; a value left unbound is an
+    error, never NULL."""
+    from datetime import timedelta
+
+    import pytest
+    from sqlalchemy import exc, select
+
+    from lib import queries
+    from lib.clock import now_utc
+    from lib.models import Item, Subsystem
+
+    def rows(result):
+        return sorted((tuple(r) for r in result),
+                      key=lambda r: (r[0], r[1], -1 if r[2] is None else r[2]))
+
+    with db.session_scope(demo_engine, write=False) as s:
+        region = s.scalar(select(Item.region_id).where(Item.region_id.is_not(None)).limit(1))
+        unit = s.scalar(select(Item.unit_id).order_by(Item.id).limit(1))
+        subs = sorted(s.scalars(select(Subsystem.id)))[:3]
+        queries._LIGHT_TEMPLATES.clear()
+        for as_of in (now_utc() - timedelta(days=3), now_utc() - timedelta(days=40)):
+            for kw in ({}, {"region_id": region}, {"unit_id": unit, "subsystem_ids": subs},
+                       {"window_days": None}, {"open_only": True}):
+                args = {"as_of": as_of, "window_days": 90} | kw
+                want = rows(s.execute(queries.raw_light_select(**args)).all())
+                stmt, values = queries.light_template(**args)
+                assert rows(db.hinted_cursor(s, stmt, [None], values).fetchall()) == want, kw
+                assert len(want) > 3
+        assert len(queries._LIGHT_TEMPLATES) == 5  # one per shape, not one per read
+        stmt, values = queries.light_template(as_of=now_utc(), window_days=30)
+        del values["lt_t"]
+        with pytest.raises((ValueError, exc.StatementError, exc.InvalidRequestError)):
+            db.hinted_cursor(s, stmt, [None], values).fetchall()
+
+
 def test_a_raw_cursor_converts_its_parameters_by_their_types(demo_engine):
     """`db.raw_cursor` binds an epoch column's datetime as the column stores it (epoch seconds):
     it counts what the statement itself counts."""

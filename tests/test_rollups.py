@@ -799,9 +799,9 @@ def test_the_windows_first_day_is_its_cells_less_its_head(empty_engine, monkeypa
     heads = []
     hinted = db.hinted_cursor
 
-    def spy(session, stmt, indexes):
+    def spy(session, stmt, indexes, values=None):
         heads.append(indexes == ["ix_items_completed"])
-        return hinted(session, stmt, indexes)
+        return hinted(session, stmt, indexes, values)
 
     monkeypatch.setattr(db, "hinted_cursor", spy)
     night, evening = edge + 30 * D, day + 20 * H + 30 * D  # T − W at 03:00 and at 20:00
