@@ -1275,7 +1275,7 @@ def light_counts(session: Session, *, as_of: datetime, window_days: int | None =
     # stale, the day's cells are read with the others and the head's items taken off them
     # (`head`, below). Completions fall in office hours: at night the tail holds the whole day
     # (5,100 items at ten million) and the head none.
-    head = (since is not None and d1 >= 1
+    head = (since is not None and 1 <= d1 <= d2 + 1  # (that day a whole day the cells hold)
             and since - day_start(d1 - 1) < day_start(d1) - since
             and not any(d1 - 1 in days for days in dirty["c"].values()))
     terms, unit_terms = _cell_terms("c", d1 - 1 if head else d1, d2, dirty["c"])
@@ -1603,7 +1603,7 @@ def frames_equal(a, b) -> bool:
     def norm(df):
         df = df.copy()
         df["region_id"] = df["region_id"].fillna(-1).astype(int)
-        df = df[df["total"] > 0]
+        df = df[df["total"] != 0]  # (a negative row is a wrong one: kept, compared)
         return df.sort_values(key).reset_index(drop=True).astype(int)
 
     return norm(a).equals(norm(b))

@@ -787,7 +787,8 @@ def test_the_windows_first_day_is_its_cells_less_its_head(empty_engine, monkeypa
     day = (NOW - 29 * D).astimezone(TZ).replace(hour=0, minute=0, second=0)  # local midnight
     edge = day + 3 * H  # T − W of the first T below
     times = [day + timedelta(seconds=x) for x in (0, 3600, -1)] + \
-        [edge + timedelta(seconds=x) for x in (-1, 0, 1)] + [day + 12 * H, day + D - timedelta(seconds=1)]
+        [edge + timedelta(seconds=x) for x in (-1, 0, 1)] + [day + 12 * H, day + D - timedelta(seconds=1)] + \
+        [day + 30 * D + H, day + 30 * D + 2 * H]  # and on the day of the first T, before it
     with db.session_scope(empty_engine) as s:
         for k, done in enumerate(times * 3):
             unit, region, _ = units[k % 4]
@@ -816,6 +817,12 @@ def test_the_windows_first_day_is_its_cells_less_its_head(empty_engine, monkeypa
             assert got.attrs["source"] == "rollups"
             assert rollups.frames_equal(got, want), (as_of, unit)
             assert heads[-1] is head  # the head's own read comes last, only when used
+    # A window of no days at all: T − W is T, its day not yet a whole day in the cells.
+    with db.session_scope(empty_engine, write=False) as s:
+        for as_of in (night, evening):
+            got = queries.light_counts(s, user=SYSTEM, as_of=as_of, window_days=0)
+            want = queries.direct_light_counts(s, user=SYSTEM, as_of=as_of, window_days=0)
+            assert rollups.frames_equal(got, want), as_of
     # A write since the sweep marks that day: its cells are stale, the tail is read.
     with db.session_scope(empty_engine) as s:
         item = s.scalars(select(Item).where(Item.external_id == "E-0")).one()
