@@ -152,6 +152,19 @@ def thresholds(session: Session, r: Rule, found: dict[str, str] | None = None) -
     return out
 
 
+def thresholds_of(session: Session, rules: Iterable[Rule]) -> dict[str, dict]:
+    """`thresholds` of each rule by its code, the settings of all read at once."""
+    rules = list(rules)
+    found = _settings_of(session, rules)
+    return {r.code: thresholds(session, r, found) for r in rules}
+
+
+def weights_of(session: Session, codes: Iterable[str]) -> dict[str, float]:
+    """Each rule's weight in the risk queue, by code (one read of the settings)."""
+    return {code: float(t["weight"]) for code, t in
+            thresholds_of(session, [RULES[c] for c in dict.fromkeys(codes)]).items()}
+
+
 def _settings_of(session: Session, rules: list[Rule]) -> dict[str, str]:
     """The administrators' settings of these rules' thresholds, in one read."""
     keys = [_setting_key(r.code, n) for r in rules for n in [*r.defaults, "weight"]]
@@ -584,11 +597,10 @@ def risk_queue(session: Session, records: Iterable[FlagRecord], *, high: float =
                medium: float = 1.5) -> list[RiskRow]:
     """DOZORRO's weighted risk: per subject, the sum of the weights of the rules that fired
     (weights configurable per rule); high / medium / low buckets; riskiest first."""
-    weights: dict[str, float] = {}
+    records = list(records)
+    weights = weights_of(session, (r.code for r in records))
     acc: dict[str, dict] = {}
     for r in records:
-        if r.code not in weights:
-            weights[r.code] = float(thresholds(session, RULES[r.code])["weight"])
         a = acc.setdefault(r.subject, {"unit_id": r.unit_id, "score": 0.0, "codes": [],
                                        "amount": 0.0})
         if r.code in a["codes"]:

@@ -71,7 +71,7 @@ with right:
     if monthly.empty:
         st.caption("暂无评价。")
     else:
-        st.line_chart(monthly.set_index("月份")[["满意率"]], height=180)
+        ui.chart(charts.monthly_share_line(monthly, "满意率", height=180))
 
 st.subheader("各单位办理情况")
 rows = []

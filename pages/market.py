@@ -8,7 +8,7 @@ from collections import Counter
 import pandas as pd
 import streamlit as st
 
-from lib import flags, ui
+from lib import charts, flags, ui
 from lib.access import PermissionDenied, can
 from lib.config import TZ
 from lib.domains.market import DOMAIN, queries, rules
@@ -50,7 +50,8 @@ def risks(url_: str, as_of, region_id, _records: list):
     with ui.read() as s:
         tender_q = flags.risk_queue(s, records)
         units, _, _ = lookups(url_)
-        weights = {r.code: flags.thresholds(s, r)["weight"] for r in flags.rules_of(DOMAIN)}
+        weights = {code: t["weight"]
+                   for code, t in flags.thresholds_of(s, flags.rules_of(DOMAIN)).items()}
         return tender_q, queries.buyer_risk(s, records, units), weights
 
 
@@ -203,8 +204,9 @@ with tab_rules:
         fired = Counter(r.code for r in records)
         with ui.read() as s:
             rows = []
+            every = flags.thresholds_of(s, flags.rules_of(DOMAIN))
             for r in flags.rules_of(DOMAIN):
-                th = flags.thresholds(s, r)
+                th = every[r.code]
                 rows.append({
                     "规则": r.code, "名称": r.name, "类型": "法定时限" if r.timing else "红旗",
                     "权重": th["weight"], "本期触发": fired.get(r.code, 0),
@@ -248,5 +250,5 @@ with tab_trend:
                                 "规则": f"{r.code} {rules_by_code[r.code].name}"} for r in records])
             pivot = df.pivot_table(index="月份", columns="规则", aggfunc="size", fill_value=0)
             st.markdown("**每月发现数**（按越线时间）")
-            st.bar_chart(pivot)
+            ui.chart(charts.monthly_stacked_bars(pivot, title="发现数"))
             ui.table(pivot.reset_index(), "要素市场趋势", key="market_trend")

@@ -110,3 +110,34 @@ def test_execution_curves_template_equals_the_chart_built_directly():
     assert spec.pop("data") == {"name": "curves"}
     assert spec == direct
     assert values[0]["day"] == "2026-01-01T00:00:00" and len(values) == 12
+
+
+def test_monthly_charts_are_valid_vega_lite_with_their_data():
+    """The two monthly charts that replaced Streamlit's `st.line_chart` and
+    `st.bar_chart` (each built and validated an Altair chart on every run): their specs pass
+    Vega-Lite's schema, carry the title given and every month's value, and leave no
+    placeholder."""
+    import json
+
+    import altair as alt
+    import pandas as pd
+
+    monthly = pd.DataFrame({"月份": ["2026-09", "2026-10", "2026-11"],
+                            "满意率": [0.8, None, 0.95]})
+    line = charts.monthly_share_line(monthly, "满意率", height=180)
+    alt.Chart.from_dict(line, validate=True)
+    assert line["height"] == 180 and line["encoding"]["y"]["title"] == "满意率"
+    assert line["datasets"]["months"] == [{"月份": "2026-09", "value": 0.8},
+                                          {"月份": "2026-10", "value": None},
+                                          {"月份": "2026-11", "value": 0.95}]
+    records = pd.DataFrame({"月份": ["2026-10", "2026-10", "2026-11"],
+                            "规则": ["M01 单一来源", "M02 围标", "M01 单一来源"]})
+    pivot = records.pivot_table(index="月份", columns="规则", aggfunc="size", fill_value=0)
+    bars = charts.monthly_stacked_bars(pivot, title="发现数")
+    alt.Chart.from_dict(bars, validate=True)
+    assert bars["encoding"]["y"]["title"] == "发现数"
+    assert sorted((v["月份"], v["series"], v["件数"]) for v in bars["datasets"]["counts"]) == [
+        ("2026-10", "M01 单一来源", 1), ("2026-10", "M02 围标", 1), ("2026-11", "M01 单一来源", 1)]
+    for spec in (line, bars):
+        t = json.dumps(spec, ensure_ascii=False)
+        assert charts.TITLE not in t and charts.COLOR not in t

@@ -105,12 +105,11 @@ def tender_detail(session: Session, ext: str, as_of: datetime) -> dict | None:
 def buyer_risk(session: Session, records, units: dict[int, str]) -> list[dict]:
     """Per responsible unit: the weighted risk of everything that fired on it (each finding
     counts its rule's weight), red and yellow counts, the rules and the money at stake."""
-    weights = {}
+    records = list(records)
+    weights = flags.weights_of(session, (r.code for r in records))
     acc: dict = defaultdict(lambda: {"score": 0.0, "red": 0, "yellow": 0, "codes": set(),
                                      "amount": 0.0})
     for r in records:
-        if r.code not in weights:
-            weights[r.code] = float(flags.thresholds(session, flags.RULES[r.code])["weight"])
         a = acc[r.unit_id]
         a["score"] += weights[r.code]
         a[r.light] += 1

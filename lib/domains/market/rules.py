@@ -668,8 +668,8 @@ def fence_table(session, as_of: datetime) -> list[dict]:
                     + (str(_r(f.lower if side == "lower" else f.upper)) if f.ready else "—"),
                     "状态": "已计算" if f.ready else "样本不足，不判定"})
 
-    th = {code: flags.thresholds(session, flags.RULES[code]) for code in
-          ("MKT-R024", "MKT-R058", "MKT-R038", "MKT-R025", "MKT-NONCOMP", "MKT-CONC")}
+    th = flags.thresholds_of(session, [flags.RULES[code] for code in (
+        "MKT-R024", "MKT-R058", "MKT-R038", "MKT-R025", "MKT-NONCOMP", "MKT-CONC")])
     add("MKT-R024", "次低价与中标价差额比例", gap_fence(snap, th["MKT-R024"]), "lower")
     add("MKT-R058", "次低价与中标价差额比例", gap_fence(snap, th["MKT-R058"]), "upper")
     fb, fs = disqualified_fences(snap, th["MKT-R038"])
