@@ -367,12 +367,12 @@ def forget(session: Session) -> None:
 def rebuild(session: Session, now: datetime | None = None,
             items: Iterable[np.ndarray] | None = None, ahead: Ahead | None = None) -> dict:
     """Every cell recomputed from the base table; the dirty markers cleared; the watermark at
-    `now`. Returns what was built. `items`: every row of the table as `raw_items` gives them,
-    from a loader that holds them in memory (`bench.build`), read instead of the table for the
-    snapshots and the assessment's months (the cells are still counted by the database). They
-    are judged on another thread while this session works: they must not read the database
-    (not `raw_items(session)` itself: give a list read before). `ahead`: those rows judged
-    before the rebuild began (`judge_ahead`, for the same `now`), in place of `items`."""
+    `now`. Returns what was built. The table is read once (`raw_items`) and judged in numpy for
+    the day cells, the month-end snapshots and the assessment's months (`_Scan`); `verify`
+    counts the same in SQL. `items`: every row of the table as `raw_items` gives them, from a
+    loader that holds them in memory, judged instead of the read. `ahead`: those rows judged
+    before the rebuild began (`judge_ahead`, for the same `now`: `bench.build` judges them
+    while SQLite builds the indexes), in place of `items`."""
     from lib.clock import now_utc
 
     now = now or now_utc()
@@ -422,7 +422,7 @@ def judge_ahead(session: Session, now: datetime, parts: Callable[[], Iterable[np
     def run() -> _Scan:
         first_recv, first_due = _first_times(parts())
         days = month_starts(*_snapshot_range_of(first_recv, watermark))
-        scan = _Scan(days, scoring.months_from(first_due, watermark), posts, pcts)
+        scan = _Scan(days, scoring.months_from(first_due, watermark), posts, pcts, watermark)
         scan.add_all(parts())
         return scan
 
@@ -437,42 +437,33 @@ def _rebuild(session: Session, st: RollupState, now: datetime, watermark: int,
     session.execute(delete(RollupChange))  # the rebuild reads the items as they are now
     scan = _Scan.begin(session, st, watermark)
     if ahead is not None:
-        items = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Rows given in memory are judged in numpy on a second thread while the database counts
-        # the cells (SQLite lets go of Python's lock while it works): both at once, on two cores.
-        judged = None if items is None else pool.submit(scan.add_all, items)
-        try:
-            _insert_cells(session, _cell_select("c", *_closed_where()))
-            _insert_cells(session, _cell_select("o", *_overdue_where(watermark)))
-            for lower, size in zip(SIZES, SIZES[1:], strict=False):
-                _roll_up(session, size, lower)
-            session.execute(delete(RollupPending))
-            _insert_pending(session, pending_select(watermark))
-            _analyze_pending(session)
-        except BaseException:
-            scan.stop.set()  # the worker stops at its next part: the error is not kept waiting
-            raise
-        t1 = time.perf_counter()
-        if ahead is not None:
-            # Judged while the cells were counted or before: its ranges and look-ups must be
-            # what the table gives now (the rows given were all the table's, none changed).
-            judged_ahead = ahead.scan(watermark)
-            if not judged_ahead.same_as(scan):
-                raise ValueError("rows judged ahead of the rebuild do not match the table: "
-                                 "rebuild without them")
-            scan = judged_ahead
-        elif judged is None:
-            # (closed here even if judging fails: a server-side cursor must not outlive it)
-            with closing(raw_items(session)) as parts:
-                scan.add_all(parts)
-        else:
-            judged.result()
+        # Judged before the rebuild began: its ranges, look-ups and watermark must be what the
+        # table gives now (the rows given were all the table's, none changed since).
+        judged_ahead = ahead.scan(watermark)
+        if not judged_ahead.same_as(scan):
+            raise ValueError("rows judged ahead of the rebuild do not match the table: "
+                             "rebuild without them")
+        scan, how = judged_ahead, "judged ahead"
+    elif items is not None:
+        scan.add_all(items)
+        how = "given"
+    else:
+        # (closed here even if judging fails: a server-side cursor must not outlive it)
+        with closing(raw_items(session)) as parts:
+            scan.add_all(parts)
+        how = "read once"
+    t1 = time.perf_counter()
+    # The day cells, the month-end snapshots and the months' figures from the one scan (the
+    # day cells were counted by a GROUP BY of the whole table before: 15-30 s at ten million
+    # items, besides the read the scan makes anyway); the larger cells summed from the days.
     snapshots, months = scan.store(session)
-    _log.info("rollups rebuilt: cells %.1f s; %d month-end snapshots and %d months' figures "
-              "from the items %s, %.1f s after the cells", t1 - t0, snapshots, months,
-              "judged ahead" if ahead is not None else "read once" if items is None
-              else "given, judged beside the cells",
+    for lower, size in zip(SIZES, SIZES[1:], strict=False):
+        _roll_up(session, size, lower)
+    session.execute(delete(RollupPending))
+    _insert_pending(session, pending_select(watermark))
+    _analyze_pending(session)
+    _log.info("rollups rebuilt: the items %s in %.1f s; cells, %d month-end snapshots and %d "
+              "months' figures kept in %.1f s", how, t1 - t0, snapshots, months,
               time.perf_counter() - t1)
     st.built, st.overdue_until, st.maintained_at = True, watermark, epoch(now)
     session.flush()
@@ -940,6 +931,78 @@ def _snapshot_of(a: np.ndarray, days_a: np.ndarray, ts: np.ndarray) -> pd.DataFr
     return _snapshot_part(snap, days_a, ts)
 
 
+FAR_S = int(FAR.timestamp())
+CELL_KEYS = ["kind", "bucket", "unit_id", "subsystem_id", "region_id"]
+CELL_SUMS = ["n", "red", "near", "grey"]
+
+
+def _cells_of(a: np.ndarray, watermark: int) -> pd.DataFrame:
+    """The day cells (size 1) of `_joined` rows, as `_cell_select` counts them in SQL for the
+    closed items ('c', by the day of completion) and the open items due before the watermark
+    ('o', by the day of the deadline): the rows filtered as its WHERE filters them and each
+    flag of `lib.lights.light_flags_sql` at FAR written out in numpy, NULL as NaN (a
+    comparison with NULL is not true in SQL, one with NaN false in numpy; every flag that
+    could differ is ANDed with the times being known). `verify` recounts the cells in SQL."""
+    unit, sub, region, recv, due, done, cancelled, verdict, pct = (
+        a[:, i] for i in _joined_index(("unit_id", "subsystem_id", "region_id", "received",
+                                        "deadline", "completed", "cancelled", "verdict",
+                                        "yellow_pct")))
+    t = FAR_S
+    with np.errstate(invalid="ignore"):  # NULL (NaN) compares false, as in SQL
+        ok = ~odd_mask(recv, due, done)
+        has_done = ~np.isnan(done)
+        closed_rows = ok & has_done
+        overdue_rows = ok & ~has_done & (due < watermark)
+        known = ~np.isnan(recv) & ~np.isnan(due)
+        standing = cancelled == 0
+        red_verdict = verdict == 2
+        v_red = red_verdict & standing
+        v_yellow = (verdict == 1) & standing
+        is_open = ~has_done | (done > t)
+        is_closed = has_done & (done <= t)
+        late = known & is_closed & ((done > due) | v_red) & standing
+        overdue = ((t > due) | red_verdict) & standing & is_open & known
+        late_by_clock = is_closed & (done > due) & standing
+        overdue_by_clock = is_open & (t > due) & standing
+        near_by_clock = ((due - t) * 100 < pct * (due - recv)) & (t <= due) & is_open
+        near = (near_by_clock | (v_yellow & ~late_by_clock & ~overdue_by_clock)) & known & ~v_red
+    grey = ~known
+    frames = []
+    for kind, rows, col, red, near_ in (("c", closed_rows, done, late, near),
+                                        ("o", overdue_rows, due, overdue, None)):
+        if not rows.any():
+            continue
+        frames.append(pd.DataFrame({
+            "kind": kind, "bucket": ((col[rows] + OFFSET) // DAY).astype(np.int64),
+            "unit_id": unit[rows].astype(np.int64), "subsystem_id": sub[rows].astype(np.int64),
+            "region_id": region[rows].astype(np.int64), "n": 1,
+            "red": red[rows].astype(np.int64),
+            "near": 0 if near_ is None else near_[rows].astype(np.int64),
+            "grey": grey[rows].astype(np.int64)}))
+    if not frames:
+        return pd.DataFrame(columns=CELL_KEYS + CELL_SUMS)
+    return _cells_summed(frames)
+
+
+def _cells_summed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=CELL_KEYS + CELL_SUMS)
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    return frame.groupby(CELL_KEYS, as_index=False, sort=False)[CELL_SUMS].sum()
+
+
+def _insert_cell_frame(session: Session, cells: pd.DataFrame) -> None:
+    """Day cells counted in numpy (`_cells_of`) written as size-1 cells."""
+    records = [{"kind": k, "size": 1, "bucket": int(b), "unit_id": int(u), "subsystem_id": int(s),
+                "region_id": int(r), "n": int(n), "red": int(red), "near": int(near),
+                "grey": int(grey)}
+               for k, b, u, s, r, n, red, near, grey in zip(
+                   *(cells[c].tolist() for c in CELL_KEYS + CELL_SUMS), strict=True)]
+    for start in range(0, len(records), 50_000):
+        session.execute(insert(RollupCell), records[start:start + 50_000])
+
+
 class _Scan:
     """Every month-end snapshot (`rebuild_snapshots`) and every finished month's figures of the
     assessment (`scoring.rebuild_months`) from one read of the items in the table's order,
@@ -949,10 +1012,13 @@ class _Scan:
     `add_all` judges the parts in numpy without touching the database (rows a loader holds can
     be judged on another thread); `store` keeps the sums."""
 
-    def __init__(self, days: list[int], keys: list[int], posts: dict, pcts: dict):
+    def __init__(self, days: list[int], keys: list[int], posts: dict, pcts: dict,
+                 watermark: int):
         from lib import scoring
 
         self.days, self.keys, self.posts, self.pcts = days, keys, posts, pcts
+        self.watermark = watermark
+        self.cells: list[pd.DataFrame] = []  # the day cells' parts (`_cells_of`)
         self.days_a = np.array(self.days, dtype=np.int64)
         self.ts = self.days_a * DAY - OFFSET - 1
         self.months = scoring.MonthScan(self.keys)
@@ -970,11 +1036,11 @@ class _Scan:
         days = month_starts(first, last)
         st.snap_from, st.snap_until = days[0], days[-1]
         keys = scoring.forget_months(session, st, watermark)
-        return cls(days, keys, *_lookups(session))
+        return cls(days, keys, *_lookups(session), watermark)
 
     def same_as(self, other: _Scan) -> bool:
-        return (self.days, self.keys, self.posts, self.pcts) == \
-            (other.days, other.keys, other.posts, other.pcts)
+        return (self.days, self.keys, self.posts, self.pcts, self.watermark) == \
+            (other.days, other.keys, other.posts, other.pcts, other.watermark)
 
     def add_all(self, items: Iterable[np.ndarray]) -> None:
         """Parts of RAW_ITEM_COLUMNS rows (`raw_items`), every row of the table once."""
@@ -986,6 +1052,9 @@ class _Scan:
                 return
             a = _joined(raw, self.posts, self.pcts)
             del raw
+            self.cells.append(_cells_of(a, self.watermark))
+            if len(self.cells) >= scoring.FOLD_PARTS:
+                self.cells = [_cells_summed(self.cells)]
             self.months.add(a)
             part = _snapshot_of(a, self.days_a, ts)
             if len(part):
@@ -994,9 +1063,10 @@ class _Scan:
                     self.parts = [_summed(self.parts)]
 
     def store(self, session: Session) -> tuple[int, int]:
-        """The sums kept; (snapshots, months)."""
+        """The sums kept (the day cells, the snapshots, the months); (snapshots, months)."""
         from lib import scoring
 
+        _insert_cell_frame(session, _cells_summed(self.cells))
         _insert_sums(session, _summed(self.parts))
         scoring.store_months(session, self.months.figures(session), self.keys)
         return len(self.days), len(self.keys)

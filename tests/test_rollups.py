@@ -494,34 +494,72 @@ def test_the_numpy_lookup_is_an_outer_join():
     assert np.isnan(rollups._lookup(keys, {})).all()
 
 
-def test_a_failed_rebuild_stops_judging_the_rows_given(empty_engine, monkeypatch):
-    """When counting the cells fails, the rows given are no longer judged on the other thread
-    (at ten million items that would keep the error waiting for tens of seconds), and the
-    error is the one raised."""
-    import threading
-    import time
+def _sql_day_cells(s, watermark: int) -> list[tuple]:
+    """The day cells counted by the database (`_cell_select`, as `verify` counts them)."""
+    out = []
+    for kind, where in (("c", rollups._closed_where()),
+                        ("o", rollups._overdue_where(watermark))):
+        out += [tuple(int(v) if k else v for k, v in enumerate(row))
+                for row in s.execute(rollups._cell_select(kind, *where)).all()]
+    return sorted(out)
 
-    _random_items(empty_engine, 5, 60)
-    failed, taken = threading.Event(), []
 
-    def parts(rows):
-        for k in range(50):
-            taken.append(k)
-            if k == 1:
-                assert failed.wait(30)  # the cells' count fails meanwhile
-                time.sleep(0.3)  # (and the rebuild, failing, tells the worker to stop)
-            yield rows
+def _kept_day_cells(s) -> list[tuple]:
+    c = RollupCell
+    return sorted(tuple(int(v) if k else v for k, v in enumerate(row)) for row in s.execute(
+        select(c.kind, c.size, c.bucket, c.unit_id, c.subsystem_id, c.region_id, c.n, c.red,
+               c.near, c.grey).where(c.size == 1)).all())
 
-    def boom(*_a, **_k):
-        failed.set()
-        raise RuntimeError("the cells' count failed")
 
+def test_the_rebuilds_day_cells_in_numpy_are_the_sql_counts(empty_engine, monkeypatch):
+    """The rebuild counts the day cells in numpy from its one read (`_cells_of`); the database's
+    GROUP BY (`_cell_select`, which `verify` and the sweep's dirty days use) gives the same
+    cells, row for row: random items, contradictory and missing times, cancelled cards,
+    verdicts on closed and open items, items completed exactly at the deadline and a second
+    after, items due just before and at the watermark, read in many parts."""
+    rng, units, subs, counties = _random_items(empty_engine, 41, 900)
+    _odd_items(empty_engine)
+    watermark = rollups._watermark(NOW)
+    at = datetime.fromtimestamp(watermark, UTC)
     with db.session_scope(empty_engine) as s:
-        rows = np.concatenate(list(rollups.raw_items(s)))
-        monkeypatch.setattr(rollups, "_insert_cells", boom)
-        with pytest.raises(RuntimeError, match="cells' count failed"):
-            rollups.rebuild(s, NOW, items=parts(rows))
-    assert len(taken) <= 3, taken
+        unit, sub = units[0][0], subs[0]
+        edge = [  # received, deadline, completed, cancelled, verdict
+            (NOW - 9 * D, NOW - 2 * D, NOW - 2 * D, False, 0),  # done at the deadline: on time
+            (NOW - 9 * D, NOW - 2 * D, NOW - 2 * D + timedelta(seconds=1), False, 0),  # late
+            (NOW - 9 * D, NOW - 2 * D, NOW - 2 * D + H, True, 0),  # late, card cancelled
+            (NOW - 9 * D, NOW - 2 * D, NOW - 3 * D, False, 1),  # on time, yellow verdict
+            (NOW - 9 * D, NOW - 2 * D, NOW - 3 * D, False, 2),  # on time, red verdict
+            (NOW - 9 * D, NOW - 2 * D, NOW - 3 * D, True, 2),  # red verdict cancelled
+            (NOW - 9 * D, NOW - 2 * D, NOW - D, False, 1),  # late and a yellow verdict
+            (None, NOW - 2 * D, NOW - D, False, 1),  # closed, no receipt: grey
+            (NOW - 9 * D, None, NOW - D, False, 2),  # closed, no deadline: grey
+            (NOW - 9 * D, at - timedelta(seconds=1), None, False, 0),  # due just before
+            (NOW - 9 * D, at, None, False, 0),  # due at the watermark: not yet overdue
+            (NOW - 9 * D, NOW - 4 * D, None, True, 1),  # overdue, cancelled, yellow verdict
+            (None, NOW - 4 * D, None, False, 2),  # overdue, no receipt: grey
+        ]
+        for k, (recv, due, done, cancelled, verdict) in enumerate(edge * 2):
+            s.add(Item(external_id=f"EDGE-{k}", subsystem_id=sub, unit_id=unit,
+                       region_id=None if k % 2 else counties[0], received_at=recv,
+                       deadline=due, completed_at=done,
+                       state="completed" if done else "open", card_cancelled=cancelled,
+                       verdict=verdict))
+    monkeypatch.setattr(rollups, "SNAPSHOT_CHUNK", 97)  # many parts, summed as they come
+    monkeypatch.setattr(scoring, "FOLD_PARTS", 3)
+    with db.session_scope(empty_engine) as s:
+        rollups.rebuild(s, NOW)
+        assert int(rollups.state(s).overdue_until) == watermark
+        kept, want = _kept_day_cells(s), _sql_day_cells(s, watermark)
+        assert kept == want
+        kinds = {row[0] for row in kept}
+        assert kinds == {"c", "o"} and len(kept) > 300
+        for col in (7, 8, 9):  # red, near and grey each counted somewhere
+            assert sum(row[col] for row in kept) > 5, col
+        assert rollups.verify(s, NOW) == []
+        # A cell changed in the kept rows is drift the SQL names.
+        s.execute(update(RollupCell).where(RollupCell.size == 1, RollupCell.kind == "c")
+                  .values(near=RollupCell.near + 1))
+        assert rollups.verify(s, NOW) != []
 
 
 def test_many_dirty_days_are_read_in_parts(empty_engine):
