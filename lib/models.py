@@ -186,7 +186,9 @@ class Item(Base):
         # and last days read no row.
         Index("ix_items_completed", "completed_at", "unit_id", "subsystem_id", "region_id",
               "received_at", "deadline", "card_cancelled", "verdict"),
-        Index("ix_items_rated", "rated_at"),  # ratings by the month they were given
+        # Ratings by the month they were given: the rated items only (migration 0030).
+        Index("ix_items_rated", "rated_at", sqlite_where=text("rated_at IS NOT NULL"),
+              postgresql_where=text("rated_at IS NOT NULL")),
         # Covers the cockpit's scan, in its GROUP BY order (see lib.queries.light_counts).
         Index("ix_items_view", "unit_id", "subsystem_id", "region_id", "completed_at",
               "received_at", "deadline", "card_cancelled", "verdict"),

@@ -1,11 +1,14 @@
 """Migrations: the schema they build matches the models, and upgrading keeps existing data."""
 
+from datetime import datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 import lib.domains  # noqa: F401 - the domains' models join Base.metadata
 from lib import catalog, db
+from lib.config import TZ
 from lib.models import Base
 from tests.conftest import new_database_url
 
@@ -304,3 +307,51 @@ def test_0029_writes_the_same_markers_in_one_statement(empty_engine):
     assert markers() == now
     db.migrate(empty_engine)
     assert markers() == now
+
+
+def test_0030_keeps_only_the_rated_items_in_the_ratings_index(empty_engine):
+    """From 0030 on `ix_items_rated` holds the rated items only; the month's ratings are read
+    through it (SQLite: by the hint `scoring` gives it, which fails if the index cannot serve
+    the query) and are the same rows as under 0029's index of every item."""
+    from alembic import command
+
+    from lib import scoring
+
+    with db.session_scope(empty_engine) as s:
+        catalog.seed_catalog(s)
+        sub, unit = s.execute(text("SELECT id, (SELECT min(id) FROM units) FROM subsystems "
+                                   "ORDER BY id LIMIT 1")).one()
+        t0 = 1_790_000_000  # 2026-09-21
+        for k in range(40):
+            rated = k % 4 == 0
+            s.execute(text(
+                "INSERT INTO items (id, external_id, subsystem_id, unit_id, received_at, "
+                "deadline, completed_at, state, updated_at, card_cancelled, verdict, rating, "
+                "rated_at) VALUES (:id, :ext, :sub, :unit, :r, :d, :c, 'completed', :r, false, "
+                "0, :rating, :rated)"),
+                {"id": k + 1, "ext": f"R-{k}", "sub": sub, "unit": unit, "r": t0 + k * 3600,
+                 "d": t0 + 86400 * 5, "c": t0 + 86400 * 2, "rating": (k % 5) + 1 if rated else None,
+                 "rated": t0 + 86400 * (3 + k % 20) if rated else None})
+    start = datetime(2026, 9, 1, tzinfo=TZ)
+    end = datetime(2026, 11, 1, tzinfo=TZ)
+
+    def ratings():
+        with db.session_scope(empty_engine, write=False) as s:
+            df = scoring._load_ratings(s, start, end, end)
+        return sorted(zip(df["id"].tolist(), df["rating"].tolist(), strict=True))
+
+    def partial() -> bool:
+        if empty_engine.dialect.name == "sqlite":
+            sql = "SELECT sql FROM sqlite_master WHERE name = 'ix_items_rated'"
+        else:
+            sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_items_rated'"
+        with empty_engine.connect() as c:
+            return "rated_at IS NOT NULL" in c.execute(text(sql)).scalar().replace("(", "") \
+                .replace(")", "")
+
+    now = ratings()
+    assert len(now) == 10 and partial()
+    command.downgrade(db.alembic_config(empty_engine), "0029")
+    assert not partial() and ratings() == now
+    db.migrate(empty_engine)
+    assert partial() and ratings() == now
