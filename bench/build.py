@@ -1,14 +1,15 @@
 """A vectorized loader for the scale benchmark: millions of supervised items on SQLite in minutes.
 
 The demo's reference data and the rest of its records (key work, projects, submissions,
-accounts) come from `lib.demo.load_demo` with no ordinary items; then the items are generated
-with numpy (the demo's subsystem weights, each subsystem's departments, counties weighted as in
-the demo, units with their own habits of lateness) and written with sqlite3's executemany with
-journal_mode=OFF and synchronous=OFF, the triggers and most indexes dropped during the load and
-made again after it (`kept_during_load`); the second half written by a forked process at the
-same time (`insert_halves`); the rows judged for the rollups' snapshots and months while the
-indexes are built (`lib.rollups.judge_ahead`); finally the rollups are rebuilt
-(`lib.rollups.rebuild`).
+accounts) come from `lib.demo.load_demo` with no ordinary items; once its catalogue and people
+exist the items are generated with numpy (the demo's subsystem weights, each subsystem's
+departments, counties weighted as in the demo, units with their own habits of lateness) and
+written by two forked processes, each into a file of its own with sqlite3's executemany
+(journal_mode=OFF, synchronous=OFF), while the demo's other records are written (`build`); then
+they are copied in with the triggers and most indexes dropped, which are made again after
+(`kept_during_load`); the rows are judged for the rollups' day cells, snapshots and months
+while the indexes are built (`lib.rollups.judge_ahead`); finally the rollups are rebuilt from
+that judgement (`lib.rollups.rebuild`).
 
     python -m bench.build --items 10000000 [--days 1825] [--path bench/results/scale_10000000.db]
 """
@@ -16,8 +17,10 @@ indexes are built (`lib.rollups.judge_ahead`); finally the rollups are rebuilt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 import time
 import traceback
@@ -26,7 +29,7 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from lib import catalog, db, demo, rollups
 from lib.clock import now_utc
@@ -166,16 +169,11 @@ def insert(con: sqlite3.Connection, cols: dict, first_id: int) -> None:
         con.executemany(INSERT, rows)
 
 
-def insert_halves(con: sqlite3.Connection, part: Path, cols: dict, first_id: int) -> None:
-    """`insert` on both cores: the second half of the rows written by a forked process into the
-    file `part` (attached to `con` as `part` before its transaction began) while this one writes
-    the first, then copied in by SQLite (binding each value in the sqlite3 module is most of an
-    insert's time; copying rows between files is not: 5 million rows in a few seconds)."""
-    half = len(cols["unit_id"]) // 2
-    ddl = con.execute("SELECT sql FROM main.sqlite_master WHERE type = 'table' "
-                      "AND name = 'items'").fetchone()[0]
+def fork_writer(part: Path, ddl: str, cols: dict, first_id: int) -> int:
+    """A forked process writing `cols` into the table `ddl` makes in the file `part` (its own
+    connection, never the parent's; it leaves by os._exit, 0 when all is written). The pid."""
     pid = os.fork()
-    if pid == 0:  # the child: its own connection, never the parent's; leaves by os._exit
+    if pid == 0:
         code = 1
         try:
             side = sqlite3.connect(part, isolation_level=None)
@@ -183,7 +181,7 @@ def insert_halves(con: sqlite3.Connection, part: Path, cols: dict, first_id: int
             side.execute("PRAGMA synchronous=OFF")
             side.execute(ddl)
             side.execute("BEGIN")
-            insert(side, {k: v[half:] for k, v in cols.items()}, first_id + half)
+            insert(side, cols, first_id)
             side.execute("COMMIT")
             side.close()
             code = 0
@@ -191,12 +189,48 @@ def insert_halves(con: sqlite3.Connection, part: Path, cols: dict, first_id: int
             traceback.print_exc()
         finally:
             os._exit(code)
-    try:
-        insert(con, {k: v[:half] for k, v in cols.items()}, first_id)
-    finally:
+    return pid
+
+
+def wait_writers(pids: list[int]) -> None:
+    """Every writer waited for; RuntimeError if one failed (its reason printed above)."""
+    failed = 0
+    for pid in pids:
         _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("the process writing the second half of the items failed (above)")
+        failed += os.waitstatus_to_exitcode(status) != 0
+    if failed:
+        raise RuntimeError(f"{failed} process(es) writing the generated items failed (above)")
+
+
+def halves(cols: dict, first_id: int) -> list[tuple[dict, int]]:
+    """The columns cut in two halves, each with the id of its first row."""
+    half = len(cols["unit_id"]) // 2
+    return [({k: v[:half] for k, v in cols.items()}, first_id),
+            ({k: v[half:] for k, v in cols.items()}, first_id + half)]
+
+
+ITEMS_DDL = "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'items'"
+
+
+def items_ddl(con: sqlite3.Connection) -> str:
+    return con.execute(ITEMS_DDL).fetchone()[0]
+
+
+def insert_halves(con: sqlite3.Connection, part: Path, cols: dict, first_id: int) -> None:
+    """`insert` on both cores: the second half of the rows written by a forked process into the
+    file `part` (attached to `con` as `part` before its transaction began) while this one writes
+    the first, then copied in by SQLite (binding each value in the sqlite3 module is most of an
+    insert's time; copying rows between files is not: 5 million rows in a few seconds)."""
+    (first, first_at), (second, second_at) = halves(cols, first_id)
+    pid = fork_writer(part, items_ddl(con), second, second_at)
+    try:
+        insert(con, first, first_at)
+    finally:
+        try:
+            wait_writers([pid])
+        except RuntimeError:
+            raise RuntimeError("the process writing the second half of the items failed "
+                               "(above)") from None
     con.execute("INSERT INTO main.items SELECT * FROM part.items")
 
 
@@ -228,8 +262,17 @@ def kept_during_load(ddl: str) -> bool:
     return " WHERE " in ddl.upper()
 
 
+GENERATED_FROM = 1_000_000  # the generated items' first id: the demo's own stay below it
+
+
 def build(path: Path, items: int, days: int, anchor: datetime | None = None,
           base: Path | None = None) -> dict:
+    """The demo's reference data and records, then `items` generated items, on two cores: the
+    items are generated once the catalogue and the people exist and written by two forked
+    processes into files of their own while this one writes the rest of the demo (three busy
+    processes on two cores: the demo's 20-36 s no longer comes before the inserts), then copied
+    in; the indexes are built after, while the rows are judged for the rollups on the other
+    core (`rollups.judge_ahead`), and the rollups are rebuilt from that judgement."""
     anchor = (anchor or now_utc()).replace(microsecond=0)
     for f in path.parent.glob(path.name + "*"):
         f.unlink()
@@ -242,28 +285,64 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
         shutil.copyfile(base, path)
     engine = db.get_engine(url)
     db.migrate(engine)
-    with db.session_scope(engine) as s:
-        if base is None:
-            demo.load_demo(s, ordinary_items=0, history=False, anchor=anchor, days=days)
+    parts = [path.with_name(f"{path.name}-part{k}") for k in (1, 2)]  # (removed above too)
+    writing: dict = {"pids": []}
+
+    def ready(s) -> None:
+        """The catalogue and the people are there: the items generated and their writers
+        started (before any other thread: a process that forks must)."""
         plan, counties, units = _plan(s)
-        first_id = (s.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0) + 1
-        # The snapshots and the assessment's months from the rows in memory, not read back from
-        # the table (the read of ten million rows cost half the rebuild): the demo's own items
-        # read now, the generated ones given; judged while SQLite builds the indexes.
-        own = list(rollups.raw_items(s, Item.id < first_id))
-        ahead = rollups.judge_ahead(s, anchor, lambda: chain(own, raw_parts(cols, first_id)))
+        top = s.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0
+        writing["first_id"] = first_id = max(GENERATED_FROM, top + 1)
+        t = time.perf_counter()
+        writing["cols"] = cols = generate(items, days, anchor, plan, counties, units)
+        figures["of it: generating the items (numpy)"] = time.perf_counter() - t
+        ddl = s.execute(text(ITEMS_DDL)).scalar()
+        for file, (half, at) in zip(parts, halves(cols, first_id), strict=True):
+            writing["pids"].append(fork_writer(file, ddl, half, at))
+
+    try:
+        with db.session_scope(engine) as s:
+            if base is None:
+                demo.load_demo(s, ordinary_items=0, history=False, anchor=anchor, days=days,
+                               ready=ready)
+            else:
+                ready(s)
+            first_id, cols = writing["first_id"], writing["cols"]
+            top = s.scalar(select(Item.id).order_by(Item.id.desc()).limit(1)) or 0
+            if top >= first_id:
+                raise RuntimeError(f"the demo's items reach id {top}, past the generated items' "
+                                   f"first id {first_id}")
+            # The snapshots, the assessment's months and the day cells from the rows in memory,
+            # not read back from the table (the read of ten million rows cost half the
+            # rebuild): the demo's own items read now, the generated ones given; judged while
+            # SQLite builds the indexes.
+            own = list(rollups.raw_items(s, Item.id < first_id))
+            ahead = rollups.judge_ahead(s, anchor,
+                                        lambda: chain(own, raw_parts(cols, first_id)))
+    except BaseException:
+        for pid in writing["pids"]:  # the writers stopped: nothing left running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        raise
     engine.dispose()
     db._engines.pop(url, None)
     figures["reference data and demo records"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    wait_writers(writing["pids"])
+    figures["the two writers, after the demo"] = time.perf_counter() - t
+    ahead.start()  # (after the forks) beside the copies and the index builds, on the other core
+    t = time.perf_counter()
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=OFF")
     con.execute("PRAGMA synchronous=OFF")
-    con.execute("PRAGMA cache_size=-1000000")  # for the inserts; the index builds sort with a
+    con.execute("PRAGMA cache_size=-1000000")  # for the copies; the index builds sort with a
     # small one and their temporary files as files (`db.sqlite_sorts`)
-    part = path.with_name(path.name + "-part")  # (removed with the build's other files above)
-    con.execute("ATTACH DATABASE ? AS part", (str(part),))  # (not possible in a transaction)
+    for k, file in enumerate(parts, start=1):
+        con.execute(f"ATTACH DATABASE ? AS part{k}", (str(file),))  # (not in a transaction)
     indexes = [(name, sql) for name, sql in con.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items' "
         "AND sql IS NOT NULL").fetchall() if not kept_during_load(sql)]
@@ -274,21 +353,19 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
         con.execute(f"DROP INDEX {name}")
     for name, _ in triggers:
         con.execute(f"DROP TRIGGER {name}")
-    cols = generate(items, days, anchor, plan, counties, units)
-    figures["generate (numpy)"] = time.perf_counter() - t
+    for k in (1, 2):
+        con.execute(f"INSERT INTO main.items SELECT * FROM part{k}.items")
+    figures["copying their items in"] = time.perf_counter() - t
     t = time.perf_counter()
-    insert_halves(con, part, cols, first_id)
-    figures["insert (executemany, two processes)"] = time.perf_counter() - t
-    t = time.perf_counter()
-    ahead.start()  # (after the fork above)
     with db.sqlite_sorts(con):
         for _, ddl in indexes:
             con.execute(ddl)
     for _, ddl in triggers:
         con.execute(ddl)
     con.execute("COMMIT")
-    con.execute("DETACH DATABASE part")
-    part.unlink()
+    for k, file in enumerate(parts, start=1):
+        con.execute(f"DETACH DATABASE part{k}")
+        file.unlink()
     con.execute("PRAGMA analysis_limit=2000")
     con.execute("ANALYZE")
     con.close()
@@ -298,6 +375,7 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     with db.session_scope(engine) as s:
         built = rollups.rebuild(s, anchor, ahead=ahead)
     figures["rollups rebuild"] = time.perf_counter() - t
+    figures["(judging the rows ahead, beside the copies and indexes)"] = ahead.seconds or 0.0
     figures["total"] = time.perf_counter() - t0
     return {"path": str(path), "items": items, "cells": built["cells"], "anchor": anchor,
             "figures": figures}
@@ -313,7 +391,7 @@ def main() -> int:
     path = args.path or RESULTS / f"scale_{args.items}.db"
     out = build(path, args.items, args.days, base=args.base)
     for name, secs in out["figures"].items():
-        print(f"  {name:<36} {secs:7.1f} s")
+        print(f"  {name:<56} {secs:7.1f} s")
     print(f"built {args.items:,} items ({out['cells']:,} rollup cells) in {path}")
     return 0
 

@@ -633,11 +633,14 @@ def load_demo(
     days: int = 540,
     progress: Callable[[int, int], None] | None = None,
     history: bool = True,
+    ready: Callable[[Session], None] | None = None,
 ) -> dict:
     """Fill an empty database with demo data. Raises ValueError if it already holds items.
 
     `history=False` leaves out the supervision sweep through the demo's past (lib.demo_history):
-    for the benchmark's million items, where it would take hours."""
+    for the benchmark's million items, where it would take hours. `ready`: called with the
+    session once the catalogue, the villages and the people are written, before the records
+    (`bench.build` starts its writers of generated items there, beside the rest of the demo)."""
     if is_loaded(session):
         raise ValueError("数据库中已有监察事项，演示数据只能载入空库（可先执行 init --reset）")
     anchor = (anchor or now_utc()).replace(microsecond=0)
@@ -650,19 +653,23 @@ def load_demo(
         session.execute(text("PRAGMA cache_size=-65536"))
     try:
         return _load(session, seed=seed, anchor=anchor, scale=scale,
-                     ordinary_items=ordinary_items, days=days, progress=progress, history=history)
+                     ordinary_items=ordinary_items, days=days, progress=progress, history=history,
+                     ready=ready)
     finally:
         if sqlite:
             session.execute(text(f"PRAGMA cache_size={int(cache)}"))
 
 
 def _load(session: Session, *, seed: int, anchor: datetime, scale: float,
-          ordinary_items: int | None, days: int, progress, history: bool) -> dict:
+          ordinary_items: int | None, days: int, progress, history: bool, ready=None) -> dict:
     rng = random.Random(seed)
     catalog.seed_catalog(session)
     loader = _Loader(session, rng, anchor)
     loader.villages()
     loader.people()
+    if ready is not None:
+        session.flush()
+        ready(session)
     from lib import domains
 
     covered = domains.covered_subsystems()

@@ -75,6 +75,7 @@ from lib.models import (
     RollupSnapshot,
     RollupState,
     Subsystem,
+    Unit,
     VillageDisclosure,
     VillageDisclosureMonth,
 )
@@ -387,11 +388,19 @@ class Ahead:
 
     def __init__(self, run: Callable[[], _Scan], watermark: int):
         self._run, self.watermark, self._future = run, watermark, None
+        self.seconds: float | None = None  # how long the judging took, once done
+
+    def _timed(self) -> _Scan:
+        t = time.perf_counter()
+        try:
+            return self._run()
+        finally:
+            self.seconds = time.perf_counter() - t
 
     def start(self) -> Ahead:
         """Judging begun on another thread (a process that forks must fork before this)."""
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-ahead")
-        self._future = pool.submit(self._run)
+        self._future = pool.submit(self._timed)
         pool.shutdown(wait=False)  # (its one thread ends with its one task)
         return self
 
@@ -407,7 +416,8 @@ class Ahead:
 def judge_ahead(session: Session, now: datetime, parts: Callable[[], Iterable[np.ndarray]]
                 ) -> Ahead:
     """Rows held by a loader in memory, to be judged (`Ahead.start`: on another thread) for the
-    month-end snapshots and the assessment's months of a rebuild at `now` that runs later
+    day cells, the month-end snapshots and the assessment's months of a rebuild at `now` that
+    runs later
     (`rebuild(ahead=…)`): `bench.build` judges its ten million rows while SQLite builds the
     indexes, on the other core. The session is read now (the people's posts and the
     subsystems' shares, which must not change before the rebuild), never by the thread.
@@ -711,8 +721,20 @@ def _store_snapshot(session: Session, day: int, rows: dict[tuple, list[int]],
 def _snapshot_range(session: Session, watermark: int) -> tuple[int, int]:
     """The month-ends to snapshot: from the first after the earliest receipt to the last before
     the watermark."""
-    first_recv = session.scalar(select(func.min(_ts(Item.received_at))).where(not_odd()))
-    return _snapshot_range_of(first_recv, watermark)
+    return _snapshot_range_of(first_receipt(session), watermark)
+
+
+def first_receipt(session: Session) -> int | None:
+    """The earliest receipt of the items whose times do not contradict each other (`not_odd`):
+    each unit's first read through `ix_items_unit_received` (its items in the order of receipt:
+    the first one not odd ends the read), then the least of them. A few index entries per unit
+    instead of a scan of the table (10.5 s at ten million items on SQLite); every item has a
+    unit (a foreign key)."""
+    i = Item
+    per_unit = (select(_ts(i.received_at))
+                .where(i.unit_id == Unit.id, i.received_at.is_not(None), not_odd())
+                .order_by(i.received_at).limit(1).correlate(Unit).scalar_subquery())
+    return session.scalar(select(func.min(per_unit)).select_from(Unit))
 
 
 def _snapshot_range_of(first_recv: float | None, watermark: int) -> tuple[int, int]:

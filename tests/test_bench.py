@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench import build
 from lib import catalog, db, rollups
@@ -175,3 +175,59 @@ def test_a_failing_worker_stops_the_concurrency_bench_with_its_reason(tmp_path):
         concurrency.run(f"sqlite:///{tmp_path / 'empty.db'}", readers=2, seconds=1.0,
                         writer=False)
     assert time.perf_counter() - t < 120
+
+
+def test_the_build_writes_the_demo_and_the_generated_items_beside_each_other(tmp_path):
+    """`bench.build.build`: the generated items are written by two forked processes while the
+    demo's records are written, then copied in: every generated row is in the table with its
+    id from GENERATED_FROM on, the demo's own items below it, the writers' files gone, the
+    indexes and triggers back, and the rollups rebuilt from the rows judged ahead agree with
+    the base table (`verify`)."""
+    path = tmp_path / "s.db"
+    out = build.build(path, 4000, 200, anchor=ANCHOR)
+    assert out["cells"] > 100
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert "s.db" in files and not [f for f in files if "part" in f], files
+    engine = db.get_engine(f"sqlite:///{path}")
+    try:
+        with db.read_scope(engine) as s:
+            generated = s.execute(select(func.count(), func.min(Item.id), func.max(Item.id))
+                                  .where(Item.id >= build.GENERATED_FROM)).one()
+            assert tuple(generated) == (4000, build.GENERATED_FROM, build.GENERATED_FROM + 3999)
+            assert 0 < s.scalar(select(func.count()).where(Item.id < build.GENERATED_FROM))
+            names = set(s.scalars(select(text("name")).select_from(text("sqlite_master"))
+                                  .where(text("tbl_name = 'items'"))))
+            assert {"ix_items_view", "ix_items_completed", "ix_items_rated",
+                    "trg_items_rollup_ins", "trg_items_changes_upd"} <= names, names
+        with db.session_scope(engine) as s:
+            assert rollups.verify(s, ANCHOR) == []
+    finally:
+        engine.dispose()
+        db._engines.pop(f"sqlite:///{path}", None)
+
+
+def test_a_failing_demo_leaves_no_writer_running(tmp_path, monkeypatch):
+    """The demo fails after the writers of the generated items were started: the build stops
+    with the demo's error and its writers are stopped and reaped (none left running)."""
+    import os
+
+    from lib import demo_submissions
+
+    pids = []
+    real = build.fork_writer
+
+    def forked(*args):
+        pids.append(real(*args))
+        return pids[-1]
+
+    def boom(*_a, **_k):
+        raise RuntimeError("the demo's submissions failed")
+
+    monkeypatch.setattr(build, "fork_writer", forked)
+    monkeypatch.setattr(demo_submissions, "load", boom)
+    with pytest.raises(RuntimeError, match="submissions failed"):
+        build.build(tmp_path / "f.db", 3_000_000, 200, anchor=ANCHOR)
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more

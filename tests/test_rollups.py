@@ -426,6 +426,38 @@ def test_the_odd_rows_in_numpy_are_the_odd_rows_in_sql(empty_engine):
     assert kept == set(a[:, 0].astype(int)) - want  # not_odd() is its complement
 
 
+def test_the_first_receipt_read_per_unit_is_the_tables_least(empty_engine):
+    """`rollups.first_receipt` (each unit's first receipt through its index, then the least)
+    is the least receipt of the items whose times do not contradict each other, as a scan of
+    the table gives it: an odd item received earlier than every other is passed over, an item
+    without a receipt too; None when no item counts."""
+    with db.session_scope(empty_engine, write=False) as s:
+        assert rollups.first_receipt(s) is None
+    _random_items(empty_engine, 43, 300)
+    _odd_items(empty_engine)
+
+    def scanned(s):
+        return s.scalar(select(func.min(rollups._ts(Item.received_at))).where(rollups.not_odd()))
+
+    with db.session_scope(empty_engine) as s:
+        units, subs, _ = _world(s)
+        first = scanned(s)
+        assert rollups.first_receipt(s) == first
+        for k, (recv, due, done) in enumerate((  # earlier than all, each odd or without receipt
+                (NOW - 900 * D, NOW - 901 * D, None), (NOW - 950 * D, NOW - 10 * D, NOW - 990 * D),
+                (None, NOW - 999 * D, None))):
+            s.add(Item(external_id=f"FIRST-{k}", subsystem_id=subs[0], unit_id=units[k][0],
+                       received_at=recv, deadline=due, completed_at=done,
+                       state="completed" if done else "open", card_cancelled=False, verdict=0))
+        s.flush()
+        assert scanned(s) == first and rollups.first_receipt(s) == first
+        s.add(Item(external_id="FIRST-ok", subsystem_id=subs[0], unit_id=units[-1][0],
+                   received_at=NOW - 800 * D, deadline=NOW - 790 * D, completed_at=None,
+                   state="open", card_cancelled=False, verdict=0))
+        s.flush()
+        assert rollups.first_receipt(s) == scanned(s) == int((NOW - 800 * D).timestamp())
+
+
 def test_the_rebuilds_one_read_equals_each_part_read_alone(empty_engine, monkeypatch):
     """`rebuild` reads the items once for the month-end snapshots and the monthly figures (each
     part filtered in numpy as each one's own read filters it in SQL): what it keeps equals what
