@@ -231,19 +231,3 @@ def test_a_failing_demo_leaves_no_writer_running(tmp_path, monkeypatch):
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
-
-
-def test_rows_that_do_not_fit_their_bits_are_refused_before_any_write():
-    """The writers pack four ids into one integer and the receipt with the time allowed into
-    another: a value outside its bits is refused (ValueError), never written wrapped."""
-    cols = {k: np.array([1, 2]) for k in ("unit_id", "subsystem_id", "region_id", "handler_id")}
-    cols |= {"received_at": np.array([1_790_000_000] * 2),
-             "deadline": np.array([1_790_086_400] * 2)}
-    k, t = build.packed(cols)
-    assert (t >> build.ALLOWED_BITS).tolist() == [1_790_000_000] * 2
-    assert (t & ((1 << build.ALLOWED_BITS) - 1)).tolist() == [86_400] * 2
-    for name, value in (("subsystem_id", 256), ("unit_id", 1 << 14), ("region_id", -1),
-                        ("handler_id", 1 << 25), ("deadline", 1_780_000_000)):
-        bad = dict(cols, **{name: np.array([1_790_086_400 if name == "deadline" else 1, value])})
-        with pytest.raises(ValueError, match="cannot pack"):
-            build.packed(bad)
