@@ -307,7 +307,8 @@ def _monthly_bars_base() -> dict:
     return alt.Chart(alt.Data(name="counts")).mark_bar().encode(
         x=alt.X("月份:O", title=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("件数:Q", title=TITLE, stack="zero"),
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+        # The legend on the right: at the bottom its rows (a rule each) took the plot's height.
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="right", labelLimit=260)),
         tooltip=[alt.Tooltip("月份:O", title="月份"), alt.Tooltip("series:N", title="系列"),
                  alt.Tooltip("件数:Q", title="件数")],
     ).to_dict(validate=False)
@@ -318,7 +319,7 @@ def _monthly_bars_template(title: str, height: int) -> dict:
     return _filled(_MONTHLY_BARS, height, title=title)
 
 
-def monthly_stacked_bars(pivot: pd.DataFrame, *, title: str = "件数", height: int = 240) -> dict:
+def monthly_stacked_bars(pivot: pd.DataFrame, *, title: str = "件数", height: int = 260) -> dict:
     """Counts by month stacked by series: `pivot` indexed by 月份 with one column per series
     (as `pivot_table` gives), zero counts left out."""
     values = [{"月份": str(month), "series": str(series), "件数": int(n)}
