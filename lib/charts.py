@@ -285,7 +285,8 @@ def _monthly_line_base() -> dict:
         y=alt.Y("value:Q", title=TITLE, axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
         tooltip=[alt.Tooltip("月份:O", title="月份"),
-                 alt.Tooltip("value:Q", title=TITLE, format=".1%")],
+                 alt.Tooltip("value:Q", title=TITLE, format=".1%"),
+                 alt.Tooltip("basis:N", title="依据")],
     ).to_dict(validate=False)
 
 
@@ -294,12 +295,16 @@ def _monthly_line_template(title: str, height: int) -> dict:
     return _filled(_MONTHLY_LINE, height, title=title)
 
 
-def monthly_share_line(df: pd.DataFrame, column: str, *, height: int = 180) -> dict:
+def monthly_share_line(df: pd.DataFrame, column: str, *, height: int = 180,
+                       count: str | None = None, unit: str = "件") -> dict:
     """A share (0–1) by month as a line with its points, the column's name as the axis title and
-    in the tooltip. df: 月份 (YYYY-MM), `column`. (Streamlit's `st.line_chart` builds and
-    validates an Altair chart on every run: about 0.15 s.)"""
-    values = [{"月份": str(m), "value": None if pd.isna(v) else float(v)}
-              for m, v in zip(df["月份"], df[column], strict=True)]
+    in the tooltip, and how many it rests on (`count`, a column of df, shown as "N `unit`": a
+    month of one rating is not read as a month of many). df: 月份 (YYYY-MM), `column`.
+    (Streamlit's `st.line_chart` builds and validates an Altair chart on every run: 0.15 s.)"""
+    counts = df[count].tolist() if count else [None] * len(df)
+    values = [{"月份": str(m), "value": None if pd.isna(v) else float(v),
+               "basis": "—" if n is None or pd.isna(n) else f"{int(n)} {unit}"}
+              for m, v, n in zip(df["月份"], df[column], counts, strict=True)]
     return _with_data(_monthly_line_template(column, height), "months", values)
 
 

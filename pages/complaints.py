@@ -71,7 +71,8 @@ with right:
     if monthly.empty:
         st.caption("暂无评价。")
     else:
-        ui.chart(charts.monthly_share_line(monthly, "满意率", height=180))
+        ui.chart(charts.monthly_share_line(monthly, "满意率", height=180, count="评价数",
+                                             unit="条评价"))
 
 st.subheader("各单位办理情况")
 rows = []

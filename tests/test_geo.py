@@ -123,13 +123,16 @@ def test_monthly_charts_are_valid_vega_lite_with_their_data():
     import pandas as pd
 
     monthly = pd.DataFrame({"月份": ["2026-09", "2026-10", "2026-11"],
-                            "满意率": [0.8, None, 0.95]})
-    line = charts.monthly_share_line(monthly, "满意率", height=180)
+                            "满意率": [0.8, None, 0.95], "评价数": [20, 0, 1]})
+    line = charts.monthly_share_line(monthly, "满意率", height=180, count="评价数",
+                                     unit="条评价")
     alt.Chart.from_dict(line, validate=True)
     assert line["height"] == 180 and line["encoding"]["y"]["title"] == "满意率"
-    assert line["datasets"]["months"] == [{"月份": "2026-09", "value": 0.8},
-                                          {"月份": "2026-10", "value": None},
-                                          {"月份": "2026-11", "value": 0.95}]
+    assert line["datasets"]["months"] == [
+        {"月份": "2026-09", "value": 0.8, "basis": "20 条评价"},
+        {"月份": "2026-10", "value": None, "basis": "0 条评价"},
+        {"月份": "2026-11", "value": 0.95, "basis": "1 条评价"}]
+    assert charts.monthly_share_line(monthly, "满意率")["datasets"]["months"][0]["basis"] == "—"
     records = pd.DataFrame({"月份": ["2026-10", "2026-10", "2026-11"],
                             "规则": ["M01 单一来源", "M02 围标", "M01 单一来源"]})
     pivot = records.pivot_table(index="月份", columns="规则", aggfunc="size", fill_value=0)
