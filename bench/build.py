@@ -335,6 +335,17 @@ def build(path: Path, items: int, days: int, anchor: datetime | None = None,
     wait_writers(writing["pids"])
     figures["the two writers, after the demo"] = time.perf_counter() - t
     ahead.start()  # (after the forks) beside the copies and the index builds, on the other core
+    try:
+        return _finish(path, url, parts, ahead, anchor, items, figures, t0)
+    except BaseException:
+        ahead.cancel()  # a failed copy or index build does not leave the process judging
+        raise
+
+
+def _finish(path: Path, url: str, parts: list[Path], ahead: rollups.Ahead, anchor: datetime,
+            items: int, figures: dict, t0: float) -> dict:
+    """The writers' rows copied in, the indexes and triggers made again, the rollups rebuilt
+    from the rows judged ahead."""
     t = time.perf_counter()
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=OFF")

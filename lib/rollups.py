@@ -386,14 +386,15 @@ def rebuild(session: Session, now: datetime | None = None,
 class Ahead:
     """Rows a loader holds, to be judged for a rebuild still to come (`judge_ahead`)."""
 
-    def __init__(self, run: Callable[[], _Scan], watermark: int):
+    def __init__(self, run: Callable[[threading.Event], _Scan], watermark: int):
         self._run, self.watermark, self._future = run, watermark, None
         self.seconds: float | None = None  # how long the judging took, once done
+        self._stop = threading.Event()
 
     def _timed(self) -> _Scan:
         t = time.perf_counter()
         try:
-            return self._run()
+            return self._run(self._stop)
         finally:
             self.seconds = time.perf_counter() - t
 
@@ -404,22 +405,30 @@ class Ahead:
         pool.shutdown(wait=False)  # (its one thread ends with its one task)
         return self
 
+    def cancel(self) -> None:
+        """Judging stopped at its next part (the loader failed: its thread does not keep the
+        process judging rows for tens of seconds); the scan is then refused."""
+        self._stop.set()
+
     def scan(self, watermark: int) -> _Scan:
-        """The finished scan (waits for it; raises what the judging raised)."""
+        """The finished scan (waits for it; raises what the judging raised, or if cancelled:
+        a scan stopped half-way is never kept)."""
         if watermark != self.watermark:
             raise ValueError("rows judged ahead for another time than the rebuild's")
         if self._future is None:
             self.start()
-        return self._future.result()
+        scan = self._future.result()
+        if self._stop.is_set():
+            raise RuntimeError("judging the rows ahead was cancelled: rebuild without them")
+        return scan
 
 
 def judge_ahead(session: Session, now: datetime, parts: Callable[[], Iterable[np.ndarray]]
                 ) -> Ahead:
     """Rows held by a loader in memory, to be judged (`Ahead.start`: on another thread) for the
     day cells, the month-end snapshots and the assessment's months of a rebuild at `now` that
-    runs later
-    (`rebuild(ahead=…)`): `bench.build` judges its ten million rows while SQLite builds the
-    indexes, on the other core. The session is read now (the people's posts and the
+    runs later (`rebuild(ahead=…)`): `bench.build` judges its ten million rows while SQLite
+    builds the indexes, on the other core. The session is read now (the people's posts and the
     subsystems' shares, which must not change before the rebuild), never by the thread.
     `parts()` gives every row the table will hold at the rebuild (RAW_ITEM_COLUMNS) each time
     it is called: once for the ranges of months (the first receipt and the first deadline,
@@ -429,11 +438,17 @@ def judge_ahead(session: Session, now: datetime, parts: Callable[[], Iterable[np
     posts, pcts = _lookups(session)
     watermark = _watermark(now)
 
-    def run() -> _Scan:
-        first_recv, first_due = _first_times(parts())
+    def run(stop: threading.Event) -> _Scan:
+        def given():  # every part until cancelled (`Ahead.cancel`: the scan is then refused)
+            for part in parts():
+                if stop.is_set():
+                    return
+                yield part
+
+        first_recv, first_due = _first_times(given())
         days = month_starts(*_snapshot_range_of(first_recv, watermark))
         scan = _Scan(days, scoring.months_from(first_due, watermark), posts, pcts, watermark)
-        scan.add_all(parts())
+        scan.add_all(given())
         return scan
 
     return Ahead(run, watermark)
@@ -1045,7 +1060,6 @@ class _Scan:
         self.ts = self.days_a * DAY - OFFSET - 1
         self.months = scoring.MonthScan(self.keys)
         self.parts: list[pd.DataFrame] = []
-        self.stop = threading.Event()  # set: stop judging (the rebuild failed meanwhile)
 
     @classmethod
     def begin(cls, session: Session, st: RollupState, watermark: int) -> _Scan:
@@ -1070,8 +1084,6 @@ class _Scan:
 
         ts = self.ts
         for raw in items:
-            if self.stop.is_set():
-                return
             a = _joined(raw, self.posts, self.pcts)
             del raw
             self.cells.append(_cells_of(a, self.watermark))

@@ -594,6 +594,38 @@ def test_the_rebuilds_day_cells_in_numpy_are_the_sql_counts(empty_engine, monkey
         assert rollups.verify(s, NOW) != []
 
 
+def test_a_cancelled_judgement_ahead_stops_and_is_never_kept(empty_engine):
+    """`Ahead.cancel` (a loader that failed after starting the judgement): the thread stops at
+    its next part instead of judging every row, and its half-made scan is refused by the
+    rebuild, which keeps nothing of it."""
+    import threading
+    import time
+
+    _random_items(empty_engine, 5, 60)
+    started, taken = threading.Event(), []
+    with db.session_scope(empty_engine) as s:
+        rows = np.concatenate(list(rollups.raw_items(s)))
+        rollups.rebuild(s, NOW)
+        kept = _kept(s)
+
+        def parts():
+            for k in range(200):
+                taken.append(k)
+                if k == 1:
+                    started.set()
+                time.sleep(0.02)
+                yield rows
+
+        ahead = rollups.judge_ahead(s, NOW, parts).start()
+        assert started.wait(30)
+        ahead.cancel()
+        t = time.perf_counter()
+        with pytest.raises(RuntimeError, match="cancelled"), s.begin_nested():
+            rollups.rebuild(s, NOW, ahead=ahead)
+        assert time.perf_counter() - t < 5 and len(taken) < 20, len(taken)  # not 400 parts
+        assert _kept(s) == kept
+
+
 def test_many_dirty_days_are_read_in_parts(empty_engine):
     """Between two sweeps, up to MAX_DIRTY marked (unit, day)s are read live: their terms are
     OR-ed in parts of at most OR_TERMS (SQLite refuses an expression over 1,000 deep), and the
