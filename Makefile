@@ -19,10 +19,12 @@ run: $(VENV)/.installed
 	$(PY) -m lib init --demo-if-empty
 	$(PY) -m streamlit run Home.py
 
-# Lint, then every test: library (SQLite and PostgreSQL), AppTest pages, real browser.
+# Lint, then every test: library (SQLite and PostgreSQL), AppTest pages, real browser; one
+# worker process per core (pytest-xdist; TEST_WORKERS=0 runs them in this process).
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 # Benchmarks at 1,000,000 items (run on demand; prints figures).
 bench: $(VENV)/.installed-dev

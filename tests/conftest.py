@@ -7,9 +7,11 @@ PostgreSQL fails the run instead of skipping.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -60,15 +62,36 @@ def new_database_url(backend: str, tmp_path_factory) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+def _worker() -> bool:
+    """True in a pytest-xdist worker (`make test` runs the suite in parallel processes)."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+def _run_dir(tmp_path_factory) -> Path:
+    """A directory every process of this test run shares: under pytest-xdist the workers' own
+    base directories lie inside the controller's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if _worker() else base
+
+
+SHARED_PG = "shared-pg-databases.txt"  # databases several workers use: the controller drops them
+
+
 def pytest_sessionfinish(session, exitstatus):
-    if not _created_pg:
+    names = list(_created_pg)
+    if not _worker():
+        factory = getattr(session.config, "_tmp_path_factory", None)
+        shared = factory.getbasetemp() / SHARED_PG if factory is not None else None
+        if shared is not None and shared.exists():
+            names += shared.read_text().split()
+    if not names:
         return
     for engine in list(db._engines.values()):
         engine.dispose()
     db._engines.clear()
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        for name in _created_pg:
+        for name in names:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
@@ -96,16 +119,32 @@ _demo_cache: dict[str, str] = {}
 
 
 def demo_url(backend: str, tmp_path_factory) -> str:
-    """A database loaded with the demo data at ANCHOR, made once per backend per session.
-    Tests must not write to it."""
-    if backend not in _demo_cache:
-        url = new_database_url(backend, tmp_path_factory)
-        engine = db.get_engine(url)
-        db.migrate(engine)
-        with db.session_scope(engine) as s:
-            demo.load_demo(s, anchor=ANCHOR)
-        _demo_cache[backend] = url
-    return _demo_cache[backend]
+    """A database loaded with the demo data at ANCHOR, made once per backend per test run (the
+    first worker to need it builds it, the others wait and share it). Tests must not write
+    to it."""
+    if backend in _demo_cache:
+        return _demo_cache[backend]
+    shared = _run_dir(tmp_path_factory)
+    record = shared / f"demo-{backend}.url"
+    with open(shared / f"demo-{backend}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.exists():
+            url = record.read_text()
+        else:
+            url = new_database_url(backend, tmp_path_factory)
+            engine = db.get_engine(url)
+            db.migrate(engine)
+            with db.session_scope(engine) as s:
+                demo.load_demo(s, anchor=ANCHOR)
+            if backend == "postgresql" and _worker():
+                # Other workers may still read it when this one finishes.
+                name = url.rsplit("/", 1)[1]
+                _created_pg.remove(name)
+                with open(shared / SHARED_PG, "a") as f:
+                    f.write(name + "\n")
+            record.write_text(url)
+    _demo_cache[backend] = url
+    return url
 
 
 @pytest.fixture
