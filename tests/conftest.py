@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,11 @@ import sqlalchemy as sa
 
 from lib import catalog, db, demo
 from lib.config import TZ
+
+# pytest loads this file as the module `conftest`; the tests that import from it by its path
+# (`from tests.conftest import …`) must get the same module, not a second copy with lists of
+# its own (databases it made that nobody dropped, a demo it built again).
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
 
 # Cheap password hashing in tests; production keeps bcrypt's default cost.
 os.environ.setdefault("BCRYPT_ROUNDS", "4")
