@@ -313,7 +313,10 @@ def _monthly_bars_base() -> dict:
         x=alt.X("月份:O", title=None, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("件数:Q", title=TITLE, stack="zero"),
         # The legend on the right: at the bottom its rows (a rule each) took the plot's height.
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="right", labelLimit=260)),
+        # Every series listed (symbolLimit 0): the chart is made as tall as its legend.
+        # Twenty colours (the default ten repeated from the eleventh rule on).
+        color=alt.Color("series:N", title=None, scale=alt.Scale(scheme="tableau20"),
+                        legend=alt.Legend(orient="right", labelLimit=260, symbolLimit=0)),
         tooltip=[alt.Tooltip("月份:O", title="月份"), alt.Tooltip("series:N", title="系列"),
                  alt.Tooltip("件数:Q", title="件数")],
     ).to_dict(validate=False)
@@ -324,12 +327,18 @@ def _monthly_bars_template(title: str, height: int) -> dict:
     return _filled(_MONTHLY_BARS, height, title=title)
 
 
+LEGEND_ROW = 18  # pixels per entry of a legend on the right (a 12 px label and its gap)
+
+
 def monthly_stacked_bars(pivot: pd.DataFrame, *, title: str = "件数", height: int = 260) -> dict:
     """Counts by month stacked by series: `pivot` indexed by 月份 with one column per series
-    (as `pivot_table` gives), zero counts left out."""
+    (as `pivot_table` gives), zero counts left out. The chart is at least as tall as its legend
+    (22 rules' legend was cut after 18 in a chart of 260 pixels)."""
     values = [{"月份": str(month), "series": str(series), "件数": int(n)}
               for month, row in pivot.iterrows() for series, n in row.items() if n]
-    return _with_data(_monthly_bars_template(title, height), "counts", values)
+    shown = len({v["series"] for v in values})
+    return _with_data(_monthly_bars_template(title, max(height, LEGEND_ROW * shown)), "counts",
+                      values)
 
 
 # Built once per process, when the module is imported (validating the channels took 0.09 s for

@@ -594,11 +594,13 @@ BUCKETS = {"high": "高风险", "medium": "中风险", "low": "低风险"}
 
 
 def risk_queue(session: Session, records: Iterable[FlagRecord], *, high: float = 3.0,
-               medium: float = 1.5) -> list[RiskRow]:
+               medium: float = 1.5, weights: dict[str, float] | None = None) -> list[RiskRow]:
     """DOZORRO's weighted risk: per subject, the sum of the weights of the rules that fired
-    (weights configurable per rule); high / medium / low buckets; riskiest first."""
+    (weights configurable per rule); high / medium / low buckets; riskiest first. `weights`:
+    the rules' weights by code when the caller has read them (`weights_of`)."""
     records = list(records)
-    weights = weights_of(session, (r.code for r in records))
+    if weights is None:
+        weights = weights_of(session, (r.code for r in records))
     acc: dict[str, dict] = {}
     for r in records:
         a = acc.setdefault(r.subject, {"unit_id": r.unit_id, "score": 0.0, "codes": [],

@@ -47,12 +47,12 @@ def risks(url_: str, as_of, region_id, _records: list):
     from (the domain's rules as of the moment, in the county): hashing the records themselves
     for the cache's key took 24 ms of each run."""
     records = _records
-    with ui.read() as s:
-        tender_q = flags.risk_queue(s, records)
-        units, _, _ = lookups(url_)
-        weights = {code: t["weight"]
+    units, _, _ = lookups(url_)
+    with ui.read() as s:  # the rules' settings read once, for both queues and the table
+        weights = {code: float(t["weight"])
                    for code, t in flags.thresholds_of(s, flags.rules_of(DOMAIN)).items()}
-        return tender_q, queries.buyer_risk(s, records, units), weights
+        return (flags.risk_queue(s, records, weights=weights),
+                queries.buyer_risk(s, records, units, weights=weights), weights)
 
 
 records, warnings = ui.domain_findings(url, DOMAIN, view.as_of)

@@ -141,6 +141,14 @@ def test_monthly_charts_are_valid_vega_lite_with_their_data():
     assert bars["encoding"]["y"]["title"] == "发现数"
     assert sorted((v["月份"], v["series"], v["件数"]) for v in bars["datasets"]["counts"]) == [
         ("2026-10", "M01 单一来源", 1), ("2026-10", "M02 围标", 1), ("2026-11", "M01 单一来源", 1)]
+    assert bars["height"] == 260 and bars["encoding"]["color"]["legend"]["symbolLimit"] == 0
+    assert bars["encoding"]["color"]["scale"]["scheme"] == "tableau20"
+    # Thirty rules: the chart grows so that its legend on the right lists every one.
+    many = pd.DataFrame({"月份": ["2026-10"] * 30, "规则": [f"M{i:02d}" for i in range(30)]})
+    tall = charts.monthly_stacked_bars(
+        many.pivot_table(index="月份", columns="规则", aggfunc="size", fill_value=0))
+    assert tall["height"] == 30 * charts.LEGEND_ROW
+    alt.Chart.from_dict(tall, validate=True)
     for spec in (line, bars):
         t = json.dumps(spec, ensure_ascii=False)
         assert charts.TITLE not in t and charts.COLOR not in t

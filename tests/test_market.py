@@ -452,3 +452,25 @@ def _csv(header, rows) -> bytes:
     buf = io.StringIO()
     exchange.write_csv(header, rows, buf)
     return buf.getvalue().encode()
+
+
+def test_the_risk_queues_read_the_weights_once_and_agree(demo_engine):
+    """The page reads the rules' weights once and hands them to both queues: the same queues
+    as when each reads them itself, and no rule of the domain's findings without a weight."""
+    from lib.domains.market import queries
+
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
+    with db.read_scope(demo_engine) as s:
+        records = flags.evaluate(s, domain="MARKET", as_of=now).records
+        assert records
+        weights = {code: float(t["weight"])
+                   for code, t in flags.thresholds_of(s, flags.rules_of("MARKET")).items()}
+        assert {r.code for r in records} <= set(weights)
+        units = {u.id: u.name for u in s.scalars(select(Unit))}
+        assert flags.risk_queue(s, records, weights=weights) == flags.risk_queue(s, records)
+        assert queries.buyer_risk(s, records, units, weights=weights) == \
+            queries.buyer_risk(s, records, units)
+        # A changed weight reaches the queue only through what is handed over.
+        heavier = {code: w * 2 for code, w in weights.items()}
+        assert flags.risk_queue(s, records, weights=heavier)[0].score == \
+            2 * flags.risk_queue(s, records)[0].score

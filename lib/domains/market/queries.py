@@ -102,11 +102,14 @@ def tender_detail(session: Session, ext: str, as_of: datetime) -> dict | None:
             "winner": winner, "win_price": win_price}
 
 
-def buyer_risk(session: Session, records, units: dict[int, str]) -> list[dict]:
+def buyer_risk(session: Session, records, units: dict[int, str],
+               weights: dict[str, float] | None = None) -> list[dict]:
     """Per responsible unit: the weighted risk of everything that fired on it (each finding
-    counts its rule's weight), red and yellow counts, the rules and the money at stake."""
+    counts its rule's weight), red and yellow counts, the rules and the money at stake.
+    `weights`: the rules' weights by code when the caller has read them (`flags.weights_of`)."""
     records = list(records)
-    weights = flags.weights_of(session, (r.code for r in records))
+    if weights is None:
+        weights = flags.weights_of(session, (r.code for r in records))
     acc: dict = defaultdict(lambda: {"score": 0.0, "red": 0, "yellow": 0, "codes": set(),
                                      "amount": 0.0})
     for r in records:
