@@ -20,11 +20,12 @@ run: $(VENV)/.installed
 	$(PY) -m streamlit run Home.py
 
 # Lint, then every test: library (SQLite and PostgreSQL), AppTest pages, real browser; one
-# worker process per core (pytest-xdist; TEST_WORKERS=0 runs them in this process).
+# worker process per core (pytest-xdist; each file's tests in one worker, in their order;
+# TEST_WORKERS=0 runs them all in this process).
 TEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Benchmarks at 1,000,000 items (run on demand; prints figures).
 bench: $(VENV)/.installed-dev
