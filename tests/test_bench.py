@@ -2,6 +2,7 @@
 place of reading the table back are the rows it wrote (half of them by a forked process), as
 the rebuild would read them."""
 
+import os
 import sqlite3
 from datetime import UTC, datetime
 
@@ -231,3 +232,20 @@ def test_a_failing_demo_leaves_no_writer_running(tmp_path, monkeypatch):
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
+
+
+def test_the_pages_timed_runs_have_the_databases_driver_imported():
+    """"Modules imported" includes the database's driver (sqlite3 always is; psycopg was
+    imported inside PostgreSQL's first timed run, 0.08-0.13 s of it)."""
+    import subprocess
+    import sys
+
+    from bench import scale
+
+    header = scale.PAGE_SNIPPET.split("at = AppTest")[0]
+    assert header != scale.PAGE_SNIPPET
+    env = dict(os.environ, DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    out = subprocess.run([sys.executable, "-c", header + "\nprint('psycopg' in sys.modules)"],
+                         cwd=scale.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True"
