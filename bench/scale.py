@@ -49,15 +49,15 @@ from streamlit.testing.v1 import AppTest
 import pandas, altair, sqlalchemy, alembic.command  # noqa: F401
 from lib import ui, charts, geo, queries, rollups, domains, flags  # noqa: F401
 domains.packages()  # every domain package imported, as in a server that has run a page
-# Every module of the library (a page imports its domain's on its first run) and the two that
-# pandas and Streamlit import on their first frame of text and first icon: "modules imported".
+# Every module of the library (a page imports its domain's on its first run) and the three that
+# pandas and Streamlit import on their first frames of text and first icon: "modules imported".
 # (Where PYTHONDONTWRITEBYTECODE is set no .pyc is kept: each import compiles its source.)
 import importlib, pkgutil
 import lib
 for m in pkgutil.walk_packages(lib.__path__, "lib."):
     if m.name != "lib.__main__" and not m.name.startswith("lib.migrations"):
         importlib.import_module(m.name)
-import pyarrow.pandas_compat, streamlit.material_icon_names  # noqa: E401, F401
+import pyarrow.pandas_compat, pyarrow.vendored.version, streamlit.material_icon_names  # noqa: E401, F401
 # The database's driver too, as sqlite3 already is: psycopg, imported by the engine's creation
 # in the page's first run, took 0.08-0.13 s of it on PostgreSQL.
 import sqlalchemy.engine
