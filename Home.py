@@ -175,7 +175,8 @@ else:
                  key="rank_bottom", on_select=partial(_open_from_chart, "rank_bottom"),
                  selection_mode="unit")
     st.caption("点击条形打开该单位的事项清单（红牌在前）。")
-    with st.expander(f"全部单位排名（{len(ranked)} 个参与排名，{len(ranking) - len(ranked)} 个不参与）"):
+    with st.expander(f"全部单位排名（按时办结率；办结 5 件以上的 {len(ranked)} 个单位参与排名，"
+                     f"{len(ranking) - len(ranked)} 个不参与）"):
         full = ranking.assign(
             名次=ranking["rank"].map(lambda x: "—" if pd.isna(x) else str(int(x))),
             单位=ranking["unit"], 办结=ranking["closed"], 按时办结=ranking["on_time"],

@@ -220,10 +220,12 @@ _ACCOUNT = re.compile(r"[a-z][a-z0-9_.-]*")
 def actor_for(user: CurrentUser, actor: str | None) -> str:
     """Who did something, as this user may see it: an account's username (zhou_qiang) is a
     person, masked (z*********) for users who may not see staff names; the system's own
-    actors (系统（自动督办）, 群众, 演示数据, system) are not people, and one's own username is
-    one's own: they stay as they are."""
+    actors (系统（自动督办）, 群众, 演示数据) are not people, and one's own username is one's own:
+    they stay as they are; the system's account (system) is named in Chinese (系统)."""
+    if actor == SYSTEM.username:
+        return SYSTEM.display_name
     if (not actor or can(user, "view_staff_names") or not _ACCOUNT.fullmatch(actor)
-            or actor in (SYSTEM.username, user.username)):
+            or actor == user.username):
         return actor or ""
     return mask_name(actor)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,6 +99,27 @@ class Rule:
                 out += " "
             out += " ".join(ln.split())
         return out
+
+    def definition_with(self, thresholds: dict | None = None) -> str:
+        """The definition as a reader sees it: each threshold's name (`payees`, `yellow_pp`)
+        replaced by its value in force, the given thresholds' or else the defaults (至少 3 名,
+        not 至少 payees 名)."""
+        values = {k: v for k, v in {**self.defaults, **(thresholds or {})}.items()
+                  if k in self.defaults}
+        if not values:
+            return self.definition
+        names = "|".join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+        return re.sub(rf"(?<![A-Za-z0-9_])({names})(?![A-Za-z0-9_])",
+                      lambda m: _number(values[m.group(1)]), self.definition)
+
+
+def _number(value) -> str:
+    """A threshold as written in a sentence: 3, 1.5, 0.7 (no trailing .0)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(x)) if x.is_integer() else f"{x:g}"
 
 
 def _cjk(ch: str) -> bool:

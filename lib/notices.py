@@ -35,6 +35,9 @@ SYSTEM_ACTOR = "系统（自动督办）"
 STATUS = {"issued": "已发出，待签收", "acknowledged": "已签收，整改中", "rectified": "已报告整改，待核查",
           "returned": "核查未通过，重新整改", "closed": "已核查办结"}
 LEVELS = {1: "一级：责任单位", 2: "二级：提级至单位主要负责人", 3: "三级：移送纪检监察机关"}
+# What each step of a notice's history (NoticeEvent.action) is called on the screen.
+ACTIONS = {"issued": "发出督办通知", "escalated": "逾期未签收，提级督办", "acknowledged": "单位签收",
+           "rectified": "报告整改情况", "closed": "核查通过，办结", "returned": "核查未通过，退回整改"}
 REPLY_LIMIT = "2wd"  # the unit acknowledges and reports within this
 GRACE = "1wd"  # after an escalation, before anything is sent again
 SWEEP_INTERVAL = timedelta(minutes=1)

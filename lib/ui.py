@@ -555,6 +555,22 @@ def excel_bytes(frames: dict[str, pd.DataFrame]) -> bytes:
     return buf.getvalue()
 
 
+def import_hint(user: CurrentUser, *kind_codes: str) -> str:
+    """Where the records an empty view lacks come from, said to this user: those who may import
+    are sent to 数据接入 with the kinds as that page names them (label and code); the others
+    are told who imports them (a clerk has no 数据接入 page to go to)."""
+    from lib import exchange
+
+    kinds = exchange.load_kinds()
+    labels = [kinds[c].label if c in kinds else c for c in kind_codes]
+    if access.can(user, "import_items"):
+        named = "和".join(f"{label}（{code}）" for label, code in zip(labels, kind_codes,
+                                                                 strict=True))
+        return f"可在“数据接入”页导入{named}。"
+    return (f"{'和'.join(labels)}由系统管理员或纪检监察人员在“数据接入”页导入；"
+            "如有遗漏，请与他们联系。")
+
+
 def chart(chart, **kwargs):
     """Draw an Altair chart. The spec is built without Altair's JSON-schema validation, which
     costs more than the rest of the page; the charts are fixed code, checked by the tests."""
@@ -908,13 +924,20 @@ INPUT_NAMES = {
     "as_of": "查看时刻", "received_at": "受理时间", "deadline": "办理期限",
     "completed_at": "办结时间", "yellow_pct": "黄牌阈值（剩余时限占比 %）",
     "allowed": "总时限", "time_left": "剩余时间", "yellow_threshold": "黄牌线（剩余）",
-    "late_by": "超期时长", "overdue_by": "逾期时长",
+    "late_by": "超期时长", "overdue_by": "逾期时长", "verdict": "规则判定",
+}
+# The light engine's rules (`lib.lights.RULE_*`) in the screen's words.
+LIGHT_RULE_NAMES = {
+    "missing_data": "数据缺失", "completed_late": "超期办结", "completed_on_time": "按时办结",
+    "open_overdue": "在办逾期", "open_near_deadline": "临近期限", "open_on_track": "在办正常",
+    "card_cancelled": "申诉撤销亮牌", "rule_red": "红线规则判定", "rule_yellow": "规则提示异常",
 }
 
 
 def explain(row: queries.ItemRow) -> None:
     """'Why is this red?': the rule, its inputs and thresholds."""
-    st.markdown(f"**{badge(row.light)}** · 规则 `{row.rule}` · {row.reason}")
+    st.markdown(f"**{badge(row.light)}** · 判定规则：{LIGHT_RULE_NAMES.get(row.rule, row.rule)} · "
+                f"{esc(row.reason)}")
     st.table(pd.DataFrame([{"项目": INPUT_NAMES.get(k, k), "值": str(v)}
                            for k, v in row.inputs.items()]))
 
@@ -1110,8 +1133,12 @@ def domain_overview(user: CurrentUser, view: DomainView) -> pd.DataFrame:
                 st.caption("暂无事项")
                 continue
             st.metric("在办", f"{int(k['open']):,}")
-            st.markdown(f"{SYMBOLS['red']} 红牌 **{int(k['red']):,}**  \n"
-                        f"{SYMBOLS['yellow']} 黄牌 **{int(k['yellow']):,}**")
+            # Red counts the items closed late in the window too: say how many are still open,
+            # or a red count above the open one reads as a mistake.
+            st.markdown(f"{SYMBOLS['red']} 红牌 **{int(k['red']):,}**（在办逾期 "
+                        f"{int(k['open_red']):,}）  \n"
+                        f"{SYMBOLS['yellow']} 黄牌 **{int(k['yellow']):,}**",
+                        help="红牌：逾期未办结及超期办结的事项；黄牌：在办、剩余时间不足总时限 20% 的事项")
             closed = int(k["closed"])
             st.caption(f"按时办结率 {int(k['on_time']) / closed:.1%}" if closed else "按时办结率 —")
     st.caption(source_caption(view.as_of))
@@ -1194,7 +1221,7 @@ def flag_why(record) -> None:
     st.markdown(f"**{badge(record.light)}** · 规则 `{record.code}`"
                 + (f"（{rule.name}）" if rule else "") + f" · {esc(record.reason)}")
     if rule:
-        st.caption(f"规则定义与出处：{rule.definition}")
+        st.caption(f"规则定义与出处：{rule.definition_with(record.thresholds)}")
     left, right = st.columns(2)
     with left:
         st.markdown("**判定所用数据**")

@@ -279,7 +279,8 @@ with tab_requests:
             with st.form("request_action"):
                 if action == "answer":
                     kind = st.selectbox("答复类型", list(ds.ANSWER_TYPES), format_func=ds.ANSWER_TYPES.get)
-                    grounds = st.selectbox("不予公开或部分公开的法定理由", [""] + ds.REFUSAL_GROUNDS)
+                    grounds = st.selectbox("不予公开或部分公开的法定理由", [""] + ds.REFUSAL_GROUNDS,
+                                          format_func=lambda g: g or "（予以公开的，不选）")
                     organ = st.text_input("非本机关负责公开的：负责公开的机关", max_chars=100)
                     text = st.text_area("答复内容", max_chars=ds.MAX_REQUEST)
                 elif action == "correction":

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, geo, scoring, scoring_export, ui
-from lib.access import PermissionDenied, can, unit_scope
+from lib.access import PermissionDenied, actor_for, can, unit_scope
 from lib.clock import now_utc
 from lib.lights import fmt_time
 
@@ -52,7 +52,7 @@ if use_snapshot:
     scheme = scoring.Scheme.from_dict(snap["scheme"])
     prev_snap = snaps.get((period.previous().code, level))
     prev_rows = prev_snap["rows"] if prev_snap else None
-    status = (f"已公布（{fmt_time(snap['published_at'])}，{snap['published_by']}）· "
+    status = (f"已公布（{fmt_time(snap['published_at'])}，{actor_for(user, snap['published_by'])}）· "
               + ("哈希校验通过" if snap["valid"] else "哈希校验失败：快照可能被篡改"))
     as_of = snap["as_of"]
 else:
@@ -232,7 +232,7 @@ with tab_publish:
         history.sort(key=lambda x: x["published_at"], reverse=True)
         ui.table(pd.DataFrame([{
             "考核期": scoring.Period.parse(x["period"]).label, "层级": scoring.LEVELS[x["level"]],
-            "公布时间": fmt_time(x["published_at"]), "公布人": x["published_by"],
+            "公布时间": fmt_time(x["published_at"]), "公布人": actor_for(user, x["published_by"]),
             "参与排名": sum(1 for r in x["rows"] if r["ranked"]),
             "校验": "✓ 通过" if x["valid"] else "✗ 不符", "哈希": x["hash"],
         } for x in history]), "公布记录", key="eff_history")

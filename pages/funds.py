@@ -71,7 +71,7 @@ for col, (_, r) in zip(cols, k.iterrows(), strict=True):
                    f"{r['programs']} 个项目 · {int(r['payments']):,} 笔 · {int(r['payees']):,} 名收款人（各项目合计）")
 cv = curves(url, user, view.as_of, view.region_id)
 if cv.empty:
-    st.info("本年度还没有资金项目。请在“数据接入”导入资金项目（programs）和发放记录（payments）。")
+    st.info("本年度还没有资金项目。" + ui.import_hint(user, "programs", "payments"))
 else:
     st.vega_lite_chart(charts.execution_curves(cv))
     st.caption("实线：累计实际支出占预算的比例；虚线：序时进度。支出落后序时进度 10–30 个百分点为黄牌，"
@@ -131,7 +131,7 @@ else:
         a[2] += r.amount or 0
     ui.table(pd.DataFrame([{"规则": f"{code} {flag_rules.RULES[code].name}", "红牌": a[0], "黄牌": a[1],
                             "涉及金额（元）": round(a[2], 2),
-                            "定义": flag_rules.RULES[code].definition}
+                            "定义": flag_rules.RULES[code].definition_with(rules[code].thresholds)}
                            for code, a in sorted(by_rule.items())]), "规则发现汇总", key="funds_by_rule")
 
     def group_table(key_of, label: str, name: str, key: str) -> None:
@@ -224,7 +224,7 @@ choices = {p.external_id: p for p in flagged_pay}
 for p in recent(url, user, view.as_of):
     choices.setdefault(p.external_id, p)
 if not choices:
-    st.info("暂无发放记录。请在“数据接入”导入资金发放（payments）。")
+    st.info("暂无发放记录。" + ui.import_hint(user, "payments"))
     st.stop()
 flagged_ids = {p.external_id for p in flagged_pay}
 ext = st.selectbox("选择发放记录（有规则发现的在前，其后为最近发放）", list(choices), key="funds_pay_pick",
@@ -264,7 +264,7 @@ hist = history(url, user, p.payee_id, view.as_of)
 by_subject = defaultdict(list)
 for r in records:
     by_subject[r.subject].append(r)
-st.markdown(f"**收款人 {p.payee} 的全部发放（{len(hist)} 笔）**")
+st.markdown(f"**收款人 {ui.esc(p.payee)} 的全部发放（{len(hist)} 笔）**")
 ui.table(pd.DataFrame([{
     "发放编号": h.external_id, "项目": h.program, "金额（元）": h.amount, "村（居）": h.village,
     "审批": fmt_time(h.approved_at), "发放": fmt_time(h.paid_at) if h.paid_at else "未发放",

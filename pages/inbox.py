@@ -45,7 +45,7 @@ picked = st.selectbox("选择工单（可输入查询码搜索）", list(by_id),
                       format_func=lambda i: f"{by_id[i]['code']} · {by_id[i]['subject']}")
 r = by_id[picked]
 st.subheader(f"{r['kind']}：{ui.esc(r['subject'])}")
-st.markdown(f"**{badge(r['light'])}** {r['reason']}")
+st.markdown(f"**{badge(r['light'])}** {ui.esc(r['reason'])}")
 ui.plain(r["body"])
 st.caption(f"提交时间 {fmt_time(r['created'])} · 状态：{subs.STATUS[r['status']]}"
            + (f" · 已转办 {r['handoffs']} 次" if r["handoffs"] else ""))

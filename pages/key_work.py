@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, items, projects, queries, ui
-from lib.access import PermissionDenied, actor_for, can
+from lib.access import PermissionDenied, actor_for, can, unit_scope
 from lib.config import TZ
 from lib.lights import RED, badge, fmt_time
 
@@ -39,7 +39,9 @@ with tab_projects:
     with ui.read() as s:
         rows = projects.projects(s, user, as_of)
     if not rows:
-        st.info("没有可查看的重点项目。")
+        st.info("本单位没有牵头的重点项目：重点项目按牵头单位列示，本单位牵头的项目在此显示，"
+                "并可报告其节点进度。" if unit_scope(user) is not None else
+                "还没有重点项目。" + ui.import_hint(user, "projects", "nodes"))
         st.stop()
     ui.table(pd.DataFrame([{
         "灯色": badge(r["light"]), "编号": r["code"], "项目": r["name"], "责任单位": r["unit"],
@@ -62,7 +64,8 @@ with tab_projects:
     with ui.read() as s:
         history = [(e.at, e.kind, actor_for(user, e.actor), e.note)
                    for e in items.history(s, user, nid)]
-    ui.table(pd.DataFrame([{"时间": fmt_time(a), "环节": k, "操作人": who, "说明": note or ""}
+    ui.table(pd.DataFrame([{"时间": fmt_time(a), "环节": items.event_label(k), "操作人": who,
+                            "说明": note or ""}
                                for a, k, who, note in history]), "节点办理记录", key="kw_history")
     node = node_ids[nid]
     if can(user, "update_items") and node["completed_at"] is None:

@@ -153,7 +153,7 @@ with tab_tender:
         with ui.read() as s:
             options = queries.tender_options(s, view.as_of, view.region_id)
         if not options:
-            st.info("所选范围内没有采购或招标项目。可在“数据接入”导入 tenders 与 bids。")
+            st.info("所选范围内没有采购或招标项目。" + ui.import_hint(user, "tenders", "bids"))
         else:
             flagged = [q.subject for q in tender_q if q.subject in tender_subjects]
             titles = {ext: f"{ext} · {title or ''} · {buyer}" for ext, title, buyer in options}
@@ -212,7 +212,7 @@ with tab_rules:
                     "权重": th["weight"], "本期触发": fired.get(r.code, 0),
                     "阈值": "；".join(f"{r.labels.get(k, k)}={v}" for k, v in th.items()
                                      if k != "weight") or "—",
-                    "定义与出处": r.definition})
+                    "定义与出处": r.definition_with(th)})
         ui.table(pd.DataFrame(rows), "要素市场规则", key="market_rules")
         if can(user, "manage_settings"):
             st.markdown("**调整阈值或权重**（系统管理员；下一次规则运行起生效，留痕）")

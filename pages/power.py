@@ -85,7 +85,7 @@ tab_steps, tab_stage, tab_flags, tab_enforce, tab_fees, tab_case = st.tabs(
 with tab_steps:
     if tab_steps.open:  # only the selected tab runs
         if not cases:
-            st.info("所选日期和范围内没有行政审批办件。可在“数据接入”页导入审批事项（matters）和办件（approvals）。")
+            st.info("所选日期和范围内没有行政审批办件。" + ui.import_hint(user, "matters", "approvals"))
         else:
             left, right = st.container(), st.container()
             with left:
@@ -190,7 +190,7 @@ with tab_enforce:
         with ui.read() as s:
             erows = stats.enforcement_rows(s, user, view.as_of, region_id=view.region_id)
         if not erows:
-            st.info("所选范围内没有行政执法案件。可在“数据接入”页导入裁量基准（discretion）和执法案件（enforcement）。")
+            st.info("所选范围内没有行政执法案件。" + ui.import_hint(user, "discretion", "enforcement"))
         else:
             open_n = sum(1 for r in erows if r["decided_at"] is None)
             outside = sum(1 for r in erows if r["band"] in ("高于上限", "低于下限"))
@@ -252,7 +252,7 @@ with tab_fees:
         frows, prows = load_fees_permits(url, user, view.as_of, view.region_id)
         st.markdown("**行政收费**（对照收费目录：擅自收费、超标准收费、不收费事项收费）")
         if not frows:
-            st.info("所选范围内没有收费记录。可在“数据接入”页导入收费目录（fee_items）和收费记录（fees）。")
+            st.info("所选范围内没有收费记录。" + ui.import_hint(user, "fee_items", "fees"))
         else:
             bad = [r for r in frows if r["light"] in (RED, YELLOW)]
             stake = sum(r["at_stake"] or 0 for r in bad)
@@ -273,7 +273,7 @@ with tab_fees:
                 st.caption(f"共 {len(frows):,} 笔，按亮牌优先列出前 500 笔；完整记录请导出（python -m lib export fees）。")
         st.markdown("**规划许可**（许可指标对照控制性详细规划：许可值 / 规划限值，✗ 为突破）")
         if not prows:
-            st.info("所选范围内没有规划许可。可在“数据接入”页导入规划（plans）和规划许可（permits）。")
+            st.info("所选范围内没有规划许可。" + ui.import_hint(user, "plans", "permits"))
         else:
             from lib.domains.power.rules import INDICATORS
 
@@ -295,7 +295,7 @@ with tab_fees:
                              for f in forms.fee_catalogue(s)]
             own_cases = [c.external_id for c in cases if c.unit_id == user.unit_id][:300]
             if not catalogue:
-                st.caption("收费目录为空：请先在“数据接入”页导入收费目录（fee_items）。")
+                st.caption("收费目录为空。" + ui.import_hint(user, "fee_items"))
             else:
                 names = {code: f"{code} {name}（{float(std):,.2f} 元/件）"
                          + (f"〔已于 {to} 后取消〕" if to else "") for code, name, std, to in catalogue}

@@ -60,7 +60,8 @@ else:
                        file_name=f"督办通知书_{nid:05d}.html", mime="text/html")
     with st.expander("预览督办通知书"):
         st.html(html_doc)
-    ui.table(pd.DataFrame([{"时间": fmt_time(a), "环节": act, "级别": lvl,
+    ui.table(pd.DataFrame([{"时间": fmt_time(a), "环节": notices.ACTIONS.get(act, act),
+                            "级别": notices.LEVELS.get(lvl, lvl),
                                 "操作人": actor_for(user, who), "说明": note or ""}
                                for a, act, lvl, who, note in steps]), "督办过程", key="sup_steps")
     if by_id[nid][4] == "rectified" and not acts:

@@ -224,3 +224,24 @@ def test_every_rules_definition_is_written_in_chinese():
     rules = flags.load_rules()
     assert "在决定后规定天数内" in rules["DIS-T01"].definition
     assert "追加与合同标的相同的货物" in rules["MKT-AMEND"].definition
+
+
+def test_a_rules_definition_is_shown_with_its_thresholds_values():
+    """The screen shows 至少 3 名, not 至少 payees 名: every registered rule's definition with
+    its thresholds in force names none of them; a setting changes the number shown."""
+    import re
+
+    from lib import domains  # noqa: F401 - registers every domain's rules
+
+    r02 = flags.RULES["FND-R02"]
+    assert "payees" in r02.definition
+    assert "至少 3 名" in r02.definition_with() and "payees" not in r02.definition_with()
+    assert "至少 5 名" in r02.definition_with({"payees": 5, "weight": 2.0})
+    assert "10 至 30 个百分点" in flags.RULES["FND-E01"].definition_with()
+    assert "Q1 − 1.5·IQR" in flags.RULES["MKT-R024"].definition_with()
+    for rule in flags.RULES.values():
+        shown = rule.definition_with()
+        for name in rule.defaults:
+            assert not re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", shown), \
+                (rule.code, name)
+        assert not re.search(r"[a-z]+_[a-z_]+", shown), rule.code  # no other code name either

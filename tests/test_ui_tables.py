@@ -60,3 +60,32 @@ def test_streamlits_prompt_check_is_marked_given():
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_empty_views_hint_sends_only_importers_to_the_import_page():
+    """Those who may import are sent to 数据接入 with the kinds as that page names them; a clerk,
+    who has no such page, is told who imports them, with no code name on the screen."""
+    from lib.access import CurrentUser
+
+    admin = CurrentUser(1, "a", "a", frozenset({"admin"}))
+    staff = CurrentUser(2, "s", "s", frozenset({"staff"}), unit_id=1)
+    assert ui.import_hint(admin, "programs", "payments") == \
+        "可在“数据接入”页导入资金项目（programs）和资金发放（payments）。"
+    said = ui.import_hint(staff, "programs", "payments")
+    assert said.startswith("资金项目和资金发放由系统管理员或纪检监察人员") and "可在" not in said
+    assert not any(c.isascii() and c.isalpha() for c in said)
+
+
+def test_every_light_rule_and_notice_step_has_its_chinese_name():
+    from lib import lights, notices
+
+    rules = {getattr(lights, n) for n in dir(lights) if n.startswith("RULE_")}
+    assert rules and rules <= set(ui.LIGHT_RULE_NAMES)
+    # Every step a notice's history records (the actions `_event` is called with).
+    import re
+    from pathlib import Path
+
+    source = Path(notices.__file__).read_text(encoding="utf-8")
+    written = set(re.findall(r'_event\(session, [^"]*"([a-z]+)"', source)) | {"closed", "returned"}
+    assert {"issued", "escalated", "acknowledged", "rectified"} <= written
+    assert written <= set(notices.ACTIONS)

@@ -38,8 +38,8 @@ def _overdue_days(item, as_of) -> int:
 def village_obligation_late(ctx: flags.RuleContext):
     """村务定期公开（党务每半年，村务至少每季度，财务收支较多的每月、其余每季度；重大事项在决定后
     规定天数内）须在次期规定日前公开：逾期公开为红牌，过期未公开为红牌（缺失），临近期限仍未公开
-    为黄牌。出处：《村民委员会组织法》第三十条；本市村务公开规定（公开日与重大事项天数可在系统设置中
-    调整：disclosure.due_day、disclosure.major_days）。"""
+    为黄牌。出处：《村民委员会组织法》第三十条；本市村务公开规定（次期公开日与重大事项公开天数可在
+    “系统设置”中调整）。"""
     rows, population = flags.lit_rows(
         ctx, select(flags.item_timing(), Subsystem.yellow_pct, VillageObligation, Region.code, Region.name)
         .join(Subsystem, Subsystem.id == Item.subsystem_id)
