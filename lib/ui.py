@@ -1135,8 +1135,8 @@ def domain_overview(user: CurrentUser, view: DomainView) -> pd.DataFrame:
             st.metric("在办", f"{int(k['open']):,}")
             # Red counts the items closed late in the window too: say how many are still open,
             # or a red count above the open one reads as a mistake.
-            st.markdown(f"{SYMBOLS['red']} 红牌 **{int(k['red']):,}**（在办逾期 "
-                        f"{int(k['open_red']):,}）  \n"
+            st.markdown(f"{SYMBOLS['red']} 红牌 **{int(k['red']):,}**  \n"
+                        f"其中在办逾期 {int(k['open_red']):,}  \n"
                         f"{SYMBOLS['yellow']} 黄牌 **{int(k['yellow']):,}**",
                         help="红牌：逾期未办结及超期办结的事项；黄牌：在办、剩余时间不足总时限 20% 的事项")
             closed = int(k["closed"])
@@ -1296,12 +1296,20 @@ def table_xlsx(df: pd.DataFrame, sheet: str = "数据") -> bytes:
     return exchange.xlsx_bytes(header, rows, sheet=sheet)
 
 
+def money_columns(df: pd.DataFrame) -> dict:
+    """Column settings for the amounts of money in a table: 888,592.33, not 888592.33."""
+    return {c: st.column_config.NumberColumn(format="accounting") for c in df.columns
+            if isinstance(c, str) and ("（元）" in c or "金额" in c)
+            and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
+
+
 def table(df: pd.DataFrame, name: str, *, key: str, height: int | str = "auto",
           column_config: dict | None = None) -> None:
     """A table with its CSV and Excel downloads: exactly what it shows, formula cells
-    neutralized, each file built only when its button is clicked."""
+    neutralized, each file built only when its button is clicked. Amounts of money (a numeric
+    column named …（元） or …金额…) are shown with thousands separators and two decimals."""
     st.dataframe(df, hide_index=True, width="stretch", height=height,
-                 column_config=column_config)
+                 column_config=money_columns(df) | (column_config or {}))
     if df.empty:
         return
     # Side by side, each as wide as its words (fixed-ratio columns squeezed them to one

@@ -89,3 +89,11 @@ def test_every_light_rule_and_notice_step_has_its_chinese_name():
     written = set(re.findall(r'_event\(session, [^"]*"([a-z]+)"', source)) | {"closed", "returned"}
     assert {"issued", "escalated", "acknowledged", "rectified"} <= written
     assert written <= set(notices.ACTIONS)
+
+
+def test_amounts_of_money_are_shown_with_separators():
+    df = pd.DataFrame({"涉及金额（元）": [888592.33, 5099.8], "单位": ["甲", "乙"], "笔数": [1, 2],
+                       "金额说明": ["一笔", "两笔"]})
+    cfg = ui.money_columns(df)
+    assert list(cfg) == ["涉及金额（元）"]
+    assert cfg["涉及金额（元）"]["type_config"]["format"] == "accounting"
