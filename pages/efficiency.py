@@ -136,8 +136,8 @@ with tab_rank:
                                          snap["hash"] if use_snapshot else None)
         d1, d2 = st.columns(2)
         # Built when clicked (a callable), not on every run of the page.
-        d1.download_button("导出 Excel", lambda: scoring_export.excel(rows, meta, scheme,
-                                                                    with_move=True),
+        d1.download_button("导出排名报表（Excel，含考核办法）",
+                           lambda: scoring_export.excel(rows, meta, scheme, with_move=True),
                            file_name=f"行政效能排名_{period.code}_{level}.xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         d2.download_button("下载打印版报告（HTML，可直接打印或另存为 PDF）",

@@ -68,6 +68,8 @@ def test_chart_templates_fill_every_placeholder():
                             "rank": 1, "red": 2}] * 3)
     bar = charts.ranking_bar(ranked, title='红榜 "前五"', color="#2ca02c")
     assert bar["title"] == '红榜 "前五"' and bar["height"] == 84
+    # The bars keep their 28 pixels each: the title and the axis are not taken out of them.
+    assert bar["autosize"] == {"type": "fit-x", "contains": "padding"}
     assert bar["layer"][0]["mark"]["color"] == "#2ca02c"
     score = charts.score_bar([{"name": "市公安局", "unit": "市公安局", "score": 90.5, "rank": 1,
                                "grade": "好"}], title="黑榜", color="#d62728")
