@@ -130,7 +130,7 @@ def _domain_bar_template(domains: tuple[str, ...]) -> dict:
     click = alt.selection_point(name="segment", fields=["domain_code", "light"], on="click")
     return alt.Chart(alt.Data(name="lights")).mark_bar(cursor="pointer").encode(
         y=alt.Y("领域:N", sort=list(domains), title=None),
-        x=alt.X("件数:Q", title="在办事项（件）"),
+        x=alt.X("件数:Q", title="在办事项（件）", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("灯色:N", scale=light_scale(), legend=alt.Legend(orient="bottom")),
         order=alt.Order("order:Q"),
         tooltip=["领域:N", "灯色:N", "件数:Q"],
@@ -316,7 +316,7 @@ def monthly_share_line(df: pd.DataFrame, column: str, *, height: int = 180,
 def _monthly_bars_base() -> dict:
     return alt.Chart(alt.Data(name="counts")).mark_bar().encode(
         x=alt.X("月份:O", title=None, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("件数:Q", title=TITLE, stack="zero"),
+        y=alt.Y("件数:Q", title=TITLE, stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
         # The legend on the right: at the bottom its rows (a rule each) took the plot's height.
         # Every series listed (symbolLimit 0): the chart is made as tall as its legend.
         # Twenty colours (the default ten repeated from the eleventh rule on).

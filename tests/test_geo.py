@@ -154,3 +154,18 @@ def test_monthly_charts_are_valid_vega_lite_with_their_data():
     for spec in (line, bars):
         t = json.dumps(spec, ensure_ascii=False)
         assert charts.TITLE not in t and charts.COLOR not in t
+
+
+def test_count_axes_tick_whole_numbers():
+    import altair as alt
+    import pandas as pd
+
+    """Counts of items are whole: a domain with one open item drew ticks at 0.5, 1.5 …"""
+    kpis = pd.DataFrame([{"domain": "权力运行", "domain_code": "POWER", "open": 1, "open_red": 0,
+                          "yellow": 0, "grey": 0}])
+    bar = charts.domain_lights_bar(kpis)
+    alt.Chart.from_dict(bar, validate=True)
+    assert bar["encoding"]["x"]["axis"] == {"tickMinStep": 1, "format": "d"}
+    pivot = pd.DataFrame({"月份": ["2026-10"], "规则": ["M01"]}).pivot_table(
+        index="月份", columns="规则", aggfunc="size", fill_value=0)
+    assert charts.monthly_stacked_bars(pivot)["encoding"]["y"]["axis"]["tickMinStep"] == 1
