@@ -9,7 +9,7 @@ from lib import submissions as subs
 from lib import ui
 from lib.access import PermissionDenied, can
 from lib.clock import now_utc
-from lib.lights import badge, fmt_time
+from lib.lights import badge, fmt_duration, fmt_time
 from lib.workdays import parse_limit
 
 user = ui.require("dispatch")
@@ -40,12 +40,17 @@ def run(fn, *args, ok: str, **kwargs) -> None:
         done(ok)
 
 
-def table(rows: list[dict], name: str, key: str) -> None:
+def table(rows: list[dict], name: str, key: str, waiting: bool = False) -> None:
+    """The orders; `waiting`: with when each was answered and how long its answer has waited
+    for review (the light is the unit's answer against its limit, not the review's)."""
     ui.table(pd.DataFrame([{
         "灯色": badge(r["light"]), "查询码": r["code"], "类别": r["kind"], "标题": r["subject"],
         "承办单位": all_units.get(r["unit_id"], ""), "状态": subs.STATUS[r["status"]],
-        "答复期限": fmt_time(r["deadline"]), "退单": r["returns"], "转办": r["handoffs"],
-        "重办": r["rework"], "原因": r["reason"],
+        "答复期限": fmt_time(r["deadline"]),
+        **({"答复时间": fmt_time(r["replied_at"]),
+            "已等待审核": fmt_duration((now - r["replied_at"]).total_seconds())
+            if r["replied_at"] else ""} if waiting else {}),
+        "退单": r["returns"], "转办": r["handoffs"], "重办": r["rework"], "原因": r["reason"],
     } for r in rows]), name, key=key)
 
 
@@ -103,7 +108,9 @@ with tabs[1]:
     if not replied:
         st.info("没有待审核的答复。")
     else:
-        table(replied, "待审核答复", "dispatch_replied")
+        replied.sort(key=lambda r: r["replied_at"] or now)  # the longest waiting first
+        st.caption("灯色为承办单位答复是否在期限内；“已等待审核”为答复后尚未审核的时长，等待最久的在前。")
+        table(replied, "待审核答复", "dispatch_replied", waiting=True)
         r = pick(replied, "replied_pick")
         st.markdown(f"**{all_units.get(r['unit_id'])}的答复**（{fmt_time(r['replied_at'])}）")
         ui.plain(r["reply"])

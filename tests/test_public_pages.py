@@ -147,6 +147,10 @@ def test_inspector_dispatches_reviews_and_reveals_an_identity(url):
     at = login(app(), "inspector")
     at.switch_page("pages/dispatch.py").run()
     assert not at.exception
+    # The answers waiting for review say since when, the longest waiting first.
+    replied = next(df.value for df in at.dataframe if "已等待审核" in df.value.columns)
+    shown = list(replied["答复时间"])
+    assert shown == sorted(shown) and all(replied["已等待审核"])
     with db.session_scope(engine) as s:
         waiting = s.scalar(select(Submission).where(Submission.status == "replied"))
         code, sub_id = waiting.code, waiting.id
