@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib import access, charts, geo, ui, views
 from lib.lights import GREEN, GREY, LABELS, RED, SYMBOLS, YELLOW, fmt_time
-from lib.queries import AreaThresholds, domain_kpis, grade, region_summary, unit_ranking
+from lib.queries import MIN_CASES, AreaThresholds, domain_kpis, grade, region_summary, unit_ranking
 
 user = ui.require("cockpit")
 url = ui.url()
@@ -162,7 +162,7 @@ ranked = ranking[ranking["ranked"]]
 if own_unit is not None:
     st.info("部门经办人只能查看本单位的数据；全市排名由纪检监察机关定期公布。")
 elif ranked.empty:
-    st.info("所选范围内没有办结 5 件以上事项的单位，暂无排名。")
+    st.info(f"所选范围内没有办结 {MIN_CASES} 件以上事项的单位，暂无排名。")
 else:
     top, bottom = st.columns(2)
     with top:
@@ -175,7 +175,7 @@ else:
                  key="rank_bottom", on_select=partial(_open_from_chart, "rank_bottom"),
                  selection_mode="unit")
     st.caption("点击条形打开该单位的事项清单（红牌在前）。")
-    with st.expander(f"全部单位排名（按时办结率；办结 5 件以上的 {len(ranked)} 个单位参与排名，"
+    with st.expander(f"全部单位排名（按时办结率；办结 {MIN_CASES} 件以上的 {len(ranked)} 个单位参与排名，"
                      f"{len(ranking) - len(ranked)} 个不参与）"):
         full = ranking.assign(
             名次=ranking["rank"].map(lambda x: "—" if pd.isna(x) else str(int(x))),

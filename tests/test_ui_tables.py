@@ -65,7 +65,11 @@ def test_streamlits_prompt_check_is_marked_given():
 def test_an_empty_views_hint_sends_only_importers_to_the_import_page():
     """Those who may import are sent to 数据接入 with the kinds as that page names them; a clerk,
     who has no such page, is told who imports them, with no code name on the screen."""
-    from lib.access import CurrentUser
+    from lib.access import MATRIX, CurrentUser
+
+    # (the hint names the roles that hold the import permission)
+    assert {r for r, actions in MATRIX.items() if "import_items" in actions} == \
+        {"admin", "inspector"}
 
     admin = CurrentUser(1, "a", "a", frozenset({"admin"}))
     staff = CurrentUser(2, "s", "s", frozenset({"staff"}), unit_id=1)
