@@ -23,6 +23,7 @@ import argparse
 import math
 import multiprocessing as mp
 import os
+import queue
 import statistics
 import sys
 import threading
@@ -117,6 +118,49 @@ def settle(url: str) -> None:
     engine.dispose()
 
 
+def _ended_unheard(procs, got) -> list[str]:
+    """The workers that ended in failure with nothing on the queue for them (a worker that
+    fails in `_work` puts its reason first; one that dies before, e.g. while its interpreter
+    starts, says nothing)."""
+    failed = [p for p in procs if p.exitcode not in (None, 0)]
+    told = sum(1 for kind, _ in got if kind == "failed")
+    return [f"{p.name} ended with exit code {p.exitcode} before reporting"
+            for p in failed[told:]]
+
+
+def _gather(procs, out, start, seconds: float, poll: float = 0.5) -> list:
+    """The parent's part: start the workers together, then collect each one's result. It
+    watches the workers while it waits, so one that dies without a word ends the run at once
+    with its exit code, rather than after the barrier's and the queue's timeouts."""
+    deadline = time.monotonic() + 600
+    while start.n_waiting < len(procs) and not start.broken:
+        if any(p.exitcode is not None for p in procs) or time.monotonic() > deadline:
+            start.abort()  # one ended before the start: nobody waits for it
+            break
+        time.sleep(0.02)
+    try:
+        start.wait(timeout=600)
+    except threading.BrokenBarrierError:
+        pass  # a worker failed before the start: its message is on the queue
+    got: list = []
+    deadline = time.monotonic() + seconds + 600
+    quiet = 0  # polls in a row with nothing new while some worker had died unheard
+    while len(got) < len(procs):
+        try:
+            got.append(out.get(timeout=poll))
+            quiet = 0
+            continue
+        except queue.Empty:
+            pass
+        unheard = _ended_unheard(procs, got)
+        quiet = quiet + 1 if unheard else 0
+        if quiet >= 2 or time.monotonic() > deadline:  # a dead worker's last words had time
+            raise SystemExit("a worker failed: " + "; ".join(
+                [m for k, m in got if k == "failed"]
+                + (unheard or [f"no result within {seconds + 600:g} s"])))
+    return got
+
+
 def run(url: str, readers: int, seconds: float, writer: bool, rate: float = 0) -> dict:
     ctx = mp.get_context("spawn")  # no engine or connection inherited from this process
     start = ctx.Barrier(readers + (1 if writer else 0) + 1)
@@ -128,12 +172,13 @@ def run(url: str, readers: int, seconds: float, writer: bool, rate: float = 0) -
     for p in procs:
         p.start()
     try:
-        start.wait(timeout=600)
-    except threading.BrokenBarrierError:
-        pass  # a worker failed before the start: its message is on the queue
-    got = [out.get(timeout=seconds + 600) for _ in procs]
-    for p in procs:
-        p.join()
+        got = _gather(procs, out, start, seconds)
+    finally:
+        for p in procs:
+            p.join(5)
+            if p.exitcode is None:
+                p.terminate()
+                p.join()
     failed = [msg for kind, msg in got if kind == "failed"]
     if failed:
         raise SystemExit("a worker failed: " + "; ".join(failed))

@@ -102,6 +102,21 @@ def pytest_sessionfinish(session, exitstatus):
     admin.dispose()
 
 
+# Streamlit's script runner installs the page it runs as `sys.modules["__main__"]` and leaves it
+# there. A later test in the same process that starts a "spawn" process (bench.concurrency) would
+# then have the child run that page as its main module, outside Streamlit (seen in CI: the
+# child failed in ui.require and the parent waited for it in vain). Every test gets the
+# process's own main module back.
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _own_main_module():
+    yield
+    if sys.modules.get("__main__") is not _MAIN:
+        sys.modules["__main__"] = _MAIN
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param

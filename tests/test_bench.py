@@ -4,6 +4,7 @@ the rebuild would read them."""
 
 import os
 import sqlite3
+import sys
 from datetime import UTC, datetime
 
 import numpy as np
@@ -176,6 +177,31 @@ def test_a_failing_worker_stops_the_concurrency_bench_with_its_reason(tmp_path):
         concurrency.run(f"sqlite:///{tmp_path / 'empty.db'}", readers=2, seconds=1.0,
                         writer=False)
     assert time.perf_counter() - t < 120
+
+
+def test_a_worker_that_dies_without_a_word_stops_the_concurrency_bench_at_once(
+        tmp_path, monkeypatch):
+    """`bench.concurrency.run`: a worker that dies before it can report (here its interpreter
+    ends while it starts, as in CI on 2026-12-02, when a page left by an earlier test was the
+    main module a "spawn" child re-runs) ends the run at once with its exit code, instead of
+    the parent waiting out the barrier's and the queue's ten minutes each."""
+    import time
+    import types
+
+    import pytest
+
+    from bench import concurrency
+
+    script = tmp_path / "dies.py"
+    script.write_text("raise SystemExit(3)\n", encoding="utf-8")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    t = time.perf_counter()
+    with pytest.raises(SystemExit, match="exit code 3 before reporting"):
+        concurrency.run(f"sqlite:///{tmp_path / 'empty.db'}", readers=2, seconds=1.0,
+                        writer=True)
+    assert time.perf_counter() - t < 60
 
 
 def test_the_build_writes_the_demo_and_the_generated_items_beside_each_other(tmp_path):
