@@ -112,6 +112,19 @@ class Rule:
         return re.sub(rf"(?<![A-Za-z0-9_])({names})(?![A-Za-z0-9_])",
                       lambda m: _number(values[m.group(1)]), self.definition)
 
+    def value_text(self, name: str, value) -> str:
+        """A threshold's value as a reader sees it: a fraction of one (`min_ratio`,
+        `max_share`) in percent (0.7 → 70%), any other number as written in a sentence."""
+        if name.endswith(RATIO_SUFFIXES):
+            try:
+                return f"{float(value) * 100:.4g}%"
+            except (TypeError, ValueError):
+                return str(value)
+        return _number(value)
+
+
+RATIO_SUFFIXES = ("_ratio", "_share")  # thresholds that are fractions of one: shown as percent
+
 
 def _number(value) -> str:
     """A threshold as written in a sentence: 3, 1.5, 0.7 (no trailing .0)."""

@@ -1232,7 +1232,7 @@ def flag_why(record) -> None:
     with right:
         st.markdown("**所用阈值**")
         labels = rule.labels if rule else {}
-        st.table(pd.DataFrame([{"阈值": labels.get(k, k), "值": str(v)}
+        st.table(pd.DataFrame([{"阈值": labels.get(k, k), "值": rule.value_text(k, v) if rule else str(v)}
                                for k, v in record.thresholds.items()])
                  if record.thresholds else pd.DataFrame([{"阈值": "—", "值": "—"}]))
     if record.amount is not None:

@@ -210,7 +210,7 @@ with tab_rules:
                 rows.append({
                     "规则": r.code, "名称": r.name, "类型": "法定时限" if r.timing else "红旗",
                     "权重": th["weight"], "本期触发": fired.get(r.code, 0),
-                    "阈值": "；".join(f"{r.labels.get(k, k)}={v}" for k, v in th.items()
+                    "阈值": "；".join(f"{r.labels.get(k, k)}={r.value_text(k, v)}" for k, v in th.items()
                                      if k != "weight") or "—",
                     "定义与出处": r.definition_with(th)})
         ui.table(pd.DataFrame(rows), "要素市场规则", key="market_rules")
@@ -227,9 +227,12 @@ with tab_rules:
             with ui.read() as s:
                 current = flags.thresholds(s, rule)[name]
             with st.form("market_threshold"):
-                value = st.number_input(f"新值（当前 {current}）", min_value=0.0, value=float(current),
-                                        step=1.0 if isinstance(current, int) else 0.01,
-                                        format="%d" if isinstance(current, int) else "%.4f")
+                ratio = name.endswith(flags.RATIO_SUFFIXES)
+                value = st.number_input(f"新值（当前 {current}" + (
+                    f"，即 {rule.value_text(name, current)}；按小数填写，如 0.7 即 70%" if ratio else "")
+                    + "）", min_value=0.0, max_value=1.0 if ratio else None, value=float(current),
+                    step=1.0 if isinstance(current, int) else 0.01,
+                    format="%d" if isinstance(current, int) else "%.4f")
                 if st.form_submit_button("保存", type="primary"):
                     try:
                         ui.write(lambda s: flags.set_threshold(s, user, code, name, value))
@@ -237,7 +240,8 @@ with tab_rules:
                         st.error(f"未保存：{exc}")
                     else:
                         ui.clear_data_caches()
-                        st.success(f"已保存：{code} 的“{rule.labels.get(name, name)}”为 {value:g}。")
+                        st.success(f"已保存：{code} 的“{rule.labels.get(name, name)}”为 "
+                                   f"{rule.value_text(name, value)}。")
         else:
             st.caption("阈值和权重由系统管理员在本页调整，每次调整记入审计日志。")
 

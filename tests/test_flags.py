@@ -245,3 +245,20 @@ def test_a_rules_definition_is_shown_with_its_thresholds_values():
             assert not re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", shown), \
                 (rule.code, name)
         assert not re.search(r"[a-z]+_[a-z_]+", shown), rule.code  # no other code name either
+
+
+def test_a_threshold_that_is_a_fraction_of_one_is_shown_in_percent():
+    """成交价不低于基准地价的比例 reads 70%, not 0.7; counts, days and weights stay numbers."""
+    from lib import domains  # noqa: F401 - registers every domain's rules
+
+    land = flags.RULES["MKT-LAND"]
+    assert land.value_text("min_ratio", 0.7) == "70%"
+    assert flags.RULES["MKT-PROP"].value_text("min_ratio", 0.9) == "90%"
+    assert flags.RULES["MKT-AMEND"].value_text("max_share", 0.125) == "12.5%"
+    assert land.value_text("weight", 3.0) == "3"
+    assert flags.RULES["FND-R02"].value_text("payees", 3) == "3"
+    assert flags.RULES["FND-R04"].value_text("tolerance_pct", 0.0) == "0"
+    for rule in flags.RULES.values():  # every ratio threshold in range shows as a percent
+        for name, value in rule.defaults.items():
+            if name.endswith(flags.RATIO_SUFFIXES):
+                assert 0 < float(value) <= 1 and rule.value_text(name, value).endswith("%")

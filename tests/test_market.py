@@ -396,6 +396,13 @@ def test_the_market_page_and_an_inspectors_dismissal(app_url):
         at.run()
         assert not at.exception and not errors(at), tab
         assert shown in " ".join(m.value for m in at.markdown), tab
+    # The rules' table shows a ratio threshold in percent (70%, not 0.7).
+    at.session_state["market_tab"] = "规则与围栏"
+    at.run()
+    shown = [df.value for df in at.dataframe if "阈值" in df.value.columns]
+    assert shown, "the rules' table"
+    land = shown[0].set_index("规则").loc["MKT-LAND", "阈值"]
+    assert land == "成交价不低于基准地价的比例=70%", land
     # A tender picked in 项目详查 is still picked after another tab was open.
     at.session_state["market_tab"] = "项目详查"
     at.run()
