@@ -1018,6 +1018,14 @@ class DomainView:
     adcode: str | None
 
 
+def scope_name(user: CurrentUser, view: DomainView) -> str:
+    """What a domain page shows this user: the city or the county picked, or a clerk's own
+    unit (a clerk sees only the unit's records, whatever county is picked)."""
+    if access.unit_scope(user) is None:
+        return view.region_name
+    return f"{user.unit_name}（本单位）"
+
+
 def domain_view(domain: str) -> DomainView:
     """The sidebar's filters of a domain page: the day to look at (the city as it stood at its
     end; today is now), the window and the county (also picked by a click on the map). Each
@@ -1110,6 +1118,15 @@ def map_values(regions: pd.DataFrame) -> dict[str, dict]:
     return values
 
 
+UNIT_ROWS_AUTO = 9  # up to this many units the table is as tall as its rows, not the map
+
+
+def unit_table_height(rows: int, beside: int = 380) -> int | str:
+    """The lights-by-unit table's height: as tall as the map beside it when it has many rows,
+    as tall as its rows when few (a clerk's one unit drew a column of empty grid)."""
+    return beside if rows > UNIT_ROWS_AUTO else "auto"
+
+
 def domain_overview(user: CurrentUser, view: DomainView) -> pd.DataFrame:
     """The frame every domain page opens with: KPIs per subsystem, the county map lit by this
     domain (a click picks the county), and the lights by unit. Returns the counts in view
@@ -1173,7 +1190,7 @@ def domain_overview(user: CurrentUser, view: DomainView) -> pd.DataFrame:
                 "grade_text": "灯色", "unit": "单位", "total": "在监察", "open": "在办",
                 "red": "红牌", "yellow": "黄牌", "on_time_rate_text": "按时办结率"})[
                 ["灯色", "单位", "在监察", "在办", "红牌", "黄牌", "按时办结率"]],
-                hide_index=True, width="stretch", height=380)
+                hide_index=True, width="stretch", height=unit_table_height(len(by_unit)))
     return counts
 
 

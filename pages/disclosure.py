@@ -28,7 +28,7 @@ words = access.can(user, "view_staff_names")  # villagers' own words may name pe
 WITHHELD = "（群众原文可能含个人信息，本角色不予显示）"
 
 st.title("信息公开")
-st.caption(f"{view.region_name} · 截至 {fmt_time(as_of)} · 村务公开按期核对党务、村务、财务和重大事项；"
+st.caption(f"{ui.scope_name(user, view)} · 截至 {fmt_time(as_of)} · 村务公开按期核对党务、村务、财务和重大事项；"
            "政府信息公开按条例时限核对依申请公开、主动公开和年度报告。")
 ui.domain_overview(user, view)
 

@@ -22,8 +22,7 @@ wanted_state = params.get("state") if params.get("state") in ("open", "closed") 
 
 view = ui.domain_view(DOMAIN)
 st.title("专项资金")
-scope = view.region_name if access.unit_scope(user) is None else f"{user.unit_name}（本单位）"
-st.caption(f"{scope} · 截至 {fmt_time(view.as_of)} · 财政资金运行、“三公”经费、扶贫救灾、惠农补贴、"
+st.caption(f"{ui.scope_name(user, view)} · 截至 {fmt_time(view.as_of)} · 财政资金运行、“三公”经费、扶贫救灾、惠农补贴、"
            "社保基金、住房公积金：从预算到每一位收款人。每笔发放的“审批—发放”环节按时限亮灯，"
            "异常由规则判定，逐条列明原因和涉及金额。")
 counts = ui.domain_overview(user, view)

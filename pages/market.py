@@ -20,7 +20,7 @@ view = ui.domain_view(DOMAIN)
 
 st.title("要素市场")
 st.caption(f"政府采购、工程招投标、土地交易、产权交易 · {view.day:%Y-%m-%d} 结束时 · {view.window_name}"
-           f" · {view.region_name}。法定时限由统一亮灯引擎按时钟亮灯；红旗规则逐条说明定义、出处、数据与阈值。")
+           f" · {ui.scope_name(user, view)}。法定时限由统一亮灯引擎按时钟亮灯；红旗规则逐条说明定义、出处、数据与阈值。")
 ui.domain_overview(user, view)
 
 

@@ -24,7 +24,7 @@ url = ui.url()
 st.title("权力运行")
 st.caption("行政审批事前、事中、事后全程监察：受理（补正告知）、审批决定、送达各环节按法定时限计时，"
            "特别程序暂停和依法延期顺延期限；行政执法对照裁量基准，行政收费对照收费目录，"
-           "城乡规划许可对照控制性详细规划。" + f"查看日期：{view.day}（{view.region_name}）。")
+           "城乡规划许可对照控制性详细规划。" + f"查看日期：{view.day}（{ui.scope_name(user, view)}）。")
 
 counts = ui.domain_overview(user, view)
 

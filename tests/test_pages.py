@@ -157,6 +157,19 @@ def test_staff_list_holds_only_their_unit_and_a_deep_link_elsewhere_is_refused(u
     assert not any(other in m.value for m in at.markdown)
 
 
+def test_a_domain_page_tells_a_clerk_it_shows_their_unit_and_a_leader_the_city(url):
+    """A clerk's domain pages hold only the unit's records: the caption names the unit, not
+    全市 (which a leader's says)."""
+    clerk, leader = login(app(), "staff"), login(app(), "leader")
+    for path in ("pages/power.py", "pages/funds.py", "pages/disclosure.py"):
+        for at, says, never in ((clerk, "遂溪县自然资源局（本单位）", "全市"),
+                                (leader, "全市", "本单位")):
+            at.switch_page(path).run()
+            assert not at.exception and not errors(at), (path, errors(at))
+            caption = at.caption[0].value
+            assert says in caption and never not in caption, (path, caption)
+
+
 def test_staff_record_a_completion(url):
     mine = _items_of(url, "440823.ZRZY")[0]
     at = login(app(), "staff")

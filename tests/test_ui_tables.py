@@ -101,3 +101,12 @@ def test_amounts_of_money_are_shown_with_separators():
     cfg = ui.money_columns(df)
     assert list(cfg) == ["涉及金额（元）"]
     assert cfg["涉及金额（元）"]["type_config"]["format"] == "accounting"
+
+
+def test_the_lights_by_unit_table_has_no_empty_grid_under_a_few_units():
+    """Beside the 380 px county map: a city's dozens of units fill its height and scroll; a
+    clerk's one unit (or a county's few) is as tall as its rows."""
+    assert ui.unit_table_height(1) == "auto"
+    assert ui.unit_table_height(ui.UNIT_ROWS_AUTO) == "auto"
+    assert ui.unit_table_height(ui.UNIT_ROWS_AUTO + 1) == 380
+    assert ui.unit_table_height(60) == 380
