@@ -68,9 +68,10 @@ ACTIONS = {
 }
 MAX_SUBJECT, MAX_BODY, MAX_NAME, MAX_CONTACT, MAX_REPLY, MAX_NOTE = 100, 2000, 32, 64, 2000, 500
 RATE_LIMIT = 5  # submissions per source per hour
-DEFAULT_SETTINGS = {"ack_limit": "1wd", "revision_limit": "3wd", "rework_limit": "5wd"}
+DEFAULT_SETTINGS = {"ack_limit": "1wd", "revision_limit": "3wd", "rework_limit": "5wd",
+                    "review_limit": "2wd"}
 SETTING_LABELS = {"ack_limit": "签收时限", "revision_limit": "审核退回后重新答复时限",
-                  "rework_limit": "重办时限"}
+                  "rework_limit": "重办时限", "review_limit": "答复审核时限"}
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PUBLIC = "群众"
@@ -665,6 +666,27 @@ def rows_with_lights(session: Session, orders: list[Submission], as_of: datetime
                     "returns": o.return_count, "anonymous": o.anonymous,
                     "published": o.published, "kind_code": o.kind})
     return out
+
+
+def with_review_clock(session: Session, rows: list[dict], as_of: datetime) -> list[dict]:
+    """The answers waiting for review, each with the review's own time limit (系统设置's
+    答复审核时限, working days from the answer) and its light at the moment: the public waits
+    for the inspectors' review as it waited for the unit's answer. The most urgent first
+    (overdue, then the nearest limit). Rows without an answer time are left out."""
+    from lib.lights import DEFAULT_YELLOW_PCT, light_for
+
+    cal = load_calendar(session)
+    limit = parse_limit(get_setting(session, "review_limit"))
+    out = []
+    for r in rows:
+        if r.get("replied_at") is None:
+            continue
+        due = cal.deadline(r["replied_at"], limit)
+        lt = light_for(received_at=r["replied_at"], deadline=due, completed_at=None,
+                       as_of=as_of, yellow_pct=DEFAULT_YELLOW_PCT)
+        out.append(r | {"review_deadline": due, "review_light": lt.light if lt else "grey",
+                        "review_limit": limit.label()})
+    return sorted(out, key=lambda r: (r["review_deadline"], r["replied_at"], r["id"]))
 
 
 def queue(session: Session, user: CurrentUser, statuses: tuple[str, ...]) -> list[Submission]:

@@ -9,7 +9,7 @@ from lib import submissions as subs
 from lib import ui
 from lib.access import PermissionDenied, can
 from lib.clock import now_utc
-from lib.lights import badge, fmt_duration, fmt_time
+from lib.lights import RED, badge, fmt_duration, fmt_time
 from lib.workdays import parse_limit
 
 user = ui.require("dispatch")
@@ -41,15 +41,19 @@ def run(fn, *args, ok: str, **kwargs) -> None:
 
 
 def table(rows: list[dict], name: str, key: str, waiting: bool = False) -> None:
-    """The orders; `waiting`: with when each was answered and how long its answer has waited
-    for review (the light is the unit's answer against its limit, not the review's)."""
+    """The orders; `waiting` (answers waiting for review, `subs.with_review_clock`): first the
+    review's own light and limit, then the unit's answer against its limit, when it was
+    answered and how long it has waited."""
     ui.table(pd.DataFrame([{
-        "灯色": badge(r["light"]), "查询码": r["code"], "类别": r["kind"], "标题": r["subject"],
+        **({"审核灯色": badge(r["review_light"]), "审核期限": fmt_time(r["review_deadline"])}
+           if waiting else {}),
+        ("答复灯色" if waiting else "灯色"): badge(r["light"]), "查询码": r["code"],
+        "类别": r["kind"], "标题": r["subject"],
         "承办单位": all_units.get(r["unit_id"], ""), "状态": subs.STATUS[r["status"]],
         "答复期限": fmt_time(r["deadline"]),
         **({"答复时间": fmt_time(r["replied_at"]),
-            "已等待审核": fmt_duration((now - r["replied_at"]).total_seconds())
-            if r["replied_at"] else ""} if waiting else {}),
+            "已等待审核": fmt_duration((now - r["replied_at"]).total_seconds())}
+           if waiting else {}),
         "退单": r["returns"], "转办": r["handoffs"], "重办": r["rework"], "原因": r["reason"],
     } for r in rows]), name, key=key)
 
@@ -77,7 +81,8 @@ def read_only() -> bool:
 now = now_utc()
 with ui.read() as s:
     queued = subs.rows_with_lights(s, subs.queue(s, user, ("queued",)), now)
-    replied = subs.rows_with_lights(s, subs.queue(s, user, ("replied",)), now)
+    replied = subs.with_review_clock(
+        s, subs.rows_with_lights(s, subs.queue(s, user, ("replied",)), now), now)
     unhappy = subs.rows_with_lights(s, subs.unsatisfied(s, user), now)
     extensions = [(e.id, e.submission_id, e.days, e.reason, e.requested_by, e.requested_at)
                   for e in subs.pending_extensions(s, user)]
@@ -108,8 +113,10 @@ with tabs[1]:
     if not replied:
         st.info("没有待审核的答复。")
     else:
-        replied.sort(key=lambda r: r["replied_at"] or now)  # the longest waiting first
-        st.caption("灯色为承办单位答复是否在期限内；“已等待审核”为答复后尚未审核的时长，等待最久的在前。")
+        late = sum(r["review_light"] == RED for r in replied)
+        st.caption(f"审核时限：答复后 {replied[0]['review_limit']}内审核（系统设置“群众诉求时限”），"
+                   "临近期限亮黄灯、超过亮红灯，期限最近的在前；“答复灯色”为承办单位答复是否在其期限内。"
+                   + (f"**{late} 件已超审核时限。**" if late else ""))
         table(replied, "待审核答复", "dispatch_replied", waiting=True)
         r = pick(replied, "replied_pick")
         st.markdown(f"**{all_units.get(r['unit_id'])}的答复**（{fmt_time(r['replied_at'])}）")

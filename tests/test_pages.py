@@ -241,6 +241,35 @@ def test_admin_sets_a_calendar_override(url):
         assert row is not None and not row.is_workday and row.note == "台风停工"
 
 
+def test_admin_sets_the_public_loops_limits_and_a_bad_value_saves_nothing(url):
+    """系统设置 · 群众诉求时限: a bad value beside a good one is refused in Chinese and neither
+    is saved; then the review's limit is saved and the dispatch page reads it."""
+    from lib import submissions as subs
+    from lib.models import AppSetting
+
+    at = login(app(), "admin")
+    at.switch_page("pages/admin_settings.py").run()
+    assert not at.exception
+    box = {t.key: t for t in at.text_input if (t.key or "").startswith("setting_")}
+    assert set(box) == {f"setting_{k}" for k in subs.DEFAULT_SETTINGS}
+    box["setting_review_limit"].input("3wd")
+    box["setting_rework_limit"].input("五天")
+    next(b for b in at.button if b.label == "保存" and b.form_id == "submission_settings").click()
+    at.run()
+    assert any("未保存" in e and "重办时限" in e for e in errors(at)), errors(at)
+    with db.read_scope(db.get_engine(url)) as s:
+        assert s.get(AppSetting, "review_limit") is None and s.get(AppSetting, "rework_limit") is None
+    next(t for t in at.text_input if t.key == "setting_rework_limit").input("5wd")
+    next(b for b in at.button if b.label == "保存" and b.form_id == "submission_settings").click()
+    at.run()
+    assert not errors(at) and any(x.value == "已保存" for x in at.success)
+    with db.read_scope(db.get_engine(url)) as s:
+        assert subs.get_setting(s, "review_limit") == "3wd"
+    inspector = login(app(), "inspector")
+    inspector.switch_page("pages/dispatch.py").run()
+    assert any("答复后 3个工作日内审核" in c.value for c in inspector.caption)
+
+
 def test_inspector_reads_and_verifies_the_audit_log(url):
     at = login(app(), "inspector")
     at.switch_page("pages/audit.py").run()

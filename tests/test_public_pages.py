@@ -147,10 +147,13 @@ def test_inspector_dispatches_reviews_and_reveals_an_identity(url):
     at = login(app(), "inspector")
     at.switch_page("pages/dispatch.py").run()
     assert not at.exception
-    # The answers waiting for review say since when, the longest waiting first.
+    # The answers waiting for review: the review's own light and limit first, the nearest
+    # limit first, and since when each has waited.
     replied = next(df.value for df in at.dataframe if "已等待审核" in df.value.columns)
-    shown = list(replied["答复时间"])
+    assert list(replied.columns[:3]) == ["审核灯色", "审核期限", "答复灯色"]
+    shown = list(replied["审核期限"])
     assert shown == sorted(shown) and all(replied["已等待审核"])
+    assert any("答复后 2个工作日内审核" in c.value for c in at.caption)
     with db.session_scope(engine) as s:
         waiting = s.scalar(select(Submission).where(Submission.status == "replied"))
         code, sub_id = waiting.code, waiting.id

@@ -440,3 +440,44 @@ def test_indicators_of_every_unit_at_once_equal_each_units_own(demo_engine):
     assert set(whole) == set(want)
     for k, v in want.items():
         assert (whole[k] is None) if v is None else whole[k] == pytest.approx(v), k
+
+
+def test_an_answer_waiting_for_review_has_its_own_time_limit_and_light(engine):
+    """The inspectors' review of an answer has a limit of its own (答复审核时限, two working
+    days by default, from the answer): green, then yellow near it, red past it, weekends not
+    counted; the nearest limit first; the setting changes it (a bad value is refused)."""
+    cgzf = staff(engine, "ZJ.CGZF")
+    thursday = T0 + timedelta(days=3)  # 2026-11-05, a Thursday
+    ids = []
+    for answered in (thursday, T0 + timedelta(days=1)):  # the second answered earlier
+        sub_id, _ = submit(engine, now=T0)
+        with db.session_scope(engine) as s:
+            subs.acknowledge(s, cgzf, sub_id, now=T0 + timedelta(hours=1))
+        with db.session_scope(engine) as s:
+            subs.reply(s, cgzf, sub_id, "已疏通排水管道，积水已消除。", now=answered)
+        ids.append(sub_id)
+    with db.read_scope(engine) as s:
+        rows = subs.rows_with_lights(s, subs.queue(s, INSPECTOR, ("replied",)), thursday)
+        clocked = subs.with_review_clock(s, rows, thursday + timedelta(hours=1))
+    assert [r["id"] for r in clocked] == [ids[1], ids[0]]  # the nearest limit first
+    earlier, fresh = clocked
+    assert fresh["review_limit"] == "2个工作日"
+    # Two working days from a Thursday answer: past the weekend, not before Monday.
+    assert fresh["review_deadline"] >= datetime(2026, 11, 9, 0, 0, tzinfo=TZ)
+    assert fresh["review_light"] == "green"
+    assert earlier["review_light"] == "green"  # answered Tuesday, due by Thursday: not yet past
+    with db.read_scope(engine) as s:
+        due = fresh["review_deadline"]
+        at = {w: subs.with_review_clock(s, rows, w)[1]["review_light"]
+              for w in (due - timedelta(minutes=5), due + timedelta(minutes=1))}
+    assert list(at.values()) == ["yellow", "red"]
+    with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="答复审核时限"):
+        subs.set_setting(s, CurrentUser(None, "admin", "管理", frozenset({"admin"})),
+                         "review_limit", "两天")
+    with db.session_scope(engine) as s:
+        subs.set_setting(s, CurrentUser(None, "admin", "管理", frozenset({"admin"})),
+                         "review_limit", "1wd")
+    with db.read_scope(engine) as s:
+        shorter = subs.with_review_clock(s, rows, thursday + timedelta(hours=1))
+    assert shorter[1]["review_deadline"] < fresh["review_deadline"]
+    assert shorter[1]["review_limit"] == "1个工作日"
