@@ -358,9 +358,28 @@ def listing(session: Session, user: CurrentUser, *, statuses: tuple[str, ...] | 
     return list(session.scalars(stmt))
 
 
-def printable_html(session: Session, user: CurrentUser, notice_id: int) -> str:
+# The notice's layout: (selector, declarations); `body` is the page when printed, the preview's
+# own box on screen.
+NOTICE_CSS = [
+    ("body", 'font-family: "FangSong", "STFangsong", "WenQuanYi Micro Hei", "Noto Sans CJK SC", '
+             "serif; font-size: 16pt; line-height: 1.8; color: #000; max-width: 170mm; "
+             "margin: 0 auto;"),
+    ("h1", 'font-family: "SimHei", "WenQuanYi Micro Hei", sans-serif; color: #c00; '
+           "text-align: center; font-size: 26pt; letter-spacing: 6pt; margin: 0 0 4pt;"),
+    (".no", "text-align: center; margin-bottom: 6pt;"),
+    ("hr", "border: 0; border-top: 2pt solid #c00; margin: 6pt 0 18pt;"),
+    (".label", 'font-family: "SimHei", "WenQuanYi Micro Hei", sans-serif;'),
+    (".sign", "text-align: right; margin-top: 36pt;"),
+]
+PREVIEW_CLASS = "esup-notice"
+
+
+def printable_html(session: Session, user: CurrentUser, notice_id: int, *,
+                   preview: bool = False) -> str:
     """The notice in the official layout (title, number, addressee, matter, requirements, time
-    limit, issuer, date), print-ready HTML with Chinese fonts."""
+    limit, issuer, date), print-ready HTML with Chinese fonts. `preview`: the same notice as a
+    fragment to show inside a page, its styles confined to its own box (the document's `body`
+    and `h1` rules, put on a page as they are, narrowed the whole page and centred its title)."""
     import html
 
     require(user, "view_items")
@@ -371,20 +390,7 @@ def printable_html(session: Session, user: CurrentUser, notice_id: int) -> str:
     unit = session.get(Unit, notice.unit_id)
     esc = html.escape
     issued = notice.issued_at.astimezone(TZ)
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>督办通知书 {esc(number(notice.id, notice.issued_at))}</title>
-<style>
-@page {{ size: A4; margin: 25mm 22mm; }}
-body {{ font-family: "FangSong", "STFangsong", "WenQuanYi Micro Hei", "Noto Sans CJK SC", serif;
-       font-size: 16pt; line-height: 1.8; color: #000; max-width: 170mm; margin: 0 auto; }}
-h1 {{ font-family: "SimHei", "WenQuanYi Micro Hei", sans-serif; color: #c00; text-align: center;
-     font-size: 26pt; letter-spacing: 6pt; margin: 0 0 4pt; }}
-.no {{ text-align: center; margin-bottom: 6pt; }}
-hr {{ border: 0; border-top: 2pt solid #c00; margin: 6pt 0 18pt; }}
-.label {{ font-family: "SimHei", "WenQuanYi Micro Hei", sans-serif; }}
-.sign {{ text-align: right; margin-top: 36pt; }}
-</style></head><body>
-<h1>督办通知书</h1>
+    content = f"""<h1>督办通知书</h1>
 <div class="no">{esc(number(notice.id, notice.issued_at))}</div>
 <hr>
 <p><span class="label">{esc(unit.name)}：</span></p>
@@ -393,5 +399,18 @@ hr {{ border: 0; border-top: 2pt solid #c00; margin: 6pt 0 18pt; }}
 <p>　　<span class="label">牵头单位：</span>{esc(unit.name)}　<span class="label">协办单位：</span>{esc(notice.assisting or "无")}</p>
 <p>　　<span class="label">办理要求：</span>{esc(notice.requirements)}</p>
 <p>　　<span class="label">回复期限：</span>{esc(fmt_time(notice.reply_due))} 前</p>
-<div class="sign">湛江市纪委监委<br>{issued.year} 年 {issued.month} 月 {issued.day} 日</div>
+<div class="sign">湛江市纪委监委<br>{issued.year} 年 {issued.month} 月 {issued.day} 日</div>"""
+    if preview:
+        box = f".{PREVIEW_CLASS}"
+        css = "\n".join(f"{box} {{ {rule} padding: 12pt 0; }}" if sel == "body"
+                        else f"{box} {sel} {{ {rule} }}" for sel, rule in NOTICE_CSS)
+        return f'<style>\n{css}\n</style>\n<div class="{PREVIEW_CLASS}">\n{content}\n</div>'
+    css = "\n".join(f"{sel} {{ {rule} }}" for sel, rule in NOTICE_CSS)
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>督办通知书 {esc(number(notice.id, notice.issued_at))}</title>
+<style>
+@page {{ size: A4; margin: 25mm 22mm; }}
+{css}
+</style></head><body>
+{content}
 </body></html>"""

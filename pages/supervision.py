@@ -54,12 +54,13 @@ else:
                        format_func=lambda i: f"{notices.number(i, by_id[i][1])} · {units.get(by_id[i][2], '')}")
     with ui.read() as s:
         html_doc = notices.printable_html(s, user, nid)
+        preview_doc = notices.printable_html(s, user, nid, preview=True)
         steps = [(e.at, e.action, e.level, e.actor, e.note) for e in notices.events(s, user, nid)]
         rect = s.get(notices.Notice, nid).rectification
     st.download_button("下载打印版督办通知书（HTML，可直接打印或另存为 PDF）", html_doc.encode("utf-8"),
                        file_name=f"督办通知书_{nid:05d}.html", mime="text/html")
     with st.expander("预览督办通知书"):
-        st.html(html_doc)
+        st.html(preview_doc)
     ui.table(pd.DataFrame([{"时间": fmt_time(a), "环节": notices.ACTIONS.get(act, act),
                             "级别": notices.LEVELS.get(lvl, lvl),
                                 "操作人": actor_for(user, who), "说明": note or ""}

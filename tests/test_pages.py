@@ -314,7 +314,8 @@ def test_supervision_sweep_notice_and_rectification(url):
                        .order_by(Notice.id.desc()).limit(1))
         assert nid is not None
     assert any(d.value.shape[0] > 0 for d in inspector.dataframe)
-    assert len(inspector.get("html")) == 1  # the printable notice's preview
+    previews = inspector.get("html")  # the printable notice's preview, in its own box
+    assert len(previews) == 1 and f'class="{notices.PREVIEW_CLASS}"' in previews[0].proto.body
 
     staff = login(app(), "staff")
     staff.switch_page("pages/unit_notices.py").run()
@@ -334,7 +335,15 @@ def test_supervision_sweep_notice_and_rectification(url):
     with db.session_scope(engine) as s:
         assert s.get(Notice, nid).status == "rectified"
         html_doc = notices.printable_html(s, notices_user(), nid)
+        preview = notices.printable_html(s, notices_user(), nid, preview=True)
     assert "督办通知书" in html_doc and "遂溪县自然资源局" in html_doc
+    assert "@page" in html_doc and "\nbody {" in html_doc and "\nh1 {" in html_doc
+    # The preview shown inside the page: the same notice, every style rule confined to its
+    # own box (a bare `body` or `h1` rule narrowed the whole page and centred its title).
+    assert "遂溪县自然资源局" in preview and "<body" not in preview and "@page" not in preview
+    css = preview.split("<style>")[1].split("</style>")[0]
+    rules = [line for line in css.splitlines() if line.strip()]
+    assert rules and all(line.startswith(f".{notices.PREVIEW_CLASS}") for line in rules), rules
 
 
 def notices_user():
