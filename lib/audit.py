@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, SessionTransactionOrigin
 
 from lib.clock import now_utc
@@ -76,6 +76,20 @@ ENTITY_LABELS = {
     "info_request": "信息公开申请", "major": "重大事项", "unit": "单位",
 }
 VERBS = {"create": "新增", "update": "修改", "import": "导入", "delete": "删除"}
+# What the log's other records are (the 对象 column), beside the importer's ENTITY_LABELS.
+ENTITY_NAMES = ENTITY_LABELS | {
+    "user": "用户", "submission": "群众诉求", "item": "监察事项", "notice": "督办通知",
+    "forum_post": "论坛帖子", "poll": "投票", "setting": "系统设置", "sensitive_word": "敏感词",
+    "project": "重点项目", "database": "数据库", "calendar": "工作日历", "sync_source": "前置库数据源",
+    "subsystem": "监察子系统", "rule": "规则", "routing_rule": "派单规则", "ranking": "效能排名",
+    "import": "数据导入", "flags": "规则发现", "flag": "规则发现", "fee_charge": "收费记录",
+    "enforcement_case": "执法案件", "content": "热点与政策", "accountability": "通报批评与问责",
+}
+
+
+def entity_label(entity: str | None) -> str:
+    """The kind of record in words (审计日志's 对象): 用户, 督办通知 …; an unknown one as written."""
+    return ENTITY_NAMES.get(entity or "", entity or "")
 
 
 def action_label(action: str) -> str:
@@ -163,7 +177,24 @@ def search(session: Session, user, *, since: datetime | None = None, until: date
     from lib.access import require
 
     require(user, "view_audit")
-    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    stmt = _filtered(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit), since=since,
+                     until=until, actor=actor, action=action, entity_id=entity_id)
+    return list(session.scalars(stmt))
+
+
+def count(session: Session, user, *, since: datetime | None = None,
+          until: datetime | None = None, actor: str | None = None, action: str | None = None,
+          entity_id: str | None = None) -> int:
+    """How many rows `search` finds with no limit (the page shows the newest 1,000)."""
+    from lib.access import require
+
+    require(user, "view_audit")
+    return session.scalar(_filtered(select(func.count()).select_from(AuditLog), since=since,
+                                    until=until, actor=actor, action=action,
+                                    entity_id=entity_id)) or 0
+
+
+def _filtered(stmt, *, since, until, actor, action, entity_id):
     if since is not None:
         stmt = stmt.where(AuditLog.at >= since)
     if until is not None:
@@ -174,7 +205,7 @@ def search(session: Session, user, *, since: datetime | None = None, until: date
         stmt = stmt.where(AuditLog.action == action)
     if entity_id:
         stmt = stmt.where(AuditLog.entity_id == entity_id.strip())
-    return list(session.scalars(stmt))
+    return stmt
 
 
 def actions(session: Session) -> list[str]:

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, or_, select, text, type_coerce
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lib import audit, catalog, db
 from lib.access import CurrentUser, can, mask_name, require, unit_scope
@@ -355,13 +355,22 @@ def _entities(session: Session, level: str) -> pd.DataFrame:
     office supervises and is not assessed."""
     people = db.frame(session.execute(select(Person.id, Person.unit_id, Person.post_id)),
                       ["person_id", "unit_id", "post_id"])
+    parent = aliased(Region)
     units = db.frame(session.execute(
-        select(Unit.id, Unit.code, Unit.name, Region.name, Region.code, Region.level)
+        select(Unit.id, Unit.code, Unit.name, Region.name, Region.code, Region.level,
+               parent.name, parent.code, parent.level)
         .join(Region, Region.id == Unit.region_id)
+        .outerjoin(parent, parent.id == Region.parent_id)
         .where(Unit.code != catalog.INSPECTORS_UNIT)),
-        ["unit_id", "unit_code", "unit", "region", "adcode", "region_level"])
-    units.loc[units["region_level"] != "county", ["region", "adcode"]] = ["市直", ""]
-    units = units.drop(columns="region_level")
+        ["unit_id", "unit_code", "unit", "region", "adcode", "region_level", "parent",
+         "parent_code", "parent_level"])
+    # A township's government belongs to its county (坡头镇 → 坡头区), not to the city's own
+    # departments (市直).
+    town = (units["region_level"] != "county") & (units["parent_level"] == "county")
+    units.loc[town, "region"] = units.loc[town, "parent"]
+    units.loc[town, "adcode"] = units.loc[town, "parent_code"]
+    units.loc[(units["region_level"] != "county") & ~town, ["region", "adcode"]] = ["市直", ""]
+    units = units.drop(columns=["region_level", "parent", "parent_code", "parent_level"])
     if level == "unit":
         staff = people.groupby("unit_id").size().rename("staff")
         out = units.merge(staff, on="unit_id", how="left")

@@ -11,6 +11,7 @@ from lib.config import TZ
 from lib.lights import fmt_time
 
 user = ui.require("audit")
+SHOWN = 1000  # the newest rows shown (the rest: narrow the filters)
 
 st.title("审计日志")
 st.caption("所有写操作（谁、何时、做了什么、修改前后）按时间顺序链式存证，任何一条被修改或删除都会被校验发现。")
@@ -34,17 +35,21 @@ entity_id = c4.text_input("对象编号", max_chars=64, placeholder="事项编�
 
 start = datetime.combine(since, time(0), tzinfo=TZ)
 end = datetime.combine(until, time(23, 59, 59), tzinfo=TZ)
+filters = {"since": start, "until": end, "actor": actor or None,
+           "action": None if action == "全部" else action, "entity_id": entity_id or None}
 with ui.read() as s:
-    rows = audit.search(s, user, since=start, until=end, actor=actor or None,
-                        action=None if action == "全部" else action, entity_id=entity_id or None)
+    rows = audit.search(s, user, limit=SHOWN, **filters)
+    total = audit.count(s, user, **filters) if len(rows) == SHOWN else len(rows)
 if not rows:
     st.info("所选条件下没有审计记录。可扩大日期范围或清除筛选条件。")
 else:
     frame = pd.DataFrame([{"序号": r["id"], "时间": fmt_time(r["at"]), "操作人": r["actor"],
-                           "操作": audit.action_label(r["action"]), "对象": r["entity"],
+                           "操作": audit.action_label(r["action"]), "对象": audit.entity_label(r["entity"]),
                            "对象编号": r["entity_id"], "修改前": r["before"], "修改后": r["after"]}
                           for r in (audit.shown(user, x) for x in rows)])
-    st.caption(f"共 {len(frame)} 条（最多显示 1,000 条，新的在前）")
+    st.caption(f"共 {total:,} 条，新的在前" + (
+        f"；显示最新的 {SHOWN:,} 条，可缩小日期范围或按操作人、操作类型、对象编号筛选查看其余"
+        if total > len(frame) else ""))
     ui.table(frame, "审计日志", key="audit_tbl")
 
 st.subheader("校验审计链")

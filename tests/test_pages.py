@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lib import db
 from lib.access import PAGES as PAGE_SPECS
@@ -277,6 +277,22 @@ def test_inspector_reads_and_verifies_the_audit_log(url):
     next(b for b in at.button if b.label == "立即校验").click()
     at.run()
     assert any("审计链完整" in s.value for s in at.success)
+    # Over the whole log: the count is the log's, not the 1,000 rows shown; records in words.
+    from datetime import date
+
+    from lib import audit
+    from lib.clock import now_utc
+    from lib.config import TZ
+
+    at.date_input[0].set_value((date(2024, 1, 1), now_utc().astimezone(TZ).date())).run()
+    with db.read_scope(db.get_engine(url)) as s:
+        total = s.scalar(select(func.count()).select_from(AuditLog))
+    assert total > 1000
+    shown = next(df.value for df in at.dataframe if "对象" in df.value.columns)
+    assert len(shown) == 1000
+    assert any(c.value.startswith(f"共 {total:,} 条，新的在前；显示最新的 1,000 条") for c in at.caption), \
+        [c.value for c in at.caption]
+    assert not set(shown["对象"]) & set(audit.ENTITY_NAMES), set(shown["对象"])
 
 
 def test_change_password_form(url):

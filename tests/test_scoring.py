@@ -383,3 +383,25 @@ def test_year_summary_of_published_periods(empty_engine):
     assert list(summary.columns) == ["单位", "2026年第二季度", "2026年5月", "2026年6月"]
     assert summary.loc[A, "2026年第二季度"] == 73.49 and summary.loc[A, "2026年6月"] == 62.92
     assert summary.loc[B, "2026年5月"] != summary.loc[B, "2026年5月"]  # not ranked in May: NaN
+
+
+def test_a_township_government_is_ranked_under_its_county_not_the_city(demo_engine):
+    """区县 of a unit: a county's department its county, a township's government the county
+    the township lies in (not 市直, as it was shown), a city department 市直."""
+    from lib.models import Region
+
+    with db.read_scope(demo_engine) as s:
+        ents = scoring._entities(s, "unit").set_index("unit_code")
+        units = {u.code: u for u in s.scalars(select(Unit))}
+        regions = {r.id: r for r in s.scalars(select(Region))}
+    towns = [u for u in units.values() if regions[u.region_id].level == "town"]
+    assert towns
+    for u in towns:
+        county = regions[regions[u.region_id].parent_id]
+        assert county.level == "county"
+        assert (ents.loc[u.code, "region"], ents.loc[u.code, "adcode"]) == (county.name, county.code)
+    counties = [u for u in units.values() if regions[u.region_id].level == "county"]
+    assert all(ents.loc[u.code, "region"] == regions[u.region_id].name for u in counties)
+    city = [u for u in units.values() if regions[u.region_id].level == "city"
+            and u.code in ents.index]
+    assert city and all(ents.loc[u.code, "region"] == "市直" for u in city)
