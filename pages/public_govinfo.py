@@ -26,7 +26,8 @@ with tab_new:
         units = units[(units["unit_code"] != "ZJ.JW") & (units["unit_level"] != "town")]
         names = dict(zip(units["unit_id"], units["unit"], strict=True))
         with st.form("govinfo_request"):
-            unit_id = st.selectbox("向哪个机关申请", list(names), format_func=names.get)
+            unit_id = st.selectbox("向哪个机关申请", list(names), format_func=names.get, index=None,
+                                   placeholder="请选择受理机关（可输入名称搜索）")
             subject = st.text_input("所需信息的名称", max_chars=ds.MAX_SUBJECT,
                                     placeholder="如：某项目的环境影响评价批复")
             body = st.text_area("所需信息的内容描述（文号、时间范围等）", max_chars=ds.MAX_REQUEST,
@@ -38,7 +39,7 @@ with tab_new:
             if st.form_submit_button("提交申请", type="primary"):
                 try:
                     code = ui.write(lambda s: ds.submit_request(
-                        s, unit_id=int(unit_id), subject=subject, body=body, name=name,
+                        s, unit_id=None if unit_id is None else int(unit_id), subject=subject, body=body, name=name,
                         contact=contact, source=ui.client_address()).code)
                 except ds.DisclosureError as exc:
                     st.error(f"未提交：{exc}")

@@ -322,6 +322,9 @@ def test_request_input_checked(engine):
                        dict(subject="x" * 101), dict(unit_id=999_999)):
             with pytest.raises(ds.DisclosureError):
                 ds.submit_request(s, **(good | change), now=t(2026, 11, 2))
+        # No agency chosen: said with the other missing fields, in one message.
+        with pytest.raises(ds.DisclosureError, match="请选择向哪个机关申请；.*请填写申请人姓名"):
+            ds.submit_request(s, **(good | dict(unit_id=None, name="")), now=t(2026, 11, 2))
         for _ in range(ds.REQUEST_RATE):
             ds.submit_request(s, **good, source="5.6.7.8", now=t(2026, 11, 2, 10))
         with pytest.raises(ds.DisclosureError, match="频繁"):

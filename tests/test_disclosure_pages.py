@@ -171,6 +171,20 @@ def test_portal_request_then_track(url):
     at.text_area[0].input("申请公开 2026 年部门预算全文。")
     text["申请人姓名或名称"].input("李四")
     text["联系电话或邮箱"].input("0759-1234567")
+    # No agency is chosen for the applicant: without one the request is refused, nothing saved.
+    agency = next(b for b in at.selectbox if b.label == "向哪个机关申请")
+    assert agency.value is None
+    with db.read_scope(db.get_engine(url)) as s:
+        before = s.scalar(select(func.count()).select_from(InfoRequest))
+    next(b for b in at.button if b.label == "提交申请").click()
+    at.run()
+    assert any("请选择向哪个机关申请" in e for e in errors(at)), errors(at)
+    with db.read_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(func.count()).select_from(InfoRequest)) == before
+    agency = next(b for b in at.selectbox if b.label == "向哪个机关申请")
+    with db.read_scope(db.get_engine(url)) as s:
+        finance = s.scalar(select(Unit.id).where(Unit.code == "ZJ.CZ"))
+    agency.set_value(finance)
     next(b for b in at.button if b.label == "提交申请").click()
     at.run()
     assert not errors(at), errors(at)

@@ -650,16 +650,17 @@ def _sync_request(session: Session, req: InfoRequest, actor: str, note: str) -> 
     return item
 
 
-def submit_request(session: Session, *, unit_id: int, subject: str, body: str, name: str = "",
-                   contact: str = "", source: str | None = None, now: datetime | None = None,
-                   code_rng=None) -> InfoRequest:
-    """A request from the portal: a tracking code and an answer due in 20 working days."""
+def submit_request(session: Session, *, unit_id: int | None, subject: str, body: str,
+                   name: str = "", contact: str = "", source: str | None = None,
+                   now: datetime | None = None, code_rng=None) -> InfoRequest:
+    """A request from the portal: a tracking code and an answer due in 20 working days. The
+    applicant chooses the agency (none chosen: refused with the other missing fields)."""
     now = now or now_utc()
-    unit = session.get(Unit, unit_id)
-    if unit is None:
+    unit = None if unit_id is None else session.get(Unit, unit_id)
+    if unit_id is not None and unit is None:
         raise DisclosureError("所选单位不存在")
     subject, body, name, contact = clean(subject), clean(body), clean(name), clean(contact)
-    errors = []
+    errors = [] if unit is not None else ["请选择向哪个机关申请"]
     if len(subject) < 4 or len(subject) > MAX_SUBJECT:
         errors.append(f"所需信息名称须为 4–{MAX_SUBJECT} 字")
     if len(body) < 10 or len(body) > MAX_REQUEST:
