@@ -45,13 +45,18 @@ class TimeLimit:
         return f"{self.value}{UNITS[self.unit]}"
 
 
+LIMIT_HINT = "写法：数字加单位，wd 为工作日、d 为自然日、h 为小时，如 10wd、15d、48h"
+
+
 @lru_cache(maxsize=512)
 def parse_limit(text: str) -> TimeLimit:
     """'10wd' → 10 working days, '15d' → 15 natural days, '48h' → 48 hours (TimeLimit is frozen,
     so the parsed value is shared)."""
+    if not (text or "").strip():
+        raise ValueError(f"请填写时限（{LIMIT_HINT}）")
     m = _LIMIT_RE.match(text or "")
     if not m:
-        raise ValueError(f"时限格式无效：“{text}”（示例：10wd、15d、48h）")
+        raise ValueError(f"时限格式无效：“{text}”（{LIMIT_HINT}）")
     return TimeLimit(int(m.group(1)), m.group(2).lower())
 
 

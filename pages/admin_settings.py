@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib import access, health, projects, scoring, settings, submissions, ui
 from lib.access import PermissionDenied
-from lib.workdays import statutory_is_workday
+from lib.workdays import LIMIT_HINT, statutory_is_workday
 
 user = ui.require("settings")
 st.title("系统设置")
@@ -29,8 +29,9 @@ with tab_lights:
     with st.form("thresholds"):
         edited = st.data_editor(
             frame, hide_index=True, width="stretch", disabled=["id", "code", "name", "domain"],
+            height=36 * (len(frame) + 1) + 3,  # every subsystem at once, no scrolling inside
             column_config={
-                "id": None, "code": "代码", "name": "子系统", "domain": "领域",
+                "id": None, "code": "代码（导入用）", "name": "子系统", "domain": "领域",
                 "yellow_pct": st.column_config.NumberColumn("黄牌阈值（%）", min_value=0,
                                                             max_value=100, step=1),
                 "limit": st.column_config.TextColumn("默认时限", max_chars=6),
@@ -112,11 +113,12 @@ with tab_calendar:
         st.success(notice)
 
 with tab_public:
-    st.caption("答复时限按类别在“灯色阈值与默认时限”中设置（网上举报、网上投诉、网上咨询、网上建议）。")
+    st.caption("答复时限按类别在“灯色阈值与默认时限”中设置（网上举报、网上投诉、网上咨询、网上建议）。"
+               f"时限{LIMIT_HINT}。")
     with ui.read() as s:
         current = {k: submissions.get_setting(s, k) for k in submissions.DEFAULT_SETTINGS}
     with st.form("submission_settings"):
-        values = {k: st.text_input(f"{label}（如 1wd、48h）", value=current[k], max_chars=6,
+        values = {k: st.text_input(label, value=current[k], max_chars=6, help=LIMIT_HINT,
                                    key=f"setting_{k}")
                   for k, label in submissions.SETTING_LABELS.items()}
         if st.form_submit_button("保存", type="primary"):

@@ -34,7 +34,8 @@ with tab_new, st.form("create_user", clear_on_submit=False):
     username = c1.text_input("用户名", max_chars=32, placeholder="小写字母开头，如 zhang_san",
                              key="new_username")
     display_name = c2.text_input("姓名", max_chars=32, key="new_display_name")
-    roles = st.multiselect("角色", list(ROLES), format_func=role_label, key="new_roles")
+    roles = st.multiselect("角色", list(ROLES), format_func=role_label, key="new_roles",
+                           placeholder="请选择角色（可多选）")
     unit_id = st.selectbox("所属单位（部门经办人必填）", [None] + list(unit_names),
                            format_func=lambda u: "—" if u is None else unit_names[u],
                            key="new_unit")
@@ -57,7 +58,8 @@ with tab_edit:
     target = by_id[uid]
     with st.form(f"edit_user_{uid}"):
         name = st.text_input("姓名", value=target["display_name"], max_chars=32)
-        roles = st.multiselect("角色", list(ROLES), default=target["roles"], format_func=role_label)
+        roles = st.multiselect("角色", list(ROLES), default=target["roles"], format_func=role_label,
+                               placeholder="请选择角色（可多选）")
         options = [None] + list(unit_names)
         unit_id = st.selectbox("所属单位", options, index=options.index(target["unit_id"]),
                                format_func=lambda u: "—" if u is None else unit_names[u])

@@ -26,7 +26,7 @@ c1, c2 = st.columns([3, 1])
 status_names = {"open": "未办结", **notices.STATUS}
 chosen = c1.multiselect("状态", list(notices.STATUS), default=["issued", "acknowledged", "rectified",
                                                               "returned"],
-                        format_func=notices.STATUS.get)
+                        format_func=notices.STATUS.get, placeholder="全部状态")
 if not acts:
     c2.caption("只读：检查演示账号不能发出、核查或审理。")
 elif c2.button("立即扫描"):
@@ -98,9 +98,11 @@ else:
         picked = st.multiselect(
             "选择逾期未督办的事项（可多选）", [c[0] for c in candidates],
             format_func=lambda i: next(f"{c[1]} · {units.get(c[3], '')} · 期限 {fmt_time(c[4])}"
-                                       for c in candidates if c[0] == i))
+                                       for c in candidates if c[0] == i),
+            placeholder="请选择事项")
         requirements = st.text_area("督办要求（留空用标准要求）", max_chars=1000)
-        assisting = st.multiselect("协办单位（选填，可输入名称搜索）", list(units), format_func=units.get)
+        assisting = st.multiselect("协办单位（选填，可输入名称搜索）", list(units), format_func=units.get,
+                                   placeholder="请选择协办单位")
         if st.form_submit_button("发出督办通知", type="primary"):
             try:
                 n = ui.write(lambda s: notices.issue_manual(

@@ -170,3 +170,13 @@ def test_working_days_between_epoch_seconds_is_between_their_local_days():
     # 16:00 UTC is midnight in Shanghai: one second either side falls on two local days.
     eve = int(datetime(2026, 9, 29, 15, 59, 59, tzinfo=UTC).timestamp())
     assert CAL.working_days_between_ts(eve, eve + 1) == 1  # Wed 30 Sep is a working day
+
+
+def test_a_limit_left_blank_is_asked_for_and_a_bad_one_says_how_to_write_it():
+    """系统设置 and the importer show these messages as they are."""
+    for blank in ("", "  ", None):
+        with pytest.raises(ValueError, match="^请填写时限（写法：数字加单位，wd 为工作日"):
+            parse_limit(blank)
+    with pytest.raises(ValueError, match="^时限格式无效：“五天”（写法：.*如 10wd、15d、48h）"):
+        parse_limit("五天")
+    assert parse_limit("3wd").label() == "3个工作日"
