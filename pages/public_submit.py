@@ -10,8 +10,8 @@ cat = ui.catalog_frames(ui.url())
 st.title("我要反映")
 st.caption("您的诉求将自动转交责任单位，单位须在规定时限内答复；逾期未答复的，系统自动亮红牌。"
            "答复后您可凭查询码评价，评价结果纳入单位考核。")
-limits = {"report": "15 个工作日", "complaint": "10 个工作日", "consult": "5 个工作日",
-          "suggest": "10 个工作日"}
+with ui.read() as s:
+    limits = submissions.answer_limits(s)  # as set in 系统设置
 
 if code := st.session_state.get("submitted_code"):
     st.success(f"提交成功！您的查询码是 **{code}**。请妥善保存，凭此码可在“办理进度查询”中查看办理情况并评价答复。")
@@ -22,7 +22,7 @@ if code := st.session_state.get("submitted_code"):
     st.stop()
 
 kinds = {k: v[0] for k, v in submissions.KINDS.items()}
-kind = st.radio("类别", list(kinds), format_func=lambda k: f"{kinds[k]}（{limits[k]}内答复）",
+kind = st.radio("类别", list(kinds), format_func=lambda k: f"{kinds[k]}（{limits[k]}内答复）" if k in limits else kinds[k],
                 horizontal=True, key="kind")
 with st.form("public_submit"):
     counties = cat["counties"]

@@ -183,3 +183,23 @@ def test_complaints_dashboard_for_leaders_and_reviewers(url):
         assert not at.exception and not errors(at)
         labels = [m.label for m in at.metric]
         assert {"收到诉求", "按时答复率", "及时签收率", "回访率", "满意率（4–5 分）"} <= set(labels)
+
+
+def test_the_portal_states_each_kinds_answer_limit_as_set(url):
+    """我要反映 says each kind's limit from 系统设置 (the kind's subsystem), not a fixed text:
+    a changed limit is what the public reads."""
+    from lib import settings
+    from lib.models import Subsystem
+
+    from lib.access import CurrentUser
+
+    admin = CurrentUser(None, "admin", "管理", frozenset({"admin"}))
+    at = public_page("public_submit")
+    shown = list(at.radio(key="kind").options)  # as the radio shows them
+    assert any("举报（15个工作日内答复）" in o for o in shown), shown
+    with db.session_scope(db.get_engine(url)) as s:
+        report = s.scalar(select(Subsystem).where(Subsystem.code == "REPORT"))
+        settings.update_subsystem(s, admin, report.id, yellow_pct=report.yellow_pct, limit="20wd")
+    at = public_page("public_submit")
+    shown = list(at.radio(key="kind").options)
+    assert any("举报（20个工作日内答复）" in o for o in shown), shown
