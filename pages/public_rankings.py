@@ -8,6 +8,7 @@ from lib import evaluations, scoring, scoring_export, ui
 from lib.lights import fmt_time
 
 ui.public("rankings")
+SCORE_FORMAT = {"得分": st.column_config.NumberColumn(format="%.2f")}  # as the full table: 93.00
 url = ui.url()
 st.title("行政效能排名公布")
 st.caption("湛江市纪委监委定期公布各单位行政效能考核得分和排名，接受社会监督，并作为年度考核依据。"
@@ -38,12 +39,14 @@ with tab_rank:
             st.markdown("**红榜（前五名）**")
             ui.table(pd.DataFrame([{"名次": scoring.rank_text(r), "单位": r["name"],
                                         "得分": r["score"], "等次": r["grade"]}
-                                       for r in ranked[:5]]), "红榜", key="pub_red")
+                                       for r in ranked[:5]]), "红榜", key="pub_red",
+                     column_config=SCORE_FORMAT)
         with black:
             st.markdown("**黑榜（后五名）**")
             ui.table(pd.DataFrame([{"名次": scoring.rank_text(r), "单位": r["name"],
                                         "得分": r["score"], "等次": r["grade"]}
-                                       for r in ranked[-5:][::-1]]), "黑榜", key="pub_black")
+                                       for r in ranked[-5:][::-1]]), "黑榜", key="pub_black",
+                     column_config=SCORE_FORMAT)
         public = scoring.frame(rows, "unit", with_move=prev is not None)
         ui.table(ui.scores_table(public), "效能排名", key="pub_all")
         st.caption(f"校验值：{snap['hash']}")

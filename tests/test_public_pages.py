@@ -189,9 +189,8 @@ def test_the_portal_states_each_kinds_answer_limit_as_set(url):
     """我要反映 says each kind's limit from 系统设置 (the kind's subsystem), not a fixed text:
     a changed limit is what the public reads."""
     from lib import settings
-    from lib.models import Subsystem
-
     from lib.access import CurrentUser
+    from lib.models import Subsystem
 
     admin = CurrentUser(None, "admin", "管理", frozenset({"admin"}))
     at = public_page("public_submit")
