@@ -47,7 +47,11 @@ c[0].metric("平均评分", "—" if k["avg_rating"] is None else f"{k['avg_rati
 c[1].metric("退单率", pct(k["return_rate"]))
 c[2].metric("重办次数", f"{k['rework']}")
 c[3].metric("问题工单", f"{k['problem_orders']}", help="重办或转办 3 次及以上")
-c[4].metric("在办", f"{(~df['status'].isin(['answered', 'closed'])).sum():,} 件")
+unfinished = ~df["status"].isin(["answered", "closed"])
+in_review = int((df["status"] == "replied").sum())
+c[4].metric("未办结工单", f"{unfinished.sum():,} 件",
+            help=f"尚未办结的工单（待分派、待签收、办理中、待审核答复等），其中单位已答复、待纪检监察机关审核 "
+                 f"{in_review:,} 件。驾驶舱和地图的“在办”只计单位尚未答复的事项，故两数不同。")
 
 left, right = st.columns([3, 2])
 with left:

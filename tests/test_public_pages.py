@@ -1,7 +1,9 @@
 """AppTest of the public portal and the submission forms of units and inspectors."""
 
+import re
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lib import db
 from lib.models import AuditLog, Submission, Unit
@@ -183,6 +185,15 @@ def test_complaints_dashboard_for_leaders_and_reviewers(url):
         assert not at.exception and not errors(at)
         labels = [m.label for m in at.metric]
         assert {"收到诉求", "按时答复率", "及时签收率", "回访率", "满意率（4–5 分）"} <= set(labels)
+        # The unfinished orders, named apart from the map's 在办 (a unit's answer still owed):
+        # those waiting for review are counted here and said so.
+        with db.read_scope(db.get_engine(url)) as s:
+            waiting = s.scalar(select(func.count()).select_from(Submission)
+                               .where(Submission.status == "replied"))
+        unfinished = next(m for m in at.metric if m.label == "未办结工单")
+        said = re.search(r"待纪检监察机关审核 (\d+) 件", unfinished.help)
+        assert said and 0 < int(said.group(1)) <= waiting  # those received in the window
+        assert "在办" not in labels
 
 
 def test_the_portal_states_each_kinds_answer_limit_as_set(url):
