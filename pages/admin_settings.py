@@ -260,4 +260,5 @@ with tab_health:
         cols = st.columns(len(report.figures))
         for col, (label, value) in zip(cols, report.figures.items(), strict=True):
             col.metric(label, f"{value:,}")
+        st.caption("以上为库中全部记录，不限时间范围（驾驶舱和各页默认统计近一年，故在办数可能较少）。")
     st.caption(f"检查用时 {report.took:.1f} 秒。")
