@@ -353,6 +353,16 @@ def timing_records(ctx: RuleContext, rows, *, subject, reason=None,
 
 # -- persisting verdicts as cards --------------------------------------------------------------
 
+def finding_of_item(session: Session, item_id: int) -> tuple[str, str] | None:
+    """(rule code, rule name) when the item is a rule's finding (its card: found, judged and
+    closed at one moment, no time limit of its own), else None."""
+    code = session.scalar(select(Flag.code).where(Flag.item_id == item_id).limit(1))
+    if code is None:
+        return None
+    rule = RULES.get(code)
+    return code, rule.name if rule else code
+
+
 def _external_id(code: str, subject: str) -> str:
     ext = f"F.{code}.{subject}"
     if len(ext) <= 64:

@@ -5,7 +5,7 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
-from lib import access, items, ui, views
+from lib import access, flags, items, ui, views
 from lib.access import PermissionDenied
 from lib.clock import now_utc
 from lib.config import TZ
@@ -52,6 +52,7 @@ try:
         unit_name = item.unit.name
         handler_name = items.handler_name(s, user, item) or "—"
         events = items.history(s, user, item.id)
+        finding = flags.finding_of_item(s, item.id)
 except (PermissionDenied, items.ItemError) as exc:
     st.error(f"无法查看该事项：{exc}")
     st.stop()
@@ -61,12 +62,18 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown(f"#### {item.title or item.external_id}")
     limit = items.limit_of(item, sub)
-    st.markdown(
-        f"- 事项编号：`{item.external_id}`\n- 子系统：{sub.name}\n- 责任单位：{unit_name}\n"
-        f"- 经办人：{handler_name}\n- 时限：{limit.label()}"
-        f"{'（本事项承诺时限）' if item.limit_value else '（子系统默认）'}\n"
-        f"- 受理时间：{fmt_time(item.received_at)}\n- 办理期限：{fmt_time(item.deadline)}\n"
-        f"- 办结时间：{fmt_time(item.completed_at)}")
+    if finding is not None:  # a rule's card: found and judged at one moment, no time limit
+        st.markdown(
+            f"- 事项编号：`{item.external_id}`\n- 子系统：{sub.name}\n- 责任单位：{unit_name}\n"
+            f"- 来源：规则 {finding[0]}（{finding[1]}）的发现，发现即判定亮牌，不计办理时限\n"
+            f"- 发生时间：{fmt_time(item.received_at)}")
+    else:
+        st.markdown(
+            f"- 事项编号：`{item.external_id}`\n- 子系统：{sub.name}\n- 责任单位：{unit_name}\n"
+            f"- 经办人：{handler_name}\n- 时限：{limit.label()}"
+            f"{'（本事项承诺时限）' if item.limit_value else '（子系统默认）'}\n"
+            f"- 受理时间：{fmt_time(item.received_at)}\n- 办理期限：{fmt_time(item.deadline)}\n"
+            f"- 办结时间：{fmt_time(item.completed_at)}")
     if lt is None:
         st.info(f"截至 {fmt_time(as_of)}，该事项尚未受理。")
     else:

@@ -87,6 +87,12 @@ def test_a_finding_becomes_a_flag_and_a_card(engine, toy_rule):
         reds = queries.latest_red(s, user=SYSTEM, as_of=NOW)
         assert [r.external_id for r in reds] == ["F.T-001.T-1"]
         assert "触发红线规则" in reds[0].reason and "可疑标题" in reds[0].reason
+        # The card's item is known as a finding (the item page says so instead of a time
+        # limit it never had); the source items are not.
+        card = s.scalar(select(Item.id).where(Item.external_id == "F.T-001.T-1"))
+        source = s.scalar(select(Item.id).where(Item.external_id == "T-1"))
+        assert flags.finding_of_item(s, card) == ("T-001", flags.RULES["T-001"].name)
+        assert flags.finding_of_item(s, source) is None
 
 
 def test_refresh_is_idempotent_and_follows_the_data(engine, toy_rule):

@@ -170,6 +170,23 @@ def test_a_domain_page_tells_a_clerk_it_shows_their_unit_and_a_leader_the_city(u
             assert says in caption and never not in caption, (path, caption)
 
 
+def test_a_rule_findings_card_is_shown_as_a_finding_not_with_a_time_limit(url):
+    """监察事项's detail of a rule's card: where it came from, not a 时限 it never had (its
+    receipt, deadline and completion are one moment)."""
+    from lib.models import Flag
+
+    with db.read_scope(db.get_engine(url)) as s:
+        ext, code = s.execute(select(Item.external_id, Flag.code)
+                              .join(Flag, Flag.item_id == Item.id).limit(1)).one()
+    at = login(app(), "inspector")
+    at.switch_page("pages/items.py")
+    at.query_params["item"] = ext
+    at.run()
+    assert not at.exception and not errors(at)
+    text = "\n".join(m.value for m in at.markdown)
+    assert f"来源：规则 {code}" in text and "- 时限：" not in text and "办理期限" not in text
+
+
 def test_staff_record_a_completion(url):
     mine = _items_of(url, "440823.ZRZY")[0]
     at = login(app(), "staff")
