@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lib import audit, rollups
 from lib.access import CurrentUser, require
@@ -21,9 +21,14 @@ class SettingsError(ValueError):
 
 # -- units -----------------------------------------------------------------------------------
 
+UNIT_REGION_LEVEL = {"municipal": "city", "county": "county", "town": "town"}  # unit → region
+
+
 def create_unit(session: Session, actor: CurrentUser, *, code: str, name: str, level: str,
                 region_id: int | None) -> Unit:
-    """A new unit; `region_id` None means the city itself (a municipal department)."""
+    """A new unit; `region_id` None means the city itself (a municipal department). Its level
+    goes with its region: municipal in the city, county in a county, town (乡镇（街道）, such as
+    a township's government) in a town."""
     require(actor, "manage_units")
     if region_id is None:
         region_id = session.scalar(select(Region.id).where(Region.level == "city"))
@@ -32,13 +37,14 @@ def create_unit(session: Session, actor: CurrentUser, *, code: str, name: str, l
         raise SettingsError("单位代码不能为空，且不超过 16 个字符")
     if not name or len(name) > 64:
         raise SettingsError("单位名称不能为空，且不超过 64 个字符")
-    if level not in ("municipal", "county"):
+    if level not in UNIT_REGION_LEVEL:
         raise SettingsError("单位层级无效")
     region = session.get(Region, region_id) if region_id is not None else None
-    if region is None or region.level not in ("city", "county"):
-        raise SettingsError("所属区域须为市或县（市、区）")
-    if (level == "county") != (region.level == "county"):
-        raise SettingsError("市直单位须属湛江市，县级单位须属某个县（市、区）")
+    if region is None or region.level not in UNIT_REGION_LEVEL.values():
+        raise SettingsError("所属区域须为市、县（市、区）或乡镇（街道）")
+    if UNIT_REGION_LEVEL[level] != region.level:
+        raise SettingsError("市直单位须属湛江市，县级单位须属某个县（市、区），"
+                            "乡镇（街道）单位须属某个乡镇（街道）")
     if session.scalar(select(func.count()).select_from(Unit).where(
             (Unit.code == code) | (Unit.name == name))):
         raise SettingsError("单位代码或名称已存在")
@@ -49,6 +55,14 @@ def create_unit(session: Session, actor: CurrentUser, *, code: str, name: str, l
                  entity_id=code, after={"code": code, "name": name, "level": level,
                                         "region": region.name})
     return unit
+
+
+def town_choices(session: Session) -> list[tuple[int, str, str]]:
+    """(region id, county, town) of every town, by county and town code, for a new unit."""
+    county = aliased(Region)
+    return [tuple(r) for r in session.execute(
+        select(Region.id, county.name, Region.name).join(county, county.id == Region.parent_id)
+        .where(Region.level == "town").order_by(county.code, Region.code))]
 
 
 def rename_unit(session: Session, actor: CurrentUser, unit_id: int, name: str) -> Unit:

@@ -104,11 +104,19 @@ with tab_units:
         c1, c2 = st.columns(2)
         code = c1.text_input("单位代码", max_chars=16, placeholder="如 ZJ.TJ 或 440823.TJ")
         name = c2.text_input("单位名称", max_chars=64)
-        level = st.radio("层级", ["municipal", "county"], horizontal=True,
-                         format_func={"municipal": "市直", "county": "县（市、区）"}.get)
-        regions = {None: "湛江市（市直）"} | dict(zip(counties["region_id"], counties["region"], strict=True))
-        region = st.selectbox("所属区域", list(regions), format_func=regions.get)
+        # The level goes with the region picked: the city (市直), a county, or a town (乡镇).
+        with ui.read() as s:
+            towns = settings.town_choices(s)
+        regions = ({None: "湛江市（市直单位）"}
+                   | {int(r): f"{n}（县级单位）" for r, n in zip(counties["region_id"],
+                                                           counties["region"], strict=True)}
+                   | {r: f"{county} · {town}（乡镇（街道）单位）" for r, county, town in towns})
+        town_ids = {r for r, _, _ in towns}
+        region = st.selectbox("所属区域（决定层级；可输入名称搜索）", list(regions),
+                              format_func=regions.get)
         if st.form_submit_button("新增单位"):
+            level = ("municipal" if region is None else "town" if region in town_ids
+                     else "county")
             try:
                 ui.write(lambda s: settings.create_unit(
                     s, user, code=code, name=name, level=level,

@@ -239,6 +239,35 @@ def test_admin_creates_a_user_and_bad_input_writes_nothing(url):
         assert s.scalar(select(User.roles).where(User.username == "zhou_qiang")) == "leader"
 
 
+def test_admin_adds_a_township_unit_its_level_from_the_region_picked(url):
+    """用户与单位 · 单位: a township's unit can be added (the form offered only 市直 and 县);
+    the level goes with the region picked; an empty name writes nothing."""
+    from lib.models import Region
+
+    with db.read_scope(db.get_engine(url)) as s:
+        town = s.scalar(select(Region).where(Region.level == "town").order_by(Region.code.desc()))
+        units_before = s.scalar(select(func.count()).select_from(Unit))
+    at = login(app(), "admin")
+    at.switch_page("pages/admin_users.py").run()
+    assert not at.exception
+    region = next(b for b in at.selectbox if b.label.startswith("所属区域"))
+    region.set_value(town.id)
+    next(t for t in at.text_input if t.label == "单位代码").input(f"{town.code}.SF")
+    next(b for b in at.button if b.label == "新增单位").click()
+    at.run()
+    assert any("未新增" in e and "单位名称不能为空" in e for e in errors(at)), errors(at)
+    with db.read_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(func.count()).select_from(Unit)) == units_before
+    next(t for t in at.text_input if t.label == "单位名称").input(f"{town.name}司法所")
+    next(b for b in at.selectbox if b.label.startswith("所属区域")).set_value(town.id)
+    next(b for b in at.button if b.label == "新增单位").click()
+    at.run()
+    assert not errors(at), errors(at)
+    with db.read_scope(db.get_engine(url)) as s:
+        made = s.scalar(select(Unit).where(Unit.code == f"{town.code}.SF"))
+        assert (made.level, made.region_id, made.name) == ("town", town.id, f"{town.name}司法所")
+
+
 def test_admin_sets_a_calendar_override(url):
     at = login(app(), "admin")
     at.switch_page("pages/admin_settings.py").run()

@@ -75,6 +75,22 @@ def test_units(empty_engine):
         with pytest.raises(settings.SettingsError, match="县级单位须属"):
             settings.create_unit(s, ADMIN, code="X.1", name="y", level="county", region_id=None)
         settings.rename_unit(s, ADMIN, unit.id, "湛江市统计局（更名）")
+        # A township's government: a town unit in a town region (and only there).
+        from lib.models import Region
+
+        town = s.scalar(select(Region).where(Region.level == "town").order_by(Region.code))
+        county = s.scalar(select(Region).where(Region.level == "county").order_by(Region.code))
+        assert town is not None  # the catalogue's towns
+        assert (town.id, s.get(Region, town.parent_id).name, town.name) in settings.town_choices(s)
+        made = settings.create_unit(s, ADMIN, code=f"{town.code}.ZF", name=f"{town.name}人民政府X",
+                                    level="town", region_id=town.id)
+        assert made.level == "town"
+        with pytest.raises(settings.SettingsError, match="乡镇（街道）单位须属某个乡镇"):
+            settings.create_unit(s, ADMIN, code="T.1", name="某镇", level="town",
+                                 region_id=county.id)
+        with pytest.raises(settings.SettingsError, match="单位层级无效"):
+            settings.create_unit(s, ADMIN, code="T.2", name="某村", level="village",
+                                 region_id=county.id)
     with db.session_scope(empty_engine) as s:
         assert s.scalar(select(Unit.name).where(Unit.code == "ZJ.TJ")) == "湛江市统计局（更名）"
 
