@@ -31,7 +31,7 @@ BODIES = {
               "党费收缴 {x} 元，已按规定上缴；“三会一课”按计划开展。",
               "开展主题党日活动 {m} 次，党员志愿服务 {n} 人次。"],
     "village": ["村民代表会议审议通过：村道硬化工程实施方案，预计投资 {x} 元。",
-                "本期受理村民诉求 {n} 件，已办结 {m} 件。",
+                "本期受理村民诉求 {n} 件，已办结 {j} 件。",
                 "低保、五保对象评议结果：新增 {k} 户，退出 {m} 户，名单张贴于村务公开栏。",
                 "宅基地审批 {k} 宗，均经村民代表会议讨论并公示 7 天无异议。"],
     "finance": ["本期收支情况如下表，原始凭证可到村委会查阅。",
@@ -194,8 +194,11 @@ class _Texts:
 
     def __init__(self, rng: random.Random):
         def fill(t: str) -> str:
-            return t.format(n=rng.randint(1, 6), m=rng.randint(1, 4), k=rng.randint(0, 3),
-                            x=rng.randint(2, 90) * 1000)
+            # the same four draws in the same order as ever (the demo's data after them stay
+            # as they were); `j`: of the n received, those closed
+            n, m, k, x = (rng.randint(1, 6), rng.randint(1, 4), rng.randint(0, 3),
+                          rng.randint(2, 90) * 1000)
+            return t.format(n=n, m=m, k=k, x=f"{x:,}", j=min(m, n))
 
         self.bodies = {cat: ["\n".join(fill(t) for t in rng.sample(ts, 2)) for _ in range(40)]
                        for cat, ts in BODIES.items()}
