@@ -1428,6 +1428,9 @@ def year_summary(session: Session, year: int) -> pd.DataFrame:
                           year)
 
 
+QUARTER_MEAN = "已公布季度平均分"
+
+
 def summarize_year(snapshots: list[tuple[str, list[dict]]], year: int) -> pd.DataFrame:
     """`year_summary` over (period code, rows) pairs of published unit rankings."""
     snaps = [(Period.parse(code), rows) for code, rows in snapshots]
@@ -1447,6 +1450,9 @@ def summarize_year(snapshots: list[tuple[str, list[dict]]], year: int) -> pd.Dat
     df = pd.DataFrame(list(table.values()))
     for p, _ in snaps:
         df[p.label] = pd.to_numeric(df[p.label], errors="coerce")
+    quarters = [p.label for p, _ in snaps if p.kind == "quarter"]
+    if quarters:  # the year so far: the mean of the quarters the unit was ranked in
+        df.insert(2, QUARTER_MEAN, df[quarters].mean(axis=1, skipna=True).round(2))
     return df.sort_values("单位代码").reset_index(drop=True)
 
 

@@ -246,7 +246,8 @@ with tab_publish:
             own_code = next((r["unit_code"] for r in rows), None)
             summary = summary[summary["单位代码"] == own_code]
         ui.table(ui.scores_table(summary), "年度汇总", key="eff_year")
-        st.caption("各列为该年度已公布各期的单位得分（未参与排名为“—”）；年度排名公布后另列年度名次和等次。")
+        st.caption("各列为该年度已公布各期的单位得分（未参与排名为“—”）；"
+                   f"“{scoring.QUARTER_MEAN}”为参与排名的已公布季度得分的平均；年度排名公布后另列年度名次和等次。")
 
 # -- The method ------------------------------------------------------------------------------
 with tab_method:

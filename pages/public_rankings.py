@@ -72,7 +72,8 @@ with tab_year:
         year = st.selectbox("年度", years, key="pub_year")
         summary = scoring.summarize_year([(x["period"], x["rows"]) for x in snaps], year)
         ui.table(ui.scores_table(summary), "年度汇总", key="pub_year")
-        st.caption("各列为该年度已公布各期的得分（“—”：该期未参与排名）。")
+        st.caption(f"各列为该年度已公布各期的得分（“—”：该期未参与排名）；“{scoring.QUARTER_MEAN}”为该单位"
+                   "参与排名的已公布季度得分的平均，年度排名公布前供参考。")
 
 with tab_eval:
     st.markdown("请对您办过事的单位的服务作出评价。评价不需要登录，不收集个人信息；"

@@ -380,7 +380,10 @@ def test_year_summary_of_published_periods(empty_engine):
     with db.session_scope(empty_engine) as s:
         summary = scoring.year_summary(s, 2026).set_index("单位代码")
         assert scoring.year_summary(s, 2025).empty
-    assert list(summary.columns) == ["单位", "2026年第二季度", "2026年5月", "2026年6月"]
+    assert list(summary.columns) == ["单位", scoring.QUARTER_MEAN, "2026年第二季度", "2026年5月",
+                                     "2026年6月"]
+    # One quarter published: its score is the year's mean so far.
+    assert summary.loc[A, scoring.QUARTER_MEAN] == 73.49
     assert summary.loc[A, "2026年第二季度"] == 73.49 and summary.loc[A, "2026年6月"] == 62.92
     assert summary.loc[B, "2026年5月"] != summary.loc[B, "2026年5月"]  # not ranked in May: NaN
 
@@ -405,3 +408,17 @@ def test_a_township_government_is_ranked_under_its_county_not_the_city(demo_engi
     city = [u for u in units.values() if regions[u.region_id].level == "city"
             and u.code in ents.index]
     assert city and all(ents.loc[u.code, "region"] == "市直" for u in city)
+
+
+def test_the_year_so_far_is_the_mean_of_the_quarters_a_unit_was_ranked_in():
+    def row(code, score, ranked=True):
+        return {"code": code, "name": code, "score": score, "ranked": ranked}
+
+    df = scoring.summarize_year([
+        ("2026-Q1", [row("A", 80.0), row("B", 60.0, ranked=False)]),
+        ("2026-Q2", [row("A", 91.0), row("B", 70.0)]),
+        ("2026-05", [row("A", 10.0), row("B", 10.0)]),  # a month does not count
+    ], 2026).set_index("单位代码")
+    assert df.loc["A", scoring.QUARTER_MEAN] == 85.5
+    assert df.loc["B", scoring.QUARTER_MEAN] == 70.0
+    assert list(df.columns[:2]) == ["单位", scoring.QUARTER_MEAN]
