@@ -186,7 +186,8 @@ def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime, unit
     if rng.random() > 0.75 or step(10, 120) is None:
         return
     rating = rng.choices([5, 4, 3, 2, 1], [38, 30, 15, 11, 6])[0]
-    subs.rate(session, sub.code, rating, "" if rating >= 3 else "问题没有解决", now=t)
+    subs.rate(session, sub.code, rating, "" if rating >= 3 else "问题没有解决", now=t,
+              pin=sub.rating_pin)  # the citizen's PIN, given back by `submit`
     if rating <= 2 and rng.random() < 0.6 and step(4, 48) is not None:
         subs.send_back_for_rework(session, INSPECTOR, sub.id, "群众不满意，请重新核查处理", now=t)
         if step(10, 90) is not None:

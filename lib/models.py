@@ -393,6 +393,8 @@ class Submission(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(UtcEpoch)
+    # The rating PIN's salted hash (submissions.pin_hash); None: made before PINs, rated by code.
+    rating_pin_hash: Mapped[str | None] = mapped_column(String(64))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
     return_count: Mapped[int] = mapped_column(Integer, default=0)
     handoff_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,8 @@ and a late reply stays on the unit's record as late. Functions never commit; the
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -154,6 +156,20 @@ def _new_code(session: Session, rng=None) -> str:
             return code
 
 
+PIN_LENGTH = 8  # the rating PIN: 8 of CODE_ALPHABET's 32 characters (about 10^12 PINs)
+
+
+def new_pin() -> str:
+    """A rating PIN (评价码), always from the system's secure source (the demo's too: a PIN
+    is nobody's to reproduce)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(PIN_LENGTH))
+
+
+def pin_hash(code: str, pin: str) -> str:
+    """The PIN's hash as kept, salted with its tracking code."""
+    return hashlib.sha256(f"{code}:{pin.strip().upper()}".encode()).hexdigest()
+
+
 def inspectors_unit(session: Session) -> Unit:
     unit = session.scalar(select(Unit).where(Unit.code == catalog.INSPECTORS_UNIT))
     if unit is None:
@@ -213,7 +229,9 @@ def _new_round_item(session: Session, sub: Submission, *, suffix: str, unit_id: 
 def submit(session: Session, data: NewSubmission, *, source: str | None = None,
            now: datetime | None = None, code_rng=None, code: str | None = None) -> Submission:
     """Accept a public submission: validate, rate-limit, route, open the first round. `code`:
-    a tracking code given by the channel it came through (a hotline's work-order number)."""
+    a tracking code given by the channel it came through (a hotline's work-order number; the
+    channel takes the citizen's rating, so no PIN). Otherwise the submission gets a rating PIN,
+    returned once as `sub.rating_pin` (kept only as its hash) for the citizen beside the code."""
     errors = validate(data)
     if errors:
         raise SubmissionError("；".join(errors))
@@ -240,6 +258,9 @@ def submit(session: Session, data: NewSubmission, *, source: str | None = None,
         status="dispatched" if unit_id else "queued", source_hash=source_hash,
         created_at=now, updated_at=now,
     )
+    pin = None if code else new_pin()
+    if pin is not None:
+        sub.rating_pin_hash = pin_hash(sub.code, pin)
     cal = load_calendar(session)
     sub.ack_deadline = cal.deadline(now, parse_limit(get_setting(session, "ack_limit")))
     item = _new_round_item(session, sub, suffix="", unit_id=sub.unit_id, received=now, limit=None,
@@ -252,6 +273,7 @@ def submit(session: Session, data: NewSubmission, *, source: str | None = None,
     audit.record(session, actor=PUBLIC, action="submission.create", entity="submission",
                  entity_id=sub.code, after={"kind": sub.kind, "unit_id": sub.unit_id,
                                             "status": sub.status, "routing": why})
+    sub.rating_pin = pin  # not a column: for the one screen that shows it
     return sub
 
 
@@ -562,6 +584,7 @@ class PublicView:
     rating: int | None
     can_rate: bool
     history: list[tuple[datetime, str, str]]
+    needs_pin: bool = True  # rated with the rating PIN (False: made before PINs)
 
 
 def track(session: Session, code: str) -> PublicView:
@@ -586,14 +609,19 @@ def track(session: Session, code: str) -> PublicView:
         unit="纪检监察机关（分派中）" if sub.status == "queued" else unit.name,
         reply=sub.reply if shown else None, replied_at=sub.replied_at if shown else None,
         rating=sub.rating, can_rate=sub.status == "answered" and sub.rating is None,
-        history=history)
+        history=history, needs_pin=sub.rating_pin_hash is not None)
 
 
 def rate(session: Session, code: str, rating: int, comment: str = "",
-         now: datetime | None = None) -> Submission:
-    """回访: the citizen rates the reply, once, and only after it."""
+         now: datetime | None = None, *, pin: str | None = None) -> Submission:
+    """回访: the citizen rates the reply, once, and only after it, with the rating PIN given
+    with the code (a submission made before PINs: with the code alone)."""
     now = now or now_utc()
     sub = _by_code(session, code)
+    if sub.rating_pin_hash is not None and not hmac.compare_digest(
+            sub.rating_pin_hash, pin_hash(sub.code, pin or "")):
+        raise SubmissionError("评价码不正确：评价码在提交时与查询码一同给出，共 8 位" if (pin or "").strip()
+                              else "请填写评价码（提交时与查询码一同给出，共 8 位）")
     if sub.rating is not None:
         raise SubmissionError("该诉求已评价，不能重复评价")
     if sub.status not in ("answered",):

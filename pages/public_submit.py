@@ -14,10 +14,14 @@ with ui.read() as s:
     limits = submissions.answer_limits(s)  # as set in 系统设置
 
 if code := st.session_state.get("submitted_code"):
-    st.success(f"提交成功！您的查询码是 **{code}**。请妥善保存，凭此码可在“办理进度查询”中查看办理情况并评价答复。")
+    pin = st.session_state.get("submitted_pin")
+    st.success(f"提交成功！您的查询码是 **{code}**，评价码是 **{pin}**。请一并妥善保存：凭查询码可在"
+               "“办理进度查询”中查看办理情况；评价答复时还需填写评价码（评价码只在此显示一次，"
+               "承办单位和工作人员都看不到，以保证评价出自您本人）。")
     st.page_link("pages/public_track.py", label="查询办理进度", icon=":material/search:")
     if st.button("再提交一件"):
-        del st.session_state["submitted_code"]
+        st.session_state.pop("submitted_code", None)
+        st.session_state.pop("submitted_pin", None)
         st.rerun()
     st.stop()
 
@@ -48,11 +52,12 @@ with st.form("public_submit"):
                                          name="" if anonymous else name,
                                          contact="" if anonymous else contact)
         try:
-            code = ui.write(
-                lambda s: submissions.submit(s, data, source=ui.client_address()).code)
+            code, pin = ui.write(lambda s: (lambda sub: (sub.code, sub.rating_pin))(
+                submissions.submit(s, data, source=ui.client_address())))
         except submissions.SubmissionError as exc:
             st.error(f"未提交：{exc}")
         else:
             ui.clear_data_caches()
             st.session_state["submitted_code"] = code
+            st.session_state["submitted_pin"] = pin
             st.rerun()

@@ -45,9 +45,11 @@ elif view.can_rate:
                           format_func={5: "5 非常满意", 4: "4 满意", 3: "3 基本满意", 2: "2 不满意",
                                        1: "1 非常不满意"}.get)
         comment = st.text_area("评价意见（选填）", max_chars=submissions.MAX_NOTE)
+        pin = (st.text_input("评价码（提交时与查询码一同给出，共 8 位）", max_chars=16,
+                             type="password", key="rate_pin") if view.needs_pin else None)
         if st.form_submit_button("提交评价", type="primary"):
             try:
-                ui.write(lambda s: submissions.rate(s, view.code, int(rating), comment))
+                ui.write(lambda s: submissions.rate(s, view.code, int(rating), comment, pin=pin))
             except submissions.SubmissionError as exc:
                 st.error(f"未评价：{exc}")
             else:

@@ -48,11 +48,14 @@ def test_submit_then_track(url):
     at = submit_form(public_page("public_submit"), "小区路灯不亮", "小区门口路灯坏了一个月。")
     assert not at.exception and not errors(at)
     shown = "\n".join(s.value for s in at.success)
-    code = shown.split("**")[1]
-    assert code.startswith("QF") and len(code) == 12
+    code, pin = shown.split("**")[1], shown.split("**")[3]
+    assert code.startswith("QF") and len(code) == 12 and len(pin) == 8 and "评价码" in shown
+    from lib import submissions as subs
+
     with db.session_scope(db.get_engine(url)) as s:
         sub = s.scalar(select(Submission).where(Submission.code == code))
         assert sub.subject == "小区路灯不亮" and sub.status in ("queued", "dispatched")
+        assert sub.rating_pin_hash == subs.pin_hash(code, pin)  # the PIN shown is the one kept
     track = public_page("public_track")
     track.text_input[0].input(code).run()
     assert not track.exception
@@ -102,12 +105,26 @@ def test_unknown_code_and_rating_rules(url):
     at.text_input[0].input(rated).run()
     assert any("您已评价" in i.value for i in at.info)
     assert not [b for b in at.button if b.label == "提交评价"]  # rating twice: no form
+    # The citizen's rating PIN (given at submission, kept as a hash): known here by setting it.
+    from lib import submissions as subs
+
+    with db.session_scope(db.get_engine(url)) as s:
+        s.scalar(select(Submission).where(Submission.code == rateable)).rating_pin_hash = \
+            subs.pin_hash(rateable, "K7M2P9XQ")
     at.text_input[0].input(rateable).run()
     at.radio[0].set_value(2)
     at.text_area[0].input("没解决")
+    at.text_input(key="rate_pin").input("WRONGPIN")
     next(b for b in at.button if b.label == "提交评价").click()
     at.run()
-    assert not at.exception
+    assert any("评价码不正确" in e for e in errors(at)), errors(at)
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(Submission.rating).where(Submission.code == rateable)) is None
+    at.radio[0].set_value(2)
+    at.text_input(key="rate_pin").input("K7M2P9XQ")
+    next(b for b in at.button if b.label == "提交评价").click()
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
     with db.session_scope(db.get_engine(url)) as s:
         assert s.scalar(select(Submission.rating).where(Submission.code == rateable)) == 2
 

@@ -40,9 +40,13 @@ def new(kind="complaint", subject="道路积水多日无人处理", body="主干
                               subject=subject, body=body, **kw)
 
 
+PINS: dict[str, str] = {}  # each submission's rating PIN, as the citizen was given it
+
+
 def submit(engine, data=None, now=T0, source=None):
     with db.session_scope(engine) as s:
         sub = subs.submit(s, data or new(), now=now, source=source)
+        PINS[sub.code] = sub.rating_pin
         return sub.id, sub.code
 
 
@@ -132,17 +136,17 @@ def test_the_whole_work_order_on_time(engine):
         subs.reply(s, cgzf, sub_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=2))
     assert light_of(engine, code, T0 + timedelta(days=30)) == "green"
     with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="尚未答复"):
-        subs.rate(s, code, 5)
+        subs.rate(s, code, 5, pin=PINS[code])
     with db.session_scope(engine) as s:
         subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=3))
     with db.session_scope(engine) as s:
         view = subs.track(s, code)
         assert view.reply == "已疏通排水管道，积水已消除。" and view.can_rate
-        subs.rate(s, code, 5, "很及时", now=T0 + timedelta(days=4))
+        subs.rate(s, code, 5, "很及时", now=T0 + timedelta(days=4), pin=PINS[code])
     sub = get(engine, sub_id)
     assert (sub.status, sub.rating, sub.first_reply_late) == ("closed", 5, False)
     with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="不能重复评价"):
-        subs.rate(s, code, 4)
+        subs.rate(s, code, 4, pin=PINS[code])
 
 
 def test_no_reply_is_a_red_card_and_a_late_reply_stays_late(engine):
@@ -235,8 +239,8 @@ def test_rework_after_an_unsatisfied_rating(engine):
     with db.session_scope(engine) as s:
         for bad in (0, 6):
             with pytest.raises(subs.SubmissionError, match="1–5"):
-                subs.rate(s, code, bad)
-        subs.rate(s, code, 1, "根本没解决", now=T0 + timedelta(days=2))
+                subs.rate(s, code, bad, pin=PINS[code])
+        subs.rate(s, code, 1, "根本没解决", now=T0 + timedelta(days=2), pin=PINS[code])
     assert get(engine, sub_id).status == "answered"
     with db.session_scope(engine) as s:
         subs.send_back_for_rework(s, INSPECTOR, sub_id, "请重新核查处理", now=T0 + timedelta(days=3))
@@ -254,7 +258,7 @@ def test_rework_after_an_unsatisfied_rating(engine):
 def test_a_satisfied_rating_cannot_be_sent_back(engine):
     sub_id, code, _ = answered(engine)
     with db.session_scope(engine) as s:
-        subs.rate(s, code, 4, now=T0 + timedelta(days=2))
+        subs.rate(s, code, 4, now=T0 + timedelta(days=2), pin=PINS[code])
     with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match="不满意"):
         subs.send_back_for_rework(s, INSPECTOR, sub_id, "请重新核查处理")
 
@@ -481,3 +485,48 @@ def test_an_answer_waiting_for_review_has_its_own_time_limit_and_light(engine):
         shorter = subs.with_review_clock(s, rows, thursday + timedelta(hours=1))
     assert shorter[1]["review_deadline"] < fresh["review_deadline"]
     assert shorter[1]["review_limit"] == "1个工作日"
+
+
+def test_only_the_citizen_with_the_rating_pin_can_rate(engine):
+    """The tracking code is seen by the unit that answers and the inspectors; the rating (the
+    unit's satisfaction score) needs the PIN given to the citizen with it: without it, or with
+    a wrong one, nothing is written. The PIN is kept only as a salted hash. A submission made
+    before PINs (none kept) is rated with its code, as before; one that came through a channel
+    (a hotline's own number) gets no PIN."""
+    sub_id, code = submit(engine)
+    pin = PINS[code]
+    assert len(pin) == subs.PIN_LENGTH and set(pin) <= set(subs.CODE_ALPHABET)
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0 + timedelta(hours=1))
+    with db.session_scope(engine) as s:
+        subs.reply(s, cgzf, sub_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=1))
+    with db.session_scope(engine) as s:
+        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=2))
+    with db.read_scope(engine) as s:
+        stored = s.get(Submission, sub_id).rating_pin_hash
+        assert stored == subs.pin_hash(code, pin) and pin not in stored
+        assert subs.track(s, code).needs_pin
+    for wrong, says in ((None, "请填写评价码"), ("", "请填写评价码"), ("AAAAAAAA", "评价码不正确")):
+        with db.session_scope(engine) as s, pytest.raises(subs.SubmissionError, match=says):
+            subs.rate(s, code, 5, pin=wrong)
+    assert get(engine, sub_id).rating is None
+    with db.session_scope(engine) as s:
+        subs.rate(s, code, 4, pin=f" {pin.lower()} ")  # as typed: spaces and case forgiven
+    assert get(engine, sub_id).rating == 4
+    # Made before PINs: rated with the code alone.
+    old_id, old_code = submit(engine)
+    with db.session_scope(engine) as s:
+        s.get(Submission, old_id).rating_pin_hash = None
+        subs.acknowledge(s, cgzf, old_id, now=T0 + timedelta(hours=1))
+    with db.session_scope(engine) as s:
+        subs.reply(s, cgzf, old_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=1))
+    with db.session_scope(engine) as s:
+        subs.review(s, INSPECTOR, old_id, True, now=T0 + timedelta(days=2))
+    with db.session_scope(engine) as s:
+        assert not subs.track(s, old_code).needs_pin
+        subs.rate(s, old_code, 5)
+    # Through a channel with its own number: no PIN.
+    with db.session_scope(engine) as s:
+        hotline = subs.submit(s, new(), now=T0, code="12345-260001")
+        assert hotline.rating_pin is None and hotline.rating_pin_hash is None
