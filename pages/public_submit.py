@@ -9,7 +9,7 @@ cat = ui.catalog_frames(ui.url())
 
 st.title("我要反映")
 st.caption("您的诉求将自动转交责任单位，单位须在规定时限内答复；逾期未答复的，系统自动亮红牌。"
-           "答复后您可凭查询码评价，评价结果纳入单位考核。")
+           "答复后您可凭查询码和评价码评价，评价结果纳入单位考核。")
 with ui.read() as s:
     limits = submissions.answer_limits(s)  # as set in 系统设置
 
