@@ -10,8 +10,10 @@ def test_disclosure_page_and_portal(page, app_url):
     page.get_by_role("heading", name="信息公开").first.wait_for(timeout=90_000)
     wait_idle(page, 120_000)
     assert_no_errors(page)
+    # Waited for, not counted at once: the run may still be drawing when the page is idle (a
+    # full suite on both cores once counted no tab yet, 2026-12-02).
+    page.get_by_role("tab", name="村务公开").wait_for(timeout=60_000)
     assert page.get_by_role("tab", name="村务公开").count() == 1
-    # Waited for, not counted at once: the run may still be drawing when the page is idle.
     page.get_by_text("公开率").or_(page.locator('[data-testid="stDataFrame"]').nth(1)).first \
         .wait_for(timeout=60_000)
     screenshot(page, "disclosure_page")
