@@ -58,14 +58,16 @@ CONTENT = [
 
 
 # A unit's answer by kind (no draw of the random stream: the demo's figures stay as they were).
+_HANDLED = "经核查，已责成相关责任人整改，具体情况如下：已现场处理完毕，并将持续跟踪。如有疑问请联系本单位。"
 REPLIES = {
-    "complaint": "经核查，已责成相关责任人整改，具体情况如下：已现场处理完毕，并将持续跟踪。如有疑问请联系本单位。",
-    "report": "经核查，已责成相关责任人整改，具体情况如下：已现场处理完毕，并将持续跟踪。如有疑问请联系本单位。",
+    "complaint": _HANDLED,
+    "report": _HANDLED,
     "consult": "您好，关于您咨询的事项答复如下：请携带身份证件及相关材料到本单位政务服务窗口办理，办理条件、"
                "所需材料和流程已在本单位网站公开。如有疑问请联系本单位。",
     "suggest": "感谢您的建议。经研究，您的建议已转相关科室，纳入下一阶段工作统筹考虑，进展将适时公开。"
                "如有疑问请联系本单位。",
 }
+
 
 def _staff(unit: Unit) -> CurrentUser:
     return CurrentUser(id=None, username="演示经办人", display_name="演示经办人",
@@ -171,7 +173,7 @@ def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime, unit
     t = max(t + timedelta(minutes=30), reply_at)
     if t >= anchor:
         return
-    subs.reply(session, _staff(unit), sub.id, REPLIES.get(sub.kind, REPLIES["complaint"]), now=t)
+    subs.reply(session, _staff(unit), sub.id, REPLIES.get(sub.kind, _HANDLED), now=t)
     if step(4, 48) is None:
         return
     if rng.random() < 0.08:

@@ -720,9 +720,9 @@ def with_review_clock(session: Session, rows: list[dict], as_of: datetime) -> li
 def answer_limits(session: Session) -> dict[str, str]:
     """Each kind's time limit for the unit's answer in words (举报 → 15个工作日), as set in
     系统设置 (the kind's subsystem), for the portal's form."""
-    rows = dict(((code, TimeLimit(v, u)) for code, v, u in session.execute(
+    rows = {code: TimeLimit(v, u) for code, v, u in session.execute(
         select(Subsystem.code, Subsystem.limit_value, Subsystem.limit_unit)
-        .where(Subsystem.code.in_([c for _, c in KINDS.values()])))))
+        .where(Subsystem.code.in_([c for _, c in KINDS.values()])))}
     return {kind: rows[code].label() for kind, (_, code) in KINDS.items() if code in rows}
 
 

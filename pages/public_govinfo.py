@@ -39,8 +39,8 @@ with tab_new:
             if st.form_submit_button("提交申请", type="primary"):
                 try:
                     code = ui.write(lambda s: ds.submit_request(
-                        s, unit_id=None if unit_id is None else int(unit_id), subject=subject, body=body, name=name,
-                        contact=contact, source=ui.client_address()).code)
+                        s, unit_id=None if unit_id is None else int(unit_id), subject=subject,
+                        body=body, name=name, contact=contact, source=ui.client_address()).code)
                 except ds.DisclosureError as exc:
                     st.error(f"未提交：{exc}")
                 else:

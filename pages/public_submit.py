@@ -51,9 +51,12 @@ with st.form("public_submit"):
                                          subject=subject, body=body, anonymous=anonymous,
                                          name="" if anonymous else name,
                                          contact="" if anonymous else contact)
+        def submit(s):
+            sub = submissions.submit(s, data, source=ui.client_address())
+            return sub.code, sub.rating_pin  # the PIN exists only here, before the screen
+
         try:
-            code, pin = ui.write(lambda s: (lambda sub: (sub.code, sub.rating_pin))(
-                submissions.submit(s, data, source=ui.client_address())))
+            code, pin = ui.write(submit)
         except submissions.SubmissionError as exc:
             st.error(f"未提交：{exc}")
         else:

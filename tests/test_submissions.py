@@ -487,6 +487,17 @@ def test_an_answer_waiting_for_review_has_its_own_time_limit_and_light(engine):
     assert shorter[1]["review_limit"] == "1个工作日"
 
 
+def _answered(engine, sub_id):
+    """Acknowledged, answered and passed review by T0 + 2 days: the citizen may rate."""
+    cgzf = staff(engine, "ZJ.CGZF")
+    with db.session_scope(engine) as s:
+        subs.acknowledge(s, cgzf, sub_id, now=T0 + timedelta(hours=1))
+    with db.session_scope(engine) as s:
+        subs.reply(s, cgzf, sub_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=1))
+    with db.session_scope(engine) as s:
+        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=2))
+
+
 def test_only_the_citizen_with_the_rating_pin_can_rate(engine):
     """The tracking code is seen by the unit that answers and the inspectors; the rating (the
     unit's satisfaction score) needs the PIN given to the citizen with it: without it, or with
@@ -496,13 +507,7 @@ def test_only_the_citizen_with_the_rating_pin_can_rate(engine):
     sub_id, code = submit(engine)
     pin = PINS[code]
     assert len(pin) == subs.PIN_LENGTH and set(pin) <= set(subs.CODE_ALPHABET)
-    cgzf = staff(engine, "ZJ.CGZF")
-    with db.session_scope(engine) as s:
-        subs.acknowledge(s, cgzf, sub_id, now=T0 + timedelta(hours=1))
-    with db.session_scope(engine) as s:
-        subs.reply(s, cgzf, sub_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=1))
-    with db.session_scope(engine) as s:
-        subs.review(s, INSPECTOR, sub_id, True, now=T0 + timedelta(days=2))
+    _answered(engine, sub_id)
     with db.read_scope(engine) as s:
         stored = s.get(Submission, sub_id).rating_pin_hash
         assert stored == subs.pin_hash(code, pin) and pin not in stored
@@ -518,11 +523,7 @@ def test_only_the_citizen_with_the_rating_pin_can_rate(engine):
     old_id, old_code = submit(engine)
     with db.session_scope(engine) as s:
         s.get(Submission, old_id).rating_pin_hash = None
-        subs.acknowledge(s, cgzf, old_id, now=T0 + timedelta(hours=1))
-    with db.session_scope(engine) as s:
-        subs.reply(s, cgzf, old_id, "已疏通排水管道，积水已消除。", now=T0 + timedelta(days=1))
-    with db.session_scope(engine) as s:
-        subs.review(s, INSPECTOR, old_id, True, now=T0 + timedelta(days=2))
+    _answered(engine, old_id)
     with db.session_scope(engine) as s:
         assert not subs.track(s, old_code).needs_pin
         subs.rate(s, old_code, 5)
