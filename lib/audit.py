@@ -223,6 +223,89 @@ def actors(session: Session, user) -> list[str]:
 WITHHELD = "（可能含个人信息，本角色不予显示）"
 
 
+# What the fields of a record's before / after are called on the screen (the rest: as stored).
+FIELD_LABELS = {
+    "external_id": "事项编号", "title": "标题", "subject": "标题", "state": "状态", "status": "状态",
+    "unit_id": "单位", "unit": "单位", "subsystem_id": "子系统", "received_at": "受理时间",
+    "limit": "时限", "deadline": "办理期限", "completed_at": "办结时间", "rating": "评价",
+    "passed": "核查通过", "late": "逾期", "kind": "类型", "type": "类型", "routing": "分派依据",
+    "reason": "理由", "note": "说明", "length": "字数", "count": "条数", "source": "来源",
+    "days": "天数", "rework_count": "重办次数", "appeal_id": "申诉编号", "granted": "批准",
+    "card_cancelled": "亮牌已撤销", "cancelled": "撤销亮牌", "category": "类别",
+    "ended_at": "结束时间", "corrected_at": "更正时间", "closes_at": "截止时间", "option": "选项",
+    "options": "选项", "votes": "票数", "items": "事项数", "accounts": "账号", "word": "词语",
+    "display_name": "姓名", "roles": "角色", "active": "启用", "unit_name": "单位",
+    "value": "取值", "limit_value": "时限", "limit_unit": "时限单位", "name": "名称",
+}
+_FIELD_ORDER = {k: i for i, k in enumerate(FIELD_LABELS)}
+_STATE_WORDS = {"open": "在办", "completed": "已办结", "overdue": "逾期未办结"}
+_BOOL_WORDS = {True: "是", False: "否"}
+_SHOWN_FIELDS = 4  # fields listed for a record created or deleted (the full text: 修改前/修改后)
+
+
+def _word(key: str, value, names: dict | None = None) -> str:
+    """One stored value as a person reads it: a time in Beijing time, yes/no, a state's name, a
+    unit's or subsystem's name for its number (`names`: field → {number: name})."""
+    from lib.lights import fmt_time
+
+    if value is None or value == "":
+        return "—"
+    if names and key in names and value in names[key]:
+        return str(names[key][value])
+    if isinstance(value, bool):
+        return _BOOL_WORDS[value]
+    if key == "state" and value in _STATE_WORDS:
+        return _STATE_WORDS[value]
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return fmt_time(moment)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def describe_change(before: str | None, after: str | None, names: dict | None = None) -> str:
+    """What a write changed, in words: "状态：在办 → 已办结；办结时间：— → 2026-07-22 04:55" for
+    a record changed; its first fields where only the after (a record created, an answer
+    given) or only the before ("原为：…") was kept; the stored text itself where it is not a
+    record; WITHHELD as it is."""
+    def parsed(text_):
+        if not text_ or text_ == WITHHELD:
+            return None
+        try:
+            return json.loads(text_)
+        except ValueError:
+            return text_
+
+    b, a = parsed(before), parsed(after)
+    if WITHHELD in (before, after):
+        return WITHHELD
+    label = FIELD_LABELS.get
+
+    def order(keys):
+        return sorted(keys, key=lambda k: (_FIELD_ORDER.get(k, len(_FIELD_ORDER)), k))
+
+    if isinstance(b, dict) and isinstance(a, dict):
+        changed = [k for k in order(set(b) | set(a)) if b.get(k) != a.get(k)]
+        if not changed:
+            return "内容未变"
+        return "；".join(f"{label(k, k)}：{_word(k, b.get(k), names)} → {_word(k, a.get(k), names)}"
+                        for k in changed)
+    record = a if a is not None else b
+    if record is None:
+        return ""
+    if not isinstance(record, dict):
+        return _word("", record) if a is None or b is None else f"{_word('', b)} → {_word('', a)}"
+    keys = order(record)
+    fields = "；".join(f"{label(k, k)}：{_word(k, record[k], names)}" for k in keys[:_SHOWN_FIELDS])
+    more = f"（等 {len(keys)} 项）" if len(keys) > _SHOWN_FIELDS else ""
+    return ("" if b is None else "原为：") + fields + more
+
+
 def shown(user, row: AuditLog) -> dict:
     """A row as this user may see it. Without view_staff_names (the provincial reviewer) the
     people in it are masked and what was changed (before, after: names, contacts) is withheld;

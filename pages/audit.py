@@ -43,14 +43,23 @@ with ui.read() as s:
 if not rows:
     st.info("所选条件下没有审计记录。可扩大日期范围或清除筛选条件。")
 else:
+    cat = ui.catalog_frames(ui.url())
+    units, subsystems = cat["units"], cat["subsystems"]
+    names = {"unit_id": dict(zip(units["unit_id"], units["unit"], strict=True)),
+             "unit": dict(zip(units["unit_code"], units["unit"], strict=True)),
+             "subsystem_id": dict(zip(subsystems["subsystem_id"], subsystems["subsystem"], strict=True))}
     frame = pd.DataFrame([{"序号": r["id"], "时间": fmt_time(r["at"]), "操作人": r["actor"],
                            "操作": audit.action_label(r["action"]), "对象": audit.entity_label(r["entity"]),
-                           "对象编号": r["entity_id"], "修改前": r["before"], "修改后": r["after"]}
+                           "对象编号": r["entity_id"],
+                           "变更内容": audit.describe_change(r["before"], r["after"], names),
+                           "修改前": r["before"], "修改后": r["after"]}
                           for r in (audit.shown(user, x) for x in rows)])
     st.caption(f"共 {total:,} 条，新的在前" + (
         f"；显示最新的 {SHOWN:,} 条，可缩小日期范围或按操作人、操作类型、对象编号筛选查看其余"
         if total > len(frame) else ""))
-    ui.table(frame, "审计日志", key="audit_tbl")
+    ui.table(frame, "审计日志", key="audit_tbl", column_config={
+        "变更内容": st.column_config.TextColumn(width="large", help="改了哪些字段（修改前 → 修改后）；"
+                                               "新增或只记一方的，列出其主要字段。完整内容见“修改前”“修改后”两列")})
 
 st.subheader("校验审计链")
 if st.button("立即校验", type="primary"):

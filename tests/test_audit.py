@@ -167,3 +167,27 @@ def test_appends_in_one_transaction_chain_on_through_savepoints_and_commits(empt
     assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
     with db.session_scope(empty_engine) as s:
         assert audit.verify(s).ok
+
+
+def test_a_change_is_described_in_words():
+    before = ('{"completed_at": null, "deadline": "2026-08-14T16:00:00+00:00", "state": "open", '
+              '"unit_id": 62}')
+    after = ('{"completed_at": "2026-07-21T20:55:56+00:00", "deadline": "2026-08-14T16:00:00+00:00", '
+             '"state": "completed", "unit_id": 63}')
+    names = {"unit_id": {62: "遂溪县自然资源局", 63: "雷州市农业农村局"}}
+    # Only what changed, in the fields' order of importance, times in Beijing time, names for numbers.
+    assert audit.describe_change(before, after, names) == (
+        "状态：在办 → 已办结；单位：遂溪县自然资源局 → 雷州市农业农村局；"
+        "办结时间：— → 2026-07-22 04:55")
+    assert audit.describe_change(before, before) == "内容未变"
+    # Only one side kept: its first fields, with how many there are.
+    assert audit.describe_change(None, '{"rating": 2}') == "评价：2"
+    assert audit.describe_change(None, after, names) == (
+        "状态：已办结；单位：雷州市农业农村局；办理期限：2026-08-15 00:00；办结时间：2026-07-22 04:55")
+    assert audit.describe_change(before, None).startswith("原为：状态：在办")
+    five = '{"a": 1, "b": 2, "external_id": "X-1", "state": "open", "unit_id": 5}'
+    assert audit.describe_change(None, five) == "事项编号：X-1；状态：在办；单位：5；a：1（等 5 项）"
+    # What a role may not read stays withheld; text that is not a record is shown as it is.
+    assert audit.describe_change(audit.WITHHELD, audit.WITHHELD) == audit.WITHHELD
+    assert audit.describe_change(None, "not json") == "not json"
+    assert audit.describe_change(None, None) == ""

@@ -339,6 +339,12 @@ def test_inspector_reads_and_verifies_the_audit_log(url):
     assert any(c.value.startswith(f"共 {total:,} 条，新的在前；显示最新的 1,000 条") for c in at.caption), \
         [c.value for c in at.caption]
     assert not set(shown["对象"]) & set(audit.ENTITY_NAMES), set(shown["对象"])
+    # What each write changed, in words: a completed item's state, not its raw JSON.
+    next(b for b in at.selectbox if b.label == "操作类型").set_value("item.complete").run()
+    completed = next(df.value for df in at.dataframe if "变更内容" in df.value.columns)
+    assert len(completed) > 100 and set(completed["操作"]) == {audit.action_label("item.complete")}
+    assert completed["变更内容"].str.startswith("状态：在办 → 已办结；办结时间：— → ").all(), \
+        completed["变更内容"].head()
 
 
 def test_change_password_form(url):
