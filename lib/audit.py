@@ -314,7 +314,7 @@ def shown(user, row: AuditLog) -> dict:
 
     names = can(user, "view_staff_names")
     entity_id = row.entity_id or ""
-    if not names and row.entity == "user":
+    if not names and row.entity == "user" and entity_id != user.username:  # one's own: as in 操作人
         entity_id = mask_name(entity_id)
     return {"id": row.id, "at": row.at, "actor": actor_for(user, row.actor),
             "action": row.action, "entity": row.entity, "entity_id": entity_id,

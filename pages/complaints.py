@@ -19,7 +19,8 @@ cat = ui.catalog_frames(url)
 units = dict(zip(cat["units"]["unit_id"], cat["units"]["unit"], strict=True))
 
 st.title("网络投诉")
-window_name = st.selectbox("统计区间", ["近30天", "近90天", "近一年"], index=1)
+# 近一年 first, as on every other page.
+window_name = st.selectbox("统计区间", ["近30天", "近90天", "近一年"], index=2)
 days = ui.WINDOWS[window_name]
 now = now_utc()
 with ui.read() as s:

@@ -31,7 +31,7 @@ kind = st.radio("类别", list(kinds), format_func=lambda k: f"{kinds[k]}（{lim
 with st.form("public_submit"):
     counties = cat["counties"]
     regions = {None: "不确定"} | dict(zip(counties["region_id"], counties["region"], strict=True))
-    region_id = st.selectbox("所在区县", list(regions), format_func=regions.get)
+    region_id = st.selectbox("所在县（市、区）", list(regions), format_func=regions.get)
     units = cat["units"][cat["units"]["unit_code"] != "ZJ.JW"]
     unit_names = {None: "不确定（由系统分派）"} | dict(zip(units["unit_id"], units["unit"], strict=True))
     unit_id = st.selectbox("反映对象（单位，可不选）", list(unit_names), format_func=unit_names.get)

@@ -28,7 +28,7 @@ if villages.empty:
     st.stop()
 c1, c2, c3 = st.columns(3)
 counties = dict(villages.drop_duplicates("county_id")[["county_id", "county"]].itertuples(index=False))
-county = c1.selectbox("区县", list(counties), format_func=counties.get, key="pv_county")
+county = c1.selectbox("县（市、区）", list(counties), format_func=counties.get, key="pv_county")
 in_county = villages[villages["county_id"] == county]
 towns = dict(in_county.drop_duplicates("town_id")[["town_id", "town"]].itertuples(index=False))
 town = c2.selectbox("乡镇（街道）", list(towns), format_func=towns.get, key=f"pv_town_{county}")

@@ -191,3 +191,23 @@ def test_a_change_is_described_in_words():
     assert audit.describe_change(audit.WITHHELD, audit.WITHHELD) == audit.WITHHELD
     assert audit.describe_change(None, "not json") == "not json"
     assert audit.describe_change(None, None) == ""
+
+
+def test_a_reviewer_sees_people_masked_but_their_own_name():
+    from lib.models import AuditLog as Row
+
+    reviewer = CurrentUser(id=None, username="reviewer", display_name="省级检查组",
+                           roles=frozenset({"reviewer"}))
+
+    def row(entity_id, actor="zhou_qiang"):
+        return Row(id=1, at=None, actor=actor, action="user.update", entity="user",
+                   entity_id=entity_id, before='{"active": true}', after='{"active": false}')
+
+    other = audit.shown(reviewer, row("zhou_qiang"))
+    assert other["actor"] == other["entity_id"] == "z*********"
+    assert other["before"] == other["after"] == audit.WITHHELD
+    own = audit.shown(reviewer, row("reviewer", actor="reviewer"))
+    assert own["actor"] == own["entity_id"] == "reviewer"
+    # An administrator sees names and what changed.
+    full = audit.shown(ADMIN, row("zhou_qiang"))
+    assert (full["entity_id"], full["after"]) == ("zhou_qiang", '{"active": false}')
