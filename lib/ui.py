@@ -1320,6 +1320,24 @@ def money_columns(df: pd.DataFrame) -> dict:
             and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
 
 
+def file_uploader(label: str, *, types: list[str], key: str):
+    """st.file_uploader with its own words in Chinese. Streamlit draws "Upload" and
+    "20MB per file • CSV" itself and lets no caller change them (streamlit/streamlit#13500):
+    the uploader's text is hidden and the Chinese put in its place by a style scoped to this
+    uploader's key (the element's class st-key-<key>)."""
+    size = st.get_option("server.maxUploadSize")
+    hint = f"或将文件拖到此处 · 单个文件不超过 {size}MB · 格式：{'、'.join(t.upper() for t in types)}"
+    scope = f".st-key-{key} [data-testid='stFileUploaderDropzone']"
+    st.html(f"""<style>
+{scope} button [data-testid='stMarkdownContainer'] p {{ font-size: 0; }}
+{scope} button [data-testid='stMarkdownContainer'] p::after {{ content: "选择文件"; font-size: 0.875rem; }}
+{scope} [data-testid='stFileUploaderDropzoneInstructions'] span {{ font-size: 0; }}
+{scope} [data-testid='stFileUploaderDropzoneInstructions'] span::after {{
+  content: "{hint}"; font-size: 0.875rem; }}
+</style>""")
+    return st.file_uploader(label, type=types, key=key)
+
+
 def table(df: pd.DataFrame, name: str, *, key: str, height: int | str = "auto",
           column_config: dict | None = None) -> None:
     """A table with its CSV and Excel downloads: exactly what it shows, formula cells

@@ -52,7 +52,7 @@ with tab_import:
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     ui.table(pd.DataFrame([{"中文表头": c.label, "英文列名": c.code, "必填": "是" if c.required else "",
                                 "说明": c.help, "示例": c.example} for c in kind.columns]), "导入模板说明", key="kind_cols")
-    upload = st.file_uploader("上传文件（CSV 或 Excel .xlsx）", type=["csv", "xlsx"],
+    upload = ui.file_uploader("上传文件（CSV 或 Excel .xlsx）", types=["csv", "xlsx"],
                               key="import_file") if can_import else None
     if not can_import:
         pass
