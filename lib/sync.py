@@ -81,7 +81,8 @@ def check_spec(spec: SourceSpec, *, connect: bool = True) -> list[str]:
     try:
         make_url(spec.url)
     except ArgumentError:
-        problems.append("连接地址不是有效的 SQLAlchemy URL（如 postgresql+psycopg://user@host/db）")
+        problems.append("连接地址格式不对：应为“数据库类型+驱动://用户名:密码@主机:端口/库名”，"
+                        "如 postgresql+psycopg://sync:密码@10.1.2.3:5432/qianzhi")
     if not (1 <= spec.batch_size <= 100_000):
         problems.append("每批行数须在 1 到 100000 之间")
     if kind is not None:

@@ -175,8 +175,11 @@ with tab_sync:
             name = a.text_input("名称（小写字母、数字、_、-）", value=current[0] if current else "",
                                 max_chars=32, disabled=current is not None)
             table = b.text_input("前置库表名", value=current[2] if current else "", max_chars=100)
-            url = st.text_input("连接地址（SQLAlchemy URL，如 postgresql+psycopg://user@host/db）",
-                                value=current[8] if current else "", max_chars=300, type="password")
+            url = st.text_input("前置库连接地址", value=current[8] if current else "", max_chars=300,
+                                type="password", placeholder="postgresql+psycopg://用户名:密码@主机:端口/库名",
+                                help="由前置库所在单位的信息中心提供，格式为“数据库类型+驱动://用户名:密码@主机:端口/库名”，"
+                                     "例如 PostgreSQL：postgresql+psycopg://sync:密码@10.1.2.3:5432/qianzhi；"
+                                     "本机 SQLite 文件：sqlite:////路径/文件名.db。保存前会先试连并检查表和列。")
             c1, c2, c3 = st.columns(3)
             mark_col = c1.text_input("水位列（更新时间或递增编号）", value=current[3] if current else "",
                                      max_chars=64)

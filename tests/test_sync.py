@@ -158,7 +158,7 @@ def test_source_definitions_are_checked(empty_engine, front):
     bad = [
         (sync.SourceSpec("Bad Name", url, "approval_feed", "items", MAPPING, "id"), "名称"),
         (sync.SourceSpec("a1", url, "approval_feed", "nope", MAPPING, "id"), "未知的数据类别"),
-        (sync.SourceSpec("a1", "not a url", "approval_feed", "items", MAPPING, "id"), "URL"),
+        (sync.SourceSpec("a1", "not a url", "approval_feed", "items", MAPPING, "id"), "连接地址格式不对"),
         (sync.SourceSpec("a1", url, "approval_feed", "items",
                          {**MAPPING, "received_at": ""}, "id"), "缺少必填列"),
         (sync.SourceSpec("a1", url, "approval_feed", "items",
