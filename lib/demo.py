@@ -58,11 +58,11 @@ ACTOR = "演示数据"
 
 # Demo accounts, one per role (listed in the README). Created only by the demo loader.
 DEMO_ACCOUNTS = [
-    ("admin", "赵明（系统管理员）", "Guanli@2026", "admin", None),
-    ("leader", "李国华（市领导）", "Lingdao@2026", "leader", None),
-    ("inspector", "陈静（市纪委监委）", "Jiancha@2026", "inspector", None),
-    ("staff", "黄伟（遂溪县自然资源局）", "Jingban@2026", "staff", "440823.ZRZY"),
-    ("staff_fg", "林芳（湛江市发展和改革局）", "Fagai@2026", "staff", "ZJ.FG"),
+    ("admin", "赵明", "Guanli@2026", "admin", None),
+    ("leader", "李国华", "Lingdao@2026", "leader", None),
+    ("inspector", "陈静", "Jiancha@2026", "inspector", None),
+    ("staff", "黄伟", "Jingban@2026", "staff", "440823.ZRZY"),
+    ("staff_fg", "林芳", "Fagai@2026", "staff", "ZJ.FG"),
     ("reviewer", "省级检查组", "Shencha@2026", "reviewer", None),
 ]
 
