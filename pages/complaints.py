@@ -76,8 +76,15 @@ with right:
     if monthly.empty:
         st.caption("暂无评价。")
     else:
+        # This month so far is a month of a few days: said on its label, and how few below.
+        this_month = ui.today_local().strftime("%Y-%m")
+        partial = monthly["月份"] == this_month
+        monthly.loc[partial, "月份"] = this_month + "（至今）"
         ui.chart(charts.monthly_share_line(monthly, "满意率", height=180, count="评价数",
                                              unit="条评价"))
+        st.caption("每月评为 4–5 分的评价占比，悬停可看评价条数。" + (
+            f"本月至今仅 {int(monthly.loc[partial, '评价数'].iloc[0])} 条评价，占比波动较大。"
+            if partial.any() else ""))
 
 st.subheader("各单位办理情况")
 rows = []

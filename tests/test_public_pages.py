@@ -211,6 +211,22 @@ def test_complaints_dashboard_for_leaders_and_reviewers(url):
         said = re.search(r"待纪检监察机关审核 (\d+) 件", unfinished.help)
         assert said and 0 < int(said.group(1)) <= waiting  # those received in the window
         assert "在办" not in labels
+        # The satisfaction trend says when its last month is this month so far, and on how few.
+        from lib import submissions
+        from lib.access import CurrentUser
+        from lib.clock import now_utc
+        from lib.config import TZ
+
+        this_month = now_utc().astimezone(TZ).strftime("%Y-%m")
+        with db.read_scope(db.get_engine(url)) as s:
+            months = submissions.monthly_ratings(s, CurrentUser(
+                id=None, username="x", display_name="x", roles=frozenset({"leader"})))
+        so_far = months.loc[months["月份"] == this_month, "评价数"]
+        trend = next(c.value for c in at.caption if c.value.startswith("每月评为 4–5 分"))
+        if so_far.empty:
+            assert "本月至今" not in trend
+        else:
+            assert f"本月至今仅 {int(so_far.iloc[0])} 条评价" in trend, trend
 
 
 def test_the_portal_states_each_kinds_answer_limit_as_set(url):
