@@ -236,6 +236,11 @@ FIELD_LABELS = {
     "options": "选项", "votes": "票数", "items": "事项数", "accounts": "账号", "word": "词语",
     "display_name": "姓名", "roles": "角色", "active": "启用", "unit_name": "单位",
     "value": "取值", "limit_value": "时限", "limit_unit": "时限单位", "name": "名称",
+    "entities": "参评对象数", "ranked": "排名对象数", "hash": "校验值", "scheme": "评分方案",
+    "anchor": "基准时间", "seed": "随机种子", "history": "模拟历史", "thread_id": "主题帖编号",
+    "topic": "话题", "approver": "审批人", "reports_closed": "关闭的举报", "new": "新增",
+    "updated": "更新", "reopened": "重新办理", "withdrawn": "撤回", "party": "当事人",
+    "first_new": "新增（前 20 条）",
 }
 _FIELD_ORDER = {k: i for i, k in enumerate(FIELD_LABELS)}
 _STATE_WORDS = {"open": "在办", "completed": "已办结", "overdue": "逾期未办结"}
