@@ -18,8 +18,10 @@ url = ui.url()
 cat = ui.catalog_frames(url)
 units = dict(zip(cat["units"]["unit_id"], cat["units"]["unit"], strict=True))
 
+FEW_RATINGS = 20  # a month's share resting on fewer ratings than this is said to swing
+
 st.title("网络投诉")
-# 近一年 first, as on every other page.
+# 近一年 by default, as on every other page.
 window_name = st.selectbox("统计区间", ["近30天", "近90天", "近一年"], index=2)
 days = ui.WINDOWS[window_name]
 now = now_utc()
@@ -82,9 +84,10 @@ with right:
         monthly.loc[partial, "月份"] = this_month + "（至今）"
         ui.chart(charts.monthly_share_line(monthly, "满意率", height=180, count="评价数",
                                              unit="条评价"))
+        so_far = int(monthly.loc[partial, "评价数"].iloc[0]) if partial.any() else None
         st.caption("每月评为 4–5 分的评价占比，悬停可看评价条数。" + (
-            f"本月至今仅 {int(monthly.loc[partial, '评价数'].iloc[0])} 条评价，占比波动较大。"
-            if partial.any() else ""))
+            "" if so_far is None else f"本月（至今）依据 {so_far} 条评价"
+            + ("，条数少，占比波动较大。" if so_far < FEW_RATINGS else "。")))
 
 st.subheader("各单位办理情况")
 rows = []

@@ -226,7 +226,9 @@ def test_complaints_dashboard_for_leaders_and_reviewers(url):
         if so_far.empty:
             assert "本月至今" not in trend
         else:
-            assert f"本月至今仅 {int(so_far.iloc[0])} 条评价" in trend, trend
+            n = int(so_far.iloc[0])
+            assert f"本月（至今）依据 {n} 条评价" in trend, trend
+            assert ("波动较大" in trend) == (n < 20), trend
 
 
 def test_the_portal_states_each_kinds_answer_limit_as_set(url):
