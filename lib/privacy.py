@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -140,3 +141,24 @@ def encryptor():
         return f.encrypt(text.encode("utf-8")).decode("ascii")
 
     return enc
+
+
+# Numbers that identify a person, for free-text fields that must not hold them: a resident
+# identity card's number (18 characters, the last a digit or X; 15 digits for the old cards)
+# and a mobile phone number, each standing alone (not inside a longer run of digits).
+_PERSONAL_NUMBERS = (
+    ("身份证号", re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+                         r"(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9A-Za-z])")),
+    ("身份证号", re.compile(r"(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+                         r"[0-9]{3}(?![0-9])")),
+    ("手机号", re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")),
+)
+
+
+def personal_numbers(text: str | None) -> list[str]:
+    """What kinds of personal numbers the text holds ("身份证号", "手机号"), each once."""
+    found: list[str] = []
+    for kind, pattern in _PERSONAL_NUMBERS:
+        if kind not in found and pattern.search(text or ""):
+            found.append(kind)
+    return found

@@ -571,6 +571,18 @@ def import_hint(user: CurrentUser, *kind_codes: str) -> str:
             "如有遗漏，请与他们联系。")
 
 
+def export_hint(user: CurrentUser, kind_code: str) -> str:
+    """Where the whole of a list cut short on the screen can be had, said to this user (the
+    exports are 数据接入's, for those who may import; the others are told who exports)."""
+    from lib import exchange
+
+    kinds = exchange.load_kinds()
+    label = kinds[kind_code].label if kind_code in kinds else kind_code
+    if access.can(user, "import_items"):
+        return f"完整记录可在“数据接入”页导出（数据类别：{label}）。"
+    return f"完整记录可请系统管理员或纪检监察人员在“数据接入”页导出（数据类别：{label}）。"
+
+
 def chart(chart, **kwargs):
     """Draw an Altair chart. The spec is built without Altair's JSON-schema validation, which
     costs more than the rest of the page; the charts are fixed code, checked by the tests."""

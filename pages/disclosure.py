@@ -383,13 +383,16 @@ with tab_rules:
         if access.unit_scope(user) is not None:
             records = [r for r in records if r.unit_id == user.unit_id]
         st.caption(f"按期限核对的发现（{len(records)} 条；红牌 {sum(r.light == 'red' for r in records)}）。"
-                   "命令行：python -m lib flags --domain DISCLOSURE --format csv")
+                   "原因列写明村（居）、期次和公开类别；表格下方可导出。")
         if not records:
             st.success("截至查看日期没有逾期或临近期限的信息公开事项。")
         else:
-            ui.table(pd.DataFrame([{"灯色": badge(r.light), "规则": f"{r.code}", "对象": r.subject,
-                                    "原因": r.reason} for r in records]), "信息公开_规则发现",
-                     key="dis_findings")
+            from lib import flags
+
+            rule_names = {r.code: r.name for r in flags.rules_of(DOMAIN)}
+            ui.table(pd.DataFrame([{"灯色": badge(r.light), "规则": f"{r.code} {rule_names.get(r.code, '')}",
+                                    "原因": r.reason, "对象编号": r.subject} for r in records]),
+                     "信息公开_规则发现", key="dis_findings")
             # Picked by the finding's rule and subject (one finding per rule and subject), so
             # the choice stays on the same finding when a write changes the list.
             shown = {f"{r.code}:{r.subject}": r for r in records[:500]}

@@ -141,7 +141,7 @@ with tab_stage:
                                             "暂停", "延期", "决定", "原因"]),
             f"审批{stats.STAGES[stage][:2]}", key=f"power_stage_{stage}", height=420)
         if len(chosen) > 500:
-            st.caption(f"共 {len(chosen):,} 件，按亮牌优先列出前 500 件；完整名单请导出办件（python -m lib export approvals）。")
+            st.caption(f"共 {len(chosen):,} 件，按亮牌优先列出前 500 件。" + ui.export_hint(user, "approvals"))
 
 with tab_flags:
     if tab_flags.open:  # only the selected tab runs
@@ -270,7 +270,7 @@ with tab_fees:
                 "涉及金额（元）": money(r["at_stake"]), "审批办件": r["case_ref"], "原因": r["reason"],
             } for r in frows[:500]]), "行政收费核对", key="power_fees", height=380)
             if len(frows) > 500:
-                st.caption(f"共 {len(frows):,} 笔，按亮牌优先列出前 500 笔；完整记录请导出（python -m lib export fees）。")
+                st.caption(f"共 {len(frows):,} 笔，按亮牌优先列出前 500 笔。" + ui.export_hint(user, "fees"))
         st.markdown("**规划许可**（许可指标对照控制性详细规划：许可值 / 规划限值，✗ 为突破）")
         if not prows:
             st.info("所选范围内没有规划许可。" + ui.import_hint(user, "plans", "permits"))
@@ -303,9 +303,11 @@ with tab_fees:
                     fee_code = st.selectbox("收费项目", list(names), format_func=names.get,
                                             key="power_fee_item")
                     q1, a1 = st.columns(2)
-                    quantity = q1.number_input("数量", min_value=1, max_value=forms.MAX_QUANTITY,
-                                               value=1, step=1, key="power_fee_qty")
-                    amount = a1.number_input("实收金额（元）", min_value=0.0, value=0.0, step=1.0,
+                    # No bounds on the widgets (their own messages are in English): the form's
+                    # check says what is allowed, in Chinese, when 登记收费 is clicked.
+                    quantity = q1.number_input("数量", value=1, step=1, key="power_fee_qty",
+                                               help=f"1～{forms.MAX_QUANTITY} 的整数")
+                    amount = a1.number_input("实收金额（元）", value=0.0, step=1.0,
                                              format="%.2f", key="power_fee_amount")
                     fday, ftime = when_inputs("收费", "power_fee")
                     payer = st.text_input("缴费人说明（缴费单位或缴费事由；勿填身份证号等个人信息）",

@@ -239,7 +239,7 @@ def _day_start(d: date) -> datetime:
 @flags.rule(DOMAIN, "FND-R01", "重复发放", weight=2.0)
 def duplicate_payment(ctx: flags.RuleContext):
     """同一收款人在同一项目、同一期间内两次领取同一金额：按月发放的项目（设有每人每月上限的）期间为自然月，
-    其余项目为项目年度。首笔之后的每一笔均为一条发现，涉及金额为该笔金额。出处：Serenata de Amor（Rosie）
+    其余项目为项目年度。首笔之后的每一笔均为一条发现，涉及金额为该笔金额。出处：巴西公共支出监督项目 Serenata de Amor 的 Rosie 规则
     “同一受益人重复领取”；财政部《惠民惠农财政补贴资金“一卡通”管理办法》（重复发放）。"""
     progs = programs(ctx.session)
     pays = paid(ctx.session, ctx.as_of)
@@ -319,7 +319,7 @@ def shared_account(ctx: flags.RuleContext):
             labels={"grace_days": "死亡或注销后宽限天数"})
 def paid_after_death(ctx: flags.RuleContext):
     """收款人死亡或企业注销后仍发放：发放日期晚于死亡登记（民政、公安）或企业注销登记（市场监管）
-    日期超过 grace_days 天。涉及金额为该笔发放。出处：Serenata de Amor（Rosie）
+    日期超过 grace_days 天。涉及金额为该笔发放。出处：巴西公共支出监督项目 Serenata de Amor 的 Rosie 规则
     “收款人在付款日前已死亡或注销”；人社部、民政部关于防止死亡人员冒领养老金和低保金的比对要求。"""
     progs = programs(ctx.session)
     pays = paid(ctx.session, ctx.as_of)
@@ -381,7 +381,7 @@ def above_standard(ctx: flags.RuleContext):
 def above_own_history(ctx: flags.RuleContext):
     """金额远高于本人历史：在同一项目中，本笔金额高于该收款人此前各笔的均值加 sigmas 倍标准差，
     此前至少 min_history 笔，且至少高于均值 min_excess_pct %（固定补助的小幅调标不算异常）
-    。涉及金额为高出均值的部分。出处：Serenata de Amor（Rosie）“高于自身均值加 3 倍标准差的异常值”。"""
+    。涉及金额为高出均值的部分。出处：巴西公共支出监督项目 Serenata de Amor 的 Rosie 规则“高于自身均值加 3 倍标准差的异常值”。"""
     progs = programs(ctx.session)
     pays = paid(ctx.session, ctx.as_of)
     names = payee_names(ctx.session)
@@ -429,7 +429,7 @@ def above_own_history(ctx: flags.RuleContext):
 @flags.rule(DOMAIN, "FND-R06", "超过每月上限", weight=1.5)
 def monthly_cap(ctx: flags.RuleContext):
     """超过每月上限：同一收款人在同一项目一个自然月内累计领取的金额超过项目的每人每月上限。发现记在使累计超限的那一笔上；
-    涉及金额为当月超出上限的部分。出处：Serenata de Amor（Rosie）“每人每类每月限额”；
+    涉及金额为当月超出上限的部分。出处：巴西公共支出监督项目 Serenata de Amor 的 Rosie 规则“每人每类每月限额”；
     低保、临时救助按月标准发放。"""
     progs = programs(ctx.session)
     pays = paid(ctx.session, ctx.as_of)

@@ -68,7 +68,7 @@ def _awarded(snap: data.Snapshot) -> list[data.TenderRow]:
 def single_bid(ctx):
     """竞争性方式（公开招标、邀请招标、竞争性谈判、竞争性磋商、询价）只有不超过阈值家数的投标人投标
     而仍然定标。公开招标红牌（《招标投标法》第二十八条：投标人少于三个的应重新招标），其他方式黄牌。
-    出处：OCP Cardinal R018 Single bid received；Fazekas 等 “Single bidder”。"""
+    出处：开放合同伙伴关系（OCP）Cardinal 红旗指标 R018“只收到一份投标”；Fazekas 等“单一投标人”指标。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in _awarded(snap) if t.method in COMPETITIVE]
     ctx.population = len(pool)
@@ -97,7 +97,7 @@ def short_submission_period(ctx):
     余量以内为黄牌。法定最短：公开招标、邀请招标 20 日（《招标投标法》第二十四条、《政府采购货物和服务
     招标投标管理办法》第十条、第二十五条），竞争性磋商 10 日（《政府采购竞争性磋商采购方式管理暂行办法》
     第十条），竞争性谈判、询价 3 个工作日（《政府采购非招标采购方式管理办法》第二十九条、第四十五条）。
-    出处：OCP Cardinal R003 Short submission period（按采购方式分别设阈值）。"""
+    出处：OCP Cardinal 红旗指标 R003“投标期过短”（按采购方式分别设阈值）。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     cal = load_calendar(ctx.session)
     pool = [t for t in snap.tenders if t.bid_deadline is not None
@@ -149,8 +149,7 @@ def gap_fence(snap: data.Snapshot, t: dict) -> Fence:
 def price_close_to_winner(ctx):
     """次低有效报价与中标价之差（占中标价比例）小于全市分布的下围栏 Q1 − k·IQR：陪标者报出与
     中标者几乎相同的价格以制造竞争假象。围栏由有效投标不少于两家的已定标项目计算，样本不足不判定。
-    出处：OCP Cardinal R024 Price close to winning bid；Tóth 等《Toolkit for detecting collusive
-    bidding in public procurement》。"""
+    出处：OCP Cardinal 红旗指标 R024“报价与中标价过于接近”；Tóth 等《公共采购串通投标识别工具包》。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     gaps = _gaps(snap)
     ctx.population = len(gaps)
@@ -170,7 +169,7 @@ def price_close_to_winner(ctx):
 def heavily_discounted_winner(ctx):
     """次低有效报价与中标价之差（占中标价比例）大于全市分布的上围栏 Q3 + k·IQR：中标价远低于
     其他所有报价，可能低于成本、以次充好或事后以变更追加。样本不足不判定。
-    出处：OCP Cardinal R058 Heavily discounted bid；欧盟委员会《Fraud in Public Procurement》红旗。"""
+    出处：OCP Cardinal 红旗指标 R058“报价大幅低于其他投标”；欧盟委员会《公共采购欺诈》红旗。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     gaps = _gaps(snap)
     ctx.population = len(gaps)
@@ -189,7 +188,7 @@ def heavily_discounted_winner(ctx):
 def identical_prices(ctx):
     """同一项目中两家以上不同投标人的报价完全相同：泄露报价或串通投标（《招标投标法实施条例》
     第四十条“不同投标人的投标文件异常一致或者投标报价呈规律性差异”视为串通投标）。
-    出处：OCP Cardinal R028 Identical bid prices。"""
+    出处：OCP Cardinal 红旗指标 R028“投标报价完全相同”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in snap.tenders if len(t.bids) >= 2 and t.bid_deadline is not None
             and t.bid_deadline <= ctx.as_of]
@@ -211,7 +210,7 @@ def identical_prices(ctx):
 @flags.rule(DOMAIN, "MKT-R030", "逾期投标中标", weight=3.0)
 def late_bid_won(ctx):
     """中标人的投标文件在投标截止时间之后送达：截止后送达的投标文件招标人应当拒收（《招标投标法》
-    第二十八条），逾期投标中标属违法定标。出处：OCP Cardinal R030 Late bid won。"""
+    第二十八条），逾期投标中标属违法定标。出处：OCP Cardinal 红旗指标 R030“逾期投标中标”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in _awarded(snap) if t.bid_deadline is not None and t.winning_bid]
     ctx.population = len(pool)
@@ -231,8 +230,7 @@ def late_bid_won(ctx):
             labels={"min_disqualified": "被否决投标人至少（家）"})
 def all_but_winner_disqualified(ctx):
     """只有中标人一家的投标有效，其余投标人（不少于阈值家数）全部被否决或资格不合格：以否决排除
-    竞争者、内定中标人。出处：OCP Cardinal R035 All except winning bid disqualified；Fazekas 等
-    “Exclusion of all but one bid”。"""
+    竞争者、内定中标人。出处：OCP Cardinal 红旗指标 R035“除中标人外全部被否决”；Fazekas 等“仅留一家投标”指标。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in _awarded(snap) if len(t.bids) >= 2]
     ctx.population = len(pool)
@@ -250,8 +248,7 @@ def all_but_winner_disqualified(ctx):
 @flags.rule(DOMAIN, "MKT-R036", "最低价被否决", weight=1.5)
 def lowest_bid_disqualified(ctx):
     """以价格定标的方式（竞争性谈判、询价：最低报价成交）中，最低报价被否决而由较高报价成交。
-    出处：OCP Cardinal R036 Lowest bid disqualified；欧盟委员会《Fraud in Public Procurement》
-    “The lowest bid is rejected almost inexplicably”。"""
+    出处：OCP Cardinal 红旗指标 R036“最低报价被否决”；欧盟委员会《公共采购欺诈》“最低报价被莫名否决”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in _awarded(snap) if t.method in PRICE_DECIDES and len(t.bids) >= 2]
     ctx.population = len(pool)
@@ -304,7 +301,7 @@ def disqualified_fences(snap: data.Snapshot, t: dict) -> tuple[Fence, Fence]:
 def excessive_disqualifications(ctx):
     """采购人所收投标中被否决的比例，或投标人所投标中被否决的比例，大于同类分布的上围栏
     Q3 + k·IQR（各自只计投标不少于阈值的采购人或投标人，样本不足不判定）：采购人借否决排斥潜在投标人，
-    或投标人故意递交无效标陪标。出处：OCP Cardinal R038 Excessive disqualified bids。"""
+    或投标人故意递交无效标陪标。出处：OCP Cardinal 红旗指标 R038“被否决的投标过多”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     buyers, suppliers, tenders, last = _disqualified_shares(snap, int(ctx.t["min_bids"]))
     ctx.population = len(buyers) + len(suppliers)
@@ -356,7 +353,7 @@ def cover_bidding_fences(snap: data.Snapshot, t: dict) -> tuple[Fence, Fence]:
 def excessive_unsuccessful_bids(ctx):
     """投标人的有效投标次数不少于全部投标人投标次数的第三四分位数 Q3（且不少于阈值），而中标率小于
     中标率分布的下围栏 Q1 − k·IQR：频繁投标却几乎不中，是陪标、围标的典型模式。样本不足不判定。
-    出处：OCP Cardinal R025 Excessive unsuccessful bids；Tóth 等 “Superfluous losing bidders”。"""
+    出处：OCP Cardinal 红旗指标 R025“屡投不中”；Tóth 等“多余的落标人”指标。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     acc = _bidder_record(snap)
     ctx.population = len(acc)
@@ -380,7 +377,7 @@ def excessive_unsuccessful_bids(ctx):
             labels={"max_age_days": "成立不满（日）"})
 def newly_founded_winner(ctx):
     """中标人成立日期距采购公告发布不满阈值天数：为承接特定项目临时设立的“空壳”公司或关联公司。
-    出处：OCP《Red Flags for Integrity》“Supplier recently established”；DIGIWHIST 新设企业指标。"""
+    出处：OCP《廉洁红旗指南》“供应商新近成立”；欧盟 DIGIWHIST 项目新设企业指标。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in _awarded(snap) if t.winning_bid and t.winning_bid.founded]
     ctx.population = len(pool)
@@ -401,7 +398,7 @@ def split_purchases(ctx):
     """同一采购人在时间窗内以非公开招标方式多次采购同一品目，每笔预算均低于公开招标数额标准而合计达到
     标准：化整为零规避公开招标（《政府采购法》第二十八条，《政府采购法实施条例》第二十八条：一个预算年度内
     多次采购同一品目且累计资金数额超过公开招标数额标准的，属于以化整为零方式规避公开招标）。数额标准按
-    广东省集中采购目录及标准（货物、服务 400 万元）。出处：OCP《Red Flags for Integrity》“Split purchases”。"""
+    广东省集中采购目录及标准（货物、服务 400 万元）。出处：OCP《廉洁红旗指南》“拆分采购”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     th, window = float(ctx.t["threshold"]), int(ctx.t["window_days"])
     groups = defaultdict(list)
@@ -451,8 +448,7 @@ def noncompetitive_fence(snap: data.Snapshot, t: dict) -> Fence:
 def noncompetitive_share(ctx):
     """采购人项目中单一来源和邀请招标（不公开征集竞争）所占比例大于全市采购人分布的上围栏
     Q3 + k·IQR（只计项目不少于阈值的采购人，样本不足不判定）。《政府采购法》第二十六条：公开招标应作为
-    政府采购的主要采购方式。出处：DIGIWHIST / Fazekas “Non-open procedure type”；OCP 红旗指南
-    “High share of non-competitive procedures”。"""
+    政府采购的主要采购方式。出处：欧盟 DIGIWHIST 项目 / Fazekas“非公开采购方式”指标；OCP《廉洁红旗指南》“非竞争性采购占比过高”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     shares = _method_shares(snap, int(ctx.t["min_tenders"]))
     ctx.population = len(shares)
@@ -475,7 +471,7 @@ def noncompetitive_share(ctx):
 def amendments_over_cap(ctx):
     """补充合同累计金额超过原合同金额的阈值比例（默认 10%）。《政府采购法》第四十九条：追加与合同标的
     相同的货物、工程或者服务的，所有补充合同的采购金额不得超过原合同采购金额的百分之十。
-    出处：OCP《Red Flags for Integrity》“Contract amendments increase the value”。"""
+    出处：OCP《廉洁红旗指南》“合同变更抬高金额”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     pool = [t for t in _awarded(snap) if t.contract_value and t.contract_signed_at]
     ctx.population = len(pool)
@@ -522,8 +518,7 @@ def concentration_fence(snap: data.Snapshot, t: dict) -> Fence:
 def supplier_concentration(ctx):
     """一家供应商所得合同金额占某采购人合同总额的比例大于全市采购人分布的上围栏 Q3 + k·IQR
     （只计合同不少于阈值的采购人，样本不足不判定）：采购人与供应商的长期利益输送。
-    出处：DIGIWHIST / Fazekas “Supplier dependence on a single buyer”；OCP 红旗指南
-    “Contracts concentrated in a few suppliers”。"""
+    出处：欧盟 DIGIWHIST 项目 / Fazekas“供应商依赖单一采购人”指标；OCP《廉洁红旗指南》“合同集中于少数供应商”。"""
     snap = data.snapshot(ctx.session, ctx.as_of)
     shares = _supplier_shares(snap, int(ctx.t["min_contracts"]))
     ctx.population = len(shares)

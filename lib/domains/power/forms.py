@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from lib import audit, flags
+from lib import audit, flags, privacy
 from lib.access import CurrentUser, PermissionDenied, check_unit, require
 from lib.clock import now_utc
 from lib.lights import fmt_time
@@ -148,6 +148,8 @@ def record_charge(session: Session, user: CurrentUser, *, fee_code: str, amount,
         errs.append("须填写缴费人说明（缴费单位或缴费事由，至少 2 个字）")
     elif len(payer) > MAX_PAYER:
         errs.append(f"缴费人说明不能超过 {MAX_PAYER} 字")
+    elif held := privacy.personal_numbers(payer):
+        errs.append(f"缴费人说明中不能填写{'、'.join(held)}等个人信息（写缴费单位或缴费事由即可）")
     case = None
     case_ref = (case_ref or "").strip() or None
     if case_ref is not None:
