@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import access, charts, queries, ui
+from lib import flags as flags_lib
 from lib.domains.funds import store
 from lib.lights import RED, YELLOW, badge, fmt_time
 
@@ -68,6 +69,9 @@ for col, (_, r) in zip(cols, k.iterrows(), strict=True):
                        "超前（+）或落后（−）序时进度的百分点")
         st.caption(f"预算 {money(r['budget'])} · 已支出 {money(r['paid'])}  \n"
                    f"{r['programs']} 个项目 · {int(r['payments']):,} 笔 · {int(r['payees']):,} 名收款人（各项目合计）")
+        if r["budget"] and r["paid"] and r["paid"] > r["budget"]:
+            st.markdown(f":red[**支出超出预算 {money(r['paid'] - r['budget'])}**]",
+                        help="已支出合计大于预算合计：请核对预算调整是否已录入，或是否存在超预算支出")
 cv = curves(url, user, view.as_of, view.region_id)
 if cv.empty:
     st.info("本年度还没有资金项目。" + ui.import_hint(user, "programs", "payments"))
@@ -86,6 +90,7 @@ with programs_box:
 
 # -- findings -------------------------------------------------------------------------------------
 st.subheader("规则发现与涉及金额")
+TIMED_RULES = {r.code for r in flags_lib.rules_of(DOMAIN) if r.timing}  # lit by the clock
 records, warnings = ui.domain_findings(url, DOMAIN, view.as_of)
 own = access.unit_scope(user)
 cat = ui.catalog_frames(url)
@@ -189,16 +194,23 @@ if view.region_id is not None:
 if not flagged:
     st.caption("暂无需要核查的规则发现（规则引擎每 10 分钟更新一次）。")
 else:
-    status = st.segmented_control("状态", ["open", "confirmed", "dismissed", "withdrawn"],
-                                  format_func=lambda s: {"open": "待核查", "confirmed": "核查属实",
-                                                         "dismissed": "核查排除",
-                                                         "withdrawn": "已撤回"}[s],
-                                  default="open", key="funds_flag_status")
-    shown = [f for f in flagged if not status or f.status == status]
+    def standing_of(f) -> str:
+        """Where a finding stands: a card cancelled on appeal waits for no check."""
+        return "cancelled" if f.cancelled and f.status in ("open", "confirmed") else f.status
+
+    standing = [standing_of(f) for f in flagged]
+    names = {"open": "待核查", "confirmed": "核查属实", "dismissed": "核查排除",
+             "cancelled": "红牌经申诉撤销", "withdrawn": "已撤回"}
+    status = st.segmented_control("状态", list(names), default="open", key="funds_flag_status",
+                                  format_func=lambda s: f"{names[s]}（{standing.count(s)}）")
+    shown = [f for f, st_ in zip(flagged, standing, strict=True) if not status or st_ == status]
     ui.table(ui.flags_frame(shown), "规则发现核查", key="funds_flags")
     recovered = sum(f.recovered or 0 for f in flagged)
-    st.caption(f"已核查属实 {sum(f.status == 'confirmed' for f in flagged)} 条，追回金额 {recovered:,.2f} 元；"
-               f"排除 {sum(f.status == 'dismissed' for f in flagged)} 条。")
+    clocked = sum(1 for r in records if r.code in TIMED_RULES)
+    st.caption(f"需要核查的规则发现共 {len(flagged)} 条：已核查属实 {standing.count('confirmed')} 条，"
+               f"追回金额 {recovered:,.2f} 元；排除 {standing.count('dismissed')} 条。"
+               + (f"另有按时限亮灯的 {clocked} 条（{'、'.join(sorted({r.code for r in records if r.code in TIMED_RULES}))}），"
+                  "由时限判定，不需核查，见下方“审批—发放环节”。" if clocked else ""))
     if shown:
         by_id = {f.id: f for f in shown}
         fid = st.selectbox("选择一条发现", list(by_id), key="funds_flag_pick",

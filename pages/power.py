@@ -185,8 +185,12 @@ with tab_flags:
                                                                  f"{persisted[i].subject}")
                 ui.flag_decision_form(user, persisted[chosen_flag])
 
+LEDGER_NOTE = ("本页签按{what}计数；页首“{card}”卡片按监察事项计数（该类业务的各项办理时限事项，"
+               "加上规则发现形成的亮牌事项，一条发现一个事项），两者口径不同。")
+
 with tab_enforce:
     if tab_enforce.open:  # only the selected tab runs
+        st.caption(LEDGER_NOTE.format(what="执法案件", card="行政执法"))
         with ui.read() as s:
             erows = stats.enforcement_rows(s, user, view.as_of, region_id=view.region_id)
         if not erows:
@@ -249,6 +253,7 @@ with tab_enforce:
 
 with tab_fees:
     if tab_fees.open:  # only the selected tab runs
+        st.caption(LEDGER_NOTE.format(what="收费笔数和规划许可件数", card="行政收费”“城乡规划"))
         frows, prows = load_fees_permits(url, user, view.as_of, view.region_id)
         st.markdown("**行政收费**（对照收费目录：擅自收费、超标准收费、不收费事项收费）")
         if not frows:

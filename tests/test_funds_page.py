@@ -133,3 +133,50 @@ def test_public_village_list_without_sign_in(url):
     for df in at.dataframe:
         assert all(re.fullmatch(r".\*+", name) for name in df.value["收款人"])
     assert not leaks(at, url)
+
+
+def test_the_conclusions_say_where_each_finding_stands_and_why_fewer_than_found(url):
+    from lib import flags
+    from lib.access import CurrentUser
+    from lib.clock import now_utc
+
+    engine = db.get_engine(url)
+    with db.session_scope(engine) as s:  # one finding's card cancelled on appeal
+        s.execute(text("update items set card_cancelled = true where id = (select min(item_id) "
+                       "from flags where domain = 'FUNDS' and status = 'open')"))
+    at = open_funds("inspector")
+    inspector = CurrentUser(id=None, username="x", display_name="x", roles=frozenset({"inspector"}))
+    with db.read_scope(engine) as s:
+        listed = flags.listing(s, inspector, domain="FUNDS", as_of=now_utc())
+        found = flags.evaluate(s, domain="FUNDS", as_of=now_utc()).records
+    cancelled = sum(f.cancelled and f.status in ("open", "confirmed") for f in listed)
+    pending = sum(f.status == "open" and not f.cancelled for f in listed)
+    assert cancelled >= 1
+    control = next(w for w in at.get("button_group") if w.label == "状态")
+    labels = [str(o) for o in control.options]
+    assert f"待核查（{pending}）" in labels and f"红牌经申诉撤销（{cancelled}）" in labels, labels
+    table = next(df.value for df in at.dataframe if "状态" in df.value.columns and "规则" in df.value.columns
+                 and len(df.value) == pending)
+    assert set(table["状态"]) == {"待核查"}
+    clocked = sum(r.code == "FND-T01" for r in found)
+    caption = next(c.value for c in at.caption if c.value.startswith("需要核查的规则发现共"))
+    assert caption.startswith(f"需要核查的规则发现共 {len(listed)} 条")
+    assert f"另有按时限亮灯的 {clocked} 条（FND-T01）" in caption, caption
+
+
+def test_a_fund_line_paid_beyond_its_budget_says_so(url):
+    from lib.access import CurrentUser
+    from lib.clock import now_utc
+    from lib.domains.funds import store
+
+    engine = db.get_engine(url)
+    leader = CurrentUser(id=None, username="x", display_name="x", roles=frozenset({"leader"}))
+    with db.session_scope(engine) as s:  # one line's first program's budget cut below its spending
+        s.execute(text("update fund_programs set budget = 1 where id = (select min(id) from fund_programs)"))
+    with db.read_scope(engine) as s:
+        k = store.line_kpis(s, leader, now_utc(), None)
+    over = [r for _, r in k.iterrows() if r["budget"] and r["paid"] and r["paid"] > r["budget"]]
+    assert over
+    at = open_funds("leader")
+    said = [m.value for m in at.markdown if "支出超出预算" in m.value]
+    assert len(said) == len(over), said
