@@ -1235,7 +1235,7 @@ def flags_frame(views) -> pd.DataFrame:
 
     return pd.DataFrame([{
         "灯色": badge(v.light), "规则": f"{v.code} {v.rule}", "对象": v.subject, "责任单位": v.unit,
-        "涉及金额（元）": "" if v.amount is None else f"{v.amount:,.2f}", "发生时间": fmt_time(v.at),
+        "涉及金额（元）": None if v.amount is None else round(float(v.amount), 2), "发生时间": fmt_time(v.at),
         "状态": v.status_label, "原因": v.reason,
     } for v in views])
 

@@ -91,13 +91,13 @@ with tab_queue:
                 "风险等级": flags.BUCKETS[q.bucket], "分值": q.score, "项目": q.subject,
                 "采购人": units.get(q.unit_id, ""),
                 "规则": "、".join(f"{c} {rules_by_code[c].name}" for c in q.codes),
-                "涉及金额（元）": f"{q.amount:,.2f}",
+                "涉及金额（元）": round(float(q.amount), 2),
             } for q in tq]), "项目风险队列", key="market_tender_queue")
         st.markdown("**采购人风险**：该单位全部发现的权重之和。")
         if buyer_q:
             ui.table(pd.DataFrame([{
                 "单位": b["unit"], "分值": b["score"], "红牌": b["red"], "黄牌": b["yellow"],
-                "规则": "、".join(b["codes"]), "涉及金额（元）": f"{b['amount']:,.2f}"}
+                "规则": "、".join(b["codes"]), "涉及金额（元）": round(float(b["amount"]), 2)}
                 for b in buyer_q]), "采购人风险", key="market_buyer_queue")
         st.divider()
         st.markdown("**待核查的发现**（红黄牌）：核查属实或排除；排除的发现其红黄牌撤销，不计入考核。")
