@@ -248,15 +248,32 @@ _BOOL_WORDS = {True: "是", False: "否"}
 _SHOWN_FIELDS = 4  # fields listed for a record created or deleted (the full text: 修改前/修改后)
 
 
-def _word(key: str, value, names: dict | None = None) -> str:
+def _coded_words(entity: str | None) -> dict[str, dict]:
+    """The Chinese for the codes a record of this kind keeps (field → {code: words}): a
+    submission's, a notice's, a finding's, an appeal's or a forum post's status, a submission's
+    kind, a post's topic."""
+    from lib import appeals, flags, forum, notices, submissions
+
+    statuses = {"submission": submissions.STATUS, "notice": notices.STATUS, "flag": flags.STATUS,
+                "forum_post": forum.STATUS, "item": appeals.STATUS}
+    words = {"status": statuses.get(entity or "", {}), "topic": forum.TOPICS}
+    if entity == "submission":
+        words["kind"] = {code: name for code, (name, _) in submissions.KINDS.items()}
+    return words
+
+
+def _word(key: str, value, names: dict | None = None, coded: dict | None = None) -> str:
     """One stored value as a person reads it: a time in Beijing time, yes/no, a state's name, a
-    unit's or subsystem's name for its number (`names`: field → {number: name})."""
+    unit's or subsystem's name for its number (`names`: field → {number: name}), a status's or
+    kind's words for its code (`coded`, as `_coded_words`)."""
     from lib.lights import fmt_time
 
     if value is None or value == "":
         return "—"
     if names and key in names and value in names[key]:
         return str(names[key][value])
+    if coded and isinstance(value, str) and value in coded.get(key, {}):
+        return coded[key][value]
     if isinstance(value, bool):
         return _BOOL_WORDS[value]
     if key == "state" and value in _STATE_WORDS:
@@ -273,7 +290,8 @@ def _word(key: str, value, names: dict | None = None) -> str:
     return str(value)
 
 
-def describe_change(before: str | None, after: str | None, names: dict | None = None) -> str:
+def describe_change(before: str | None, after: str | None, names: dict | None = None,
+                    entity: str | None = None) -> str:
     """What a write changed, in words: "状态：在办 → 已办结；办结时间：— → 2026-07-22 04:55" for
     a record changed; its first fields where only the after (a record created, an answer
     given) or only the before ("原为：…") was kept; the stored text itself where it is not a
@@ -290,6 +308,7 @@ def describe_change(before: str | None, after: str | None, names: dict | None = 
     if WITHHELD in (before, after):
         return WITHHELD
     label = FIELD_LABELS.get
+    coded = _coded_words(entity)
 
     def order(keys):
         return sorted(keys, key=lambda k: (_FIELD_ORDER.get(k, len(_FIELD_ORDER)), k))
@@ -298,15 +317,16 @@ def describe_change(before: str | None, after: str | None, names: dict | None = 
         changed = [k for k in order(set(b) | set(a)) if b.get(k) != a.get(k)]
         if not changed:
             return "内容未变"
-        return "；".join(f"{label(k, k)}：{_word(k, b.get(k), names)} → {_word(k, a.get(k), names)}"
-                        for k in changed)
+        return "；".join(f"{label(k, k)}：{_word(k, b.get(k), names, coded)} → "
+                        f"{_word(k, a.get(k), names, coded)}" for k in changed)
     record = a if a is not None else b
     if record is None:
         return ""
     if not isinstance(record, dict):
         return _word("", record) if a is None or b is None else f"{_word('', b)} → {_word('', a)}"
     keys = order(record)
-    fields = "；".join(f"{label(k, k)}：{_word(k, record[k], names)}" for k in keys[:_SHOWN_FIELDS])
+    fields = "；".join(f"{label(k, k)}：{_word(k, record[k], names, coded)}"
+                      for k in keys[:_SHOWN_FIELDS])
     more = f"（等 {len(keys)} 项）" if len(keys) > _SHOWN_FIELDS else ""
     return ("" if b is None else "原为：") + fields + more
 

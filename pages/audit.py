@@ -46,12 +46,13 @@ else:
     cat = ui.catalog_frames(ui.url())
     units, subsystems = cat["units"], cat["subsystems"]
     names = {"unit_id": dict(zip(units["unit_id"], units["unit"], strict=True)),
-             "unit": dict(zip(units["unit_code"], units["unit"], strict=True)),
+             "unit": dict(zip(units["unit_code"], units["unit"], strict=True))  # a code or a number
+             | dict(zip(units["unit_id"], units["unit"], strict=True)),
              "subsystem_id": dict(zip(subsystems["subsystem_id"], subsystems["subsystem"], strict=True))}
     frame = pd.DataFrame([{"序号": r["id"], "时间": fmt_time(r["at"]), "操作人": r["actor"],
                            "操作": audit.action_label(r["action"]), "对象": audit.entity_label(r["entity"]),
                            "对象编号": r["entity_id"],
-                           "变更内容": audit.describe_change(r["before"], r["after"], names),
+                           "变更内容": audit.describe_change(r["before"], r["after"], names, r["entity"]),
                            "修改前": r["before"], "修改后": r["after"]}
                           for r in (audit.shown(user, x) for x in rows)])
     st.caption(f"共 {total:,} 条，新的在前" + (

@@ -191,6 +191,12 @@ def test_a_change_is_described_in_words():
     assert audit.describe_change(audit.WITHHELD, audit.WITHHELD) == audit.WITHHELD
     assert audit.describe_change(None, "not json") == "not json"
     assert audit.describe_change(None, None) == ""
+    # A record's codes in words, by what the record is.
+    assert audit.describe_change('{"status": "pending"}', '{"status": "approved"}',
+                                 entity="forum_post") == "状态：待审核 → 已公开"
+    assert audit.describe_change(None, '{"kind": "complaint", "status": "queued", "unit": 7}',
+                                 {"unit": {7: "湛江市民政局"}}, entity="submission") == \
+        "状态：待分派；单位：湛江市民政局；类型：投诉"
 
 
 def test_a_reviewer_sees_people_masked_but_their_own_name():
