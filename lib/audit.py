@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, SessionTransactionOrigin
@@ -243,28 +244,29 @@ FIELD_LABELS = {
     "first_new": "新增（前 20 条）",
 }
 _FIELD_ORDER = {k: i for i, k in enumerate(FIELD_LABELS)}
-_STATE_WORDS = {"open": "在办", "completed": "已办结", "overdue": "逾期未办结"}
 _BOOL_WORDS = {True: "是", False: "否"}
 _SHOWN_FIELDS = 4  # fields listed for a record created or deleted (the full text: 修改前/修改后)
 
 
+@lru_cache(maxsize=32)
 def _coded_words(entity: str | None) -> dict[str, dict]:
-    """The Chinese for the codes a record of this kind keeps (field → {code: words}): a
-    submission's, a notice's, a finding's, an appeal's or a forum post's status, a submission's
-    kind, a post's topic."""
-    from lib import appeals, flags, forum, notices, submissions
+    """The Chinese for the codes a record of this kind keeps (field → {code: words}): an item's
+    state, a submission's, a notice's, a finding's or a forum post's status, a submission's
+    kind, a post's topic. (Read-only: one dict per kind of record, kept.)"""
+    from lib import flags, forum, notices, submissions
 
     statuses = {"submission": submissions.STATUS, "notice": notices.STATUS, "flag": flags.STATUS,
-                "forum_post": forum.STATUS, "item": appeals.STATUS}
-    words = {"status": statuses.get(entity or "", {}), "topic": forum.TOPICS}
+                "forum_post": forum.STATUS}
+    words = {"state": {"open": "在办", "completed": "已办结"},
+             "status": statuses.get(entity or "", {}), "topic": forum.TOPICS}
     if entity == "submission":
         words["kind"] = {code: name for code, (name, _) in submissions.KINDS.items()}
     return words
 
 
 def _word(key: str, value, names: dict | None = None, coded: dict | None = None) -> str:
-    """One stored value as a person reads it: a time in Beijing time, yes/no, a state's name, a
-    unit's or subsystem's name for its number (`names`: field → {number: name}), a status's or
+    """One stored value as a person reads it: a time in Beijing time, yes/no, a unit's or
+    subsystem's name for its number (`names`: field → {number: name}), a state's, status's or
     kind's words for its code (`coded`, as `_coded_words`)."""
     from lib.lights import fmt_time
 
@@ -276,8 +278,6 @@ def _word(key: str, value, names: dict | None = None, coded: dict | None = None)
         return coded[key][value]
     if isinstance(value, bool):
         return _BOOL_WORDS[value]
-    if key == "state" and value in _STATE_WORDS:
-        return _STATE_WORDS[value]
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:
             moment = datetime.fromisoformat(value)

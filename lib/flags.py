@@ -43,6 +43,7 @@ from lib.models import AppSetting, Flag, Item, ItemEvent, Subsystem, Unit
 
 SYSTEM_ACTOR = "系统（规则引擎）"
 STATUS = {"open": "待核查", "confirmed": "核查属实", "dismissed": "核查排除", "withdrawn": "已撤回（数据更正后不再触发）"}
+STANDING = STATUS | {"cancelled": "红牌经申诉撤销"}  # FlagView.stands
 VERDICTS = {RED: VERDICT_RED, YELLOW: VERDICT_YELLOW}
 CSV_COLUMNS = ["domain", "subject", "flag", "light", "amount", "reason"]
 # A rule that fires on more than this share of its population is more likely mis-set than
@@ -536,10 +537,14 @@ class FlagView:
     recovered: float | None
 
     @property
+    def stands(self) -> str:
+        """Where the finding stands: its status, or "cancelled" for a card cancelled on appeal
+        (a finding still open or confirmed whose card is gone waits for no check)."""
+        return "cancelled" if self.cancelled and self.status in ("open", "confirmed") else self.status
+
+    @property
     def status_label(self) -> str:
-        if self.cancelled and self.status in ("open", "confirmed"):
-            return "红牌经申诉撤销"
-        return STATUS[self.status]
+        return STANDING[self.stands]
 
     @property
     def standing(self) -> bool:

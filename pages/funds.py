@@ -194,22 +194,17 @@ if view.region_id is not None:
 if not flagged:
     st.caption("暂无需要核查的规则发现（规则引擎每 10 分钟更新一次）。")
 else:
-    def standing_of(f) -> str:
-        """Where a finding stands: a card cancelled on appeal waits for no check."""
-        return "cancelled" if f.cancelled and f.status in ("open", "confirmed") else f.status
-
-    standing = [standing_of(f) for f in flagged]
-    names = {"open": "待核查", "confirmed": "核查属实", "dismissed": "核查排除",
-             "cancelled": "红牌经申诉撤销", "withdrawn": "已撤回"}
+    standing = [f.stands for f in flagged]
+    names = flags_lib.STANDING | {"withdrawn": "已撤回"}  # short enough for a button
     status = st.segmented_control("状态", list(names), default="open", key="funds_flag_status",
                                   format_func=lambda s: f"{names[s]}（{standing.count(s)}）")
-    shown = [f for f, st_ in zip(flagged, standing, strict=True) if not status or st_ == status]
+    shown = [f for f in flagged if not status or f.stands == status]
     ui.table(ui.flags_frame(shown), "规则发现核查", key="funds_flags")
     recovered = sum(f.recovered or 0 for f in flagged)
-    clocked = sum(1 for r in records if r.code in TIMED_RULES)
+    clocked = [r.code for r in records if r.code in TIMED_RULES]
     st.caption(f"需要核查的规则发现共 {len(flagged)} 条：已核查属实 {standing.count('confirmed')} 条，"
                f"追回金额 {recovered:,.2f} 元；排除 {standing.count('dismissed')} 条。"
-               + (f"另有按时限亮灯的 {clocked} 条（{'、'.join(sorted({r.code for r in records if r.code in TIMED_RULES}))}），"
+               + (f"另有按时限亮灯的 {len(clocked)} 条（{'、'.join(sorted(set(clocked)))}），"
                   "由时限判定，不需核查，见下方“审批—发放环节”。" if clocked else ""))
     if shown:
         by_id = {f.id: f for f in shown}
