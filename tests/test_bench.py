@@ -275,3 +275,15 @@ def test_the_pages_timed_runs_have_the_databases_driver_imported():
                          cwd=scale.ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_a_figure_without_an_aim_is_printed_as_such(capsys):
+    from bench import scale
+
+    results: list = []
+    scale.report(results, "sweep after edits", None, 0.25)
+    scale.report(results, "steady sweep", 0.1, 0.25)
+    out = capsys.readouterr().out.splitlines()
+    assert "(no aim)" in out[0] and "OVER" not in out[0]
+    assert out[1].rstrip().endswith("OVER")
+    assert results[0][1] is None and results[1][1] == 0.1
