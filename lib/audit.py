@@ -201,7 +201,8 @@ def _filtered(stmt, *, since, until, actor, action, entity_id):
     if until is not None:
         stmt = stmt.where(AuditLog.at <= until)
     if actor:
-        stmt = stmt.where(AuditLog.actor == actor.strip().lower())
+        actor = actor.strip().lower()
+        stmt = stmt.where(AuditLog.actor.in_(SAME_ACTOR.get(actor, (actor,))))
     if action:
         stmt = stmt.where(AuditLog.action == action)
     if entity_id:
@@ -218,7 +219,16 @@ def actors(session: Session, user) -> list[str]:
     from lib.access import require
 
     require(user, "view_audit")
-    return sorted(session.scalars(select(AuditLog.actor).distinct()))
+    found = set(session.scalars(select(AuditLog.actor).distinct()))
+    for actor, same in SAME_ACTOR.items():  # one entry for the names of one actor
+        if found & set(same):
+            found = (found - set(same)) | {actor}
+    return sorted(found)
+
+
+# The system's account writes as "system"; a few of its writes name it in Chinese. One actor:
+# one entry in the filter (shown as 系统), and the filter finds both.
+SAME_ACTOR = {"system": ("system", "系统")}
 
 
 WITHHELD = "（可能含个人信息，本角色不予显示）"
@@ -241,7 +251,16 @@ FIELD_LABELS = {
     "anchor": "基准时间", "seed": "随机种子", "history": "模拟历史", "thread_id": "主题帖编号",
     "topic": "话题", "approver": "审批人", "reports_closed": "关闭的举报", "new": "新增",
     "updated": "更新", "reopened": "重新办理", "withdrawn": "撤回", "party": "当事人",
-    "first_new": "新增（前 20 条）",
+    "first_new": "新增（前 20 条）", "recovered": "追回金额", "answered_at": "答复时间",
+    "published": "公开", "published_at": "公开时间", "village": "村（居）", "period": "期间",
+    "disclosure": "公开事项", "item": "事项", "item_id": "事项序号", "notice_id": "督办通知序号",
+    "measure": "处理措施", "keyword": "关键词", "priority": "优先级", "region_id": "地区",
+    "region": "地区", "code": "编码", "level": "级别", "is_workday": "工作日",
+    "deadlines_changed": "随之调整期限的事项", "closed_at": "关闭时间", "body": "正文",
+    "created": "新建", "rows": "行数", "refused": "拒收", "unchanged": "未变",
+    "failed_logins": "连续登录失败次数", "locked_until": "锁定至", "until": "截至",
+    "tenders": "投标数", "proj_red_pp": "项目红牌阈值（百分点）",
+    "proj_yellow_pp": "项目黄牌阈值（百分点）",
 }
 _FIELD_ORDER = {k: i for i, k in enumerate(FIELD_LABELS)}
 _BOOL_WORDS = {True: "是", False: "否"}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -584,6 +585,33 @@ def _view(f: Flag, unit: str, cancelled: bool, ext: str) -> FlagView:
                     None if f.recovered is None else float(f.recovered))
 
 
+def recovered_amount(text_, at_stake=None) -> Decimal:
+    """The amount recovered as typed (12,345.60 / 12345.6 元 / full-width digits), in cents; a
+    FlagError in words for what is not an amount (NaN, Infinity, text), a negative one, or
+    one beyond the finding's own amount at stake (a slip of the keyboard, 99999999999 on a
+    230-yuan payment)."""
+    raw = unicodedata.normalize("NFKC", str(text_)).strip()
+    cleaned = raw.replace(",", "").replace(" ", "").removesuffix("元")
+    try:
+        amount = Decimal(cleaned)
+    except ArithmeticError:
+        amount = None
+    if amount is None or not amount.is_finite() or not re.fullmatch(r"[+-]?\d+(\.\d*)?", cleaned):
+        raise FlagError(f"追回金额无效：“{text_}”，请填写金额数字，如 1200.50")
+    if amount < 0:
+        raise FlagError("追回金额不能为负数")
+    amount = amount.quantize(Decimal("0.01"))
+    limit = Decimal(str(at_stake)).quantize(Decimal("0.01")) if at_stake is not None else MAX_RECOVERED
+    if amount > limit:
+        raise FlagError(f"追回金额 {amount:,.2f} 元超过该条发现涉及金额 {limit:,.2f} 元，请核对"
+                        if at_stake is not None else
+                        f"追回金额 {amount:,.2f} 元超出可登记范围（不超过 {limit:,.2f} 元），请核对")
+    return amount
+
+
+MAX_RECOVERED = Decimal("1000000000000.00")  # a finding without an amount: up to 1 trillion yuan
+
+
 def decide(session: Session, user: CurrentUser, flag_id: int, *, confirm: bool, note: str,
            recovered=None, now: datetime | None = None) -> Flag:
     """An inspector concludes on a flag: confirmed (with the amount recovered, if any) or
@@ -596,26 +624,21 @@ def decide(session: Session, user: CurrentUser, flag_id: int, *, confirm: bool, 
         raise FlagError("该规则发现不存在")
     if flag.status != "open":
         raise FlagError(f"该发现已{STATUS[flag.status]}，不能再次核查")
+    item = session.get(Item, flag.item_id)
+    if item.card_cancelled:
+        raise FlagError("该发现的红黄牌已经申诉撤销，无需核查")
     note = (note or "").strip()
     if not confirm and len(note) < 5:
         raise FlagError("排除须写明理由（至少 5 个字）")
     if len(note) > 1000:
         raise FlagError("核查意见不能超过 1000 字")
-    amount = None
-    if recovered not in (None, ""):
-        try:
-            amount = Decimal(str(recovered)).quantize(Decimal("0.01"))
-        except ArithmeticError:
-            raise FlagError(f"追回金额无效：“{recovered}”") from None
-        if amount < 0:
-            raise FlagError("追回金额不能为负数")
-        if not confirm:
-            raise FlagError("排除的发现不能登记追回金额")
+    amount = None if recovered in (None, "") else recovered_amount(recovered, flag.amount)
+    if amount is not None and not confirm:
+        raise FlagError("排除的发现不能登记追回金额")
     before = {"status": flag.status}
     flag.status = "confirmed" if confirm else "dismissed"
     flag.decided_by, flag.decided_at, flag.decision_note = user.username, now, note or None
     flag.recovered = amount
-    item = session.get(Item, flag.item_id)
     if not confirm:
         item.card_cancelled = True
         item.updated_at = now

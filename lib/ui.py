@@ -370,6 +370,7 @@ def require(page_key: str) -> CurrentUser:
     if not access.can_open(user, page_key):
         st.error(f"您的角色（{user.role_names}）无权访问“{spec.title}”。如需开通，请联系系统管理员。")
         st.stop()
+    show_flash()
     return user
 
 
@@ -395,6 +396,12 @@ def esc(text: str | None) -> str:
     """User-written text made safe inside Markdown: every Markdown, HTML and LaTeX character
     escaped, so a citizen's words can neither format the page nor load anything."""
     return _MARKDOWN.sub(r"\\\1", text or "")
+
+
+def clip(text: str | None, n: int) -> str:
+    """At most n characters of the text, an ellipsis marking a cut (a choice's label)."""
+    text = text or ""
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def plain(text: str | None) -> None:
@@ -465,6 +472,13 @@ def clear_data_caches() -> None:
     st.cache_data.clear()
     for cached in _VIEW_CACHES.values():
         cached.clear()
+
+
+def moment_on(day: date, at: time) -> datetime:
+    """A day a form was given as a moment: that day at `at` Beijing time, or now if that is
+    still to come today (a later day stays later, for the library to refuse in words)."""
+    moment = datetime.combine(day, at, tzinfo=config.TZ)
+    return min(moment, now_utc()) if day == now_utc().astimezone(config.TZ).date() else moment
 
 
 def as_of_for(day: date) -> datetime:
@@ -1261,28 +1275,40 @@ def flag_why(record) -> None:
     with right:
         st.markdown("**所用阈值**")
         labels = rule.labels if rule else {}
-        st.table(pd.DataFrame([{"阈值": labels.get(k, k), "值": rule.value_text(k, v) if rule else str(v)}
-                               for k, v in record.thresholds.items()])
-                 if record.thresholds else pd.DataFrame([{"阈值": "—", "值": "—"}]))
+        if record.thresholds:
+            st.table(pd.DataFrame([{"阈值": labels.get(k, k),
+                                    "值": rule.value_text(k, v) if rule else str(v)}
+                                   for k, v in record.thresholds.items()]))
+        else:
+            st.caption("该规则不设可调阈值：判定依据见左侧数据和上方定义。" if rule and not rule.timing
+                       else "按办理期限亮灯，不设可调阈值（转黄比例见左侧数据）。")
     if record.amount is not None:
         st.caption(f"涉及金额：{record.amount:,.2f} 元")
 
 
 def flag_decision_form(user: CurrentUser, view) -> None:
     """Inspectors conclude on an open flag: confirmed (with the amount recovered) or dismissed
-    (with the reason). A dismissed flag's card leaves the scores like a cancelled one."""
-    from lib import flags
+    (with the reason). A dismissed flag's card leaves the scores like a cancelled one. Saved,
+    the page runs again (the counts and the lists show the conclusion) and says so."""
+    from lib import audit, flags
 
+    if view.stands == "cancelled":
+        st.caption("该发现的红黄牌已经申诉撤销，不计入考核，无需核查。")
+        return
     if not access.can(user, "review_flags") or view.status != "open":
         if view.status != "open":
-            st.caption(f"核查结论：{view.status_label}" + (f"（{view.decided_by}）" if view.decided_by
-                                                       else "")
-                       + (f"；{esc(view.decision_note)}" if view.decision_note else "")
+            names = access.can(user, "view_staff_names")
+            note = view.decision_note and (esc(view.decision_note) if names else audit.WITHHELD)
+            st.caption(f"核查结论：{view.status_label}"
+                       + (f"（{access.actor_for(user, view.decided_by)}）" if view.decided_by else "")
+                       + (f"；{note}" if note else "")
                        + (f"；追回 {view.recovered:,.2f} 元" if view.recovered else ""))
         return
     with st.form(f"flag_decide_{view.id}"):
         note = st.text_area("核查意见（排除时必填）", max_chars=1000, key=f"flag_note_{view.id}")
-        recovered = st.text_input("追回金额（元，属实时选填）", max_chars=20, key=f"flag_rec_{view.id}")
+        at_stake = f"，不超过涉及金额 {view.amount:,.2f} 元" if view.amount is not None else ""
+        recovered = st.text_input(f"追回金额（元，属实时选填{at_stake}）", max_chars=20,
+                                  key=f"flag_rec_{view.id}", placeholder="如 1200.50")
         a, b = st.columns(2)
         confirm = a.form_submit_button("核查属实", type="primary")
         dismiss = b.form_submit_button("排除（撤销红黄牌）")
@@ -1294,7 +1320,26 @@ def flag_decision_form(user: CurrentUser, view) -> None:
                 st.error(f"未保存：{exc}")
             else:
                 clear_data_caches()
-                st.success("已记录核查结论。" + ("该红黄牌已撤销，不计入考核。" if dismiss else ""))
+                flash(f"已记录核查结论：{view.code} {view.rule} · {view.subject} "
+                      + ("核查排除，该红黄牌已撤销，不计入考核。" if dismiss else "核查属实。"))
+                st.rerun()
+
+
+_FLASH = "_flash"
+
+
+def flash(message: str) -> None:
+    """A message for the next run of the page (a write's result, shown after the rerun that
+    brings its effect on screen)."""
+    st.session_state[_FLASH] = message
+
+
+def show_flash() -> None:
+    """The message `flash` kept, as a notice in the corner (seen wherever the page is scrolled
+    to: the form that wrote is usually far down) that stays until closed."""
+    message = st.session_state.pop(_FLASH, None)
+    if message:
+        st.toast(message, icon=":material/check_circle:", duration="infinite")
 
 
 # -- tables with their exports ------------------------------------------------------------------

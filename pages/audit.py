@@ -48,7 +48,8 @@ else:
     names = {"unit_id": dict(zip(units["unit_id"], units["unit"], strict=True)),
              "unit": dict(zip(units["unit_code"], units["unit"], strict=True))  # a code or a number
              | dict(zip(units["unit_id"], units["unit"], strict=True)),
-             "subsystem_id": dict(zip(subsystems["subsystem_id"], subsystems["subsystem"], strict=True))}
+             "subsystem_id": dict(zip(subsystems["subsystem_id"], subsystems["subsystem"], strict=True)),
+             "region_id": dict(zip(cat["counties"]["region_id"], cat["counties"]["region"], strict=True))}
     frame = pd.DataFrame([{"序号": r["id"], "时间": fmt_time(r["at"]), "操作人": r["actor"],
                            "操作": audit.action_label(r["action"]), "对象": audit.entity_label(r["entity"]),
                            "对象编号": r["entity_id"],

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from lib import access, ui
 from lib.access import PermissionDenied
 from lib.clock import now_utc
-from lib.config import TZ
 from lib.domains.disclosure import queries as dq
 from lib.domains.disclosure import service as ds
 from lib.domains.disclosure.models import GovinfoDuty
@@ -172,8 +171,7 @@ with tab_village:
                 today = ui.today_local()
                 if category == "major":
                     st.session_state.setdefault("pub_decided", today)  # (kept across tabs)
-                    decided = st.date_input("重大事项决定日期", max_value=today,
-                                            key="pub_decided")
+                    decided = st.date_input("重大事项决定日期", key="pub_decided")
                     period = decided.isoformat()
                 else:
                     choices = []
@@ -343,13 +341,13 @@ with tab_duties:
                 with c1.form("add_proactive"):
                     st.markdown("**登记主动公开事项**（本单位）")
                     title = st.text_input("信息名称", max_chars=150)
-                    formed = st.date_input("形成或变更日期", value=ui.today_local(),
-                                           max_value=ui.today_local())
+                    # No max_value: a later day typed would be kept as today without a word
+                    # (the widget only turns red); the library refuses it in words instead.
+                    formed = st.date_input("形成或变更日期", value=ui.today_local())
                     if st.form_submit_button("登记"):
-                        at = datetime.combine(formed, time(9), tzinfo=TZ)
+                        at = ui.moment_on(formed, time(9))
                         try:
-                            ui.write(lambda s: ds.add_proactive(s, user, user.unit_id, title,
-                                                                min(at, now_utc())))
+                            ui.write(lambda s: ds.add_proactive(s, user, user.unit_id, title, at))
                         except (ds.DisclosureError, PermissionDenied) as exc:
                             st.error(f"未登记：{exc}")
                         else:
@@ -361,9 +359,9 @@ with tab_duties:
                         duty_by_id = {r["item_id"]: r for r in own_duties}
                         iid = st.selectbox("事项", list(duty_by_id),
                                            format_func=lambda i: duty_by_id[i]["title"])
-                        day = st.date_input("公开日期", value=ui.today_local(), max_value=ui.today_local())
+                        day = st.date_input("公开日期", value=ui.today_local())
                         if st.form_submit_button("登记公开"):
-                            at = min(datetime.combine(day, time(17), tzinfo=TZ), now_utc())
+                            at = ui.moment_on(day, time(17))
                             try:
                                 ui.write(lambda s: ds.record_duty_published(s, user, int(iid), at))
                             except (ds.DisclosureError, PermissionDenied) as exc:
@@ -400,6 +398,6 @@ with tab_rules:
                 st.session_state.pop("dis_why", None)  # gone since it was picked: the first
             k = st.selectbox("为什么亮牌", list(shown), key="dis_why",
                              format_func=lambda k: f"{SYMBOLS[shown[k].light]} {shown[k].code} "
-                                               f"{shown[k].subject}")
+                                               f"{ui.clip(shown[k].reason, 60)}")
             ui.flag_why(shown[k])
 

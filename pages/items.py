@@ -90,8 +90,7 @@ if access.can(user, "update_items") and item.state == "open":
     now_local = now_utc().astimezone(TZ)
     with st.form("complete_item", clear_on_submit=False):
         c1, c2 = st.columns(2)
-        done_day = c1.date_input("办结日期", value=now_local.date(), max_value=now_local.date(),
-                                 format="YYYY-MM-DD")
+        done_day = c1.date_input("办结日期", value=now_local.date(), format="YYYY-MM-DD")
         done_time = c2.time_input("办结时间", value=time(now_local.hour, now_local.minute))
         note = st.text_area("办理说明", max_chars=500, placeholder="办理结果、文书编号等")
         version = int(item.updated_at.timestamp()) if item.updated_at else None

@@ -52,10 +52,12 @@ def load_fees_permits(url_: str, user_, as_of: datetime, region_id) -> tuple[lis
 
 
 def when_inputs(label: str, key: str):
-    """A date (not after today) and a time (five-minute steps) in Asia/Shanghai."""
+    """A date and a time (five-minute steps) in Asia/Shanghai; a moment still to come is refused
+    in words by the form's check (a date widget with a bound keeps a later day typed as today
+    without a word)."""
     d1, t1 = st.columns(2)
-    day = d1.date_input(f"{label}日期", value=ui.today_local(), max_value=ui.today_local(),
-                        format="YYYY-MM-DD", key=f"{key}_day")
+    day = d1.date_input(f"{label}日期", value=ui.today_local(), format="YYYY-MM-DD",
+                        key=f"{key}_day")
     now_local = now_utc().astimezone(TZ)
     at_time = t1.time_input(f"{label}时间", value=time(now_local.hour, now_local.minute // 5 * 5),
                             step=300, help="今天的时间不能晚于当前时刻", key=f"{key}_time")
@@ -407,8 +409,7 @@ with tab_case:
             kw = {}
             if action in ("correct", "accept", "extend", "decide", "deliver"):
                 d1, t1 = st.columns(2)
-                day = d1.date_input("日期", value=ui.today_local(), max_value=ui.today_local(),
-                                    format="YYYY-MM-DD")
+                day = d1.date_input("日期", value=ui.today_local(), format="YYYY-MM-DD")
                 now_local = now_utc().astimezone(TZ)
                 at_time = t1.time_input("时间", value=time(now_local.hour, now_local.minute // 5 * 5),
                                         step=300, help="今天的时间不能晚于当前时刻")

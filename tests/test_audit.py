@@ -198,6 +198,29 @@ def test_a_change_is_described_in_words():
                                  {"unit": {7: "湛江市民政局"}}, entity="submission") == \
         "状态：待分派；单位：湛江市民政局；类型：投诉"
 
+    assert audit.describe_change('{"status": "open"}',
+                                 '{"note": "属实", "recovered": "230.00", "status": "confirmed"}',
+                                 entity="flag") == "状态：待核查 → 核查属实；说明：— → 属实；追回金额：— → 230.00"
+
+
+def test_every_field_the_library_records_has_its_words():
+    """Each key of a before/after written by `audit.record` in the library has a label for
+    变更内容 (an unlabelled key showed as itself: "recovered：— → 99.00")."""
+    import re
+
+    missing = set()
+    for path in (ROOT / "lib").rglob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"audit\.record\(", src):
+            depth, i = 1, m.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(src[i], 0)
+                i += 1
+            for fields in re.findall(r"(?:before|after)=\{([^}]*)\}", src[m.end():i]):
+                missing |= {(k, path.name) for k in re.findall(r'"([a-z_]+)":', fields)
+                            if k not in audit.FIELD_LABELS}
+    assert not missing
+
 
 def test_a_reviewer_sees_people_masked_but_their_own_name():
     from lib.models import AuditLog as Row
@@ -217,3 +240,18 @@ def test_a_reviewer_sees_people_masked_but_their_own_name():
     # An administrator sees names and what changed.
     full = audit.shown(ADMIN, row("zhou_qiang"))
     assert (full["entity_id"], full["after"]) == ("zhou_qiang", '{"active": false}')
+
+
+def test_the_system_is_one_actor_in_the_filter_and_finds_its_rows_by_either_name(empty_engine):
+    with db.session_scope(empty_engine) as s:
+        audit.record(s, actor="system", action="item.update", entity="item", entity_id="S-1",
+                     after={"state": "open"})
+        audit.record(s, actor="系统", action="item.update", entity="item", entity_id="S-2",
+                     after={"state": "open"})
+        audit.record(s, actor="admin", action="item.update", entity="item", entity_id="S-3",
+                     after={"state": "open"})
+    with db.read_scope(empty_engine) as s:
+        assert audit.actors(s, ADMIN) == ["admin", "system"]
+        assert {r.entity_id for r in audit.search(s, ADMIN, actor="system")} == {"S-1", "S-2"}
+        assert audit.count(s, ADMIN, actor="system") == 2
+        assert [r.entity_id for r in audit.search(s, ADMIN, actor="admin")] == ["S-3"]

@@ -127,9 +127,9 @@ def test_obligations_on_time_late_and_missing(engine):
         "440823100201.finance.2026-09", "440823100202.finance.2026-Q3",
         "440823101201.finance.2026-Q3"}
     late = by_subject["440823100202.village.2026-Q3"]
-    assert late.light == RED and "迟于期限 2 天公开" in late.reason and "2026-10-10" in late.reason
+    assert late.light == RED and "迟于期限 1天9小时公开" in late.reason and "2026-10-10" in late.reason
     missing = by_subject["440823101201.village.2026-Q3"]
-    assert "逾期未公开" in missing.reason and "已逾期 5 天" in missing.reason
+    assert "逾期未公开" in missing.reason and "已逾期 4天12小时）" in missing.reason
     row = late.csv_row()
     assert row[:4] == ["DISCLOSURE", "440823100202.village.2026-Q3", "DIS-T01", "red"]
 
@@ -203,8 +203,8 @@ def test_a_question_unanswered_in_10_days_is_red(engine):
         with pytest.raises(PermissionDenied):
             ds.answer_question(s, _town_staff(s, "遂溪县黄略镇人民政府"), q.id, "答复如下内容")
         ev = flags.evaluate(s, domain="DISCLOSURE", as_of=t(2026, 11, 1), codes=["DIS-T02"])
-        assert any(r.subject == item.external_id and "逾期未答复 1 天" in r.reason
-                   for r in ev.records)
+        reasons = [r.reason for r in ev.records if r.subject == item.external_id]
+        assert reasons and "逾期未答复 1天（" in reasons[0], reasons
         staff = _town_staff(s, "遂溪县遂城镇人民政府")
         ds.answer_question(s, staff, q.id, "村道位于村东，已公开明细。", now=t(2026, 10, 25))
         assert _light(s, q.item_id, t(2026, 11, 1)) == GREEN
@@ -280,7 +280,7 @@ def test_third_party_time_is_not_counted(engine):
         assert _light(s, req.item_id, t(2026, 12, 10, 9)) == RED
         ev = flags.evaluate(s, domain="DISCLOSURE", as_of=t(2026, 12, 12), codes=["DIS-T03"])
         assert [r.subject for r in ev.records] == [req.code]
-        assert "逾期答复 2 天" in ev.records[0].reason
+        assert "逾期答复 2天（" in ev.records[0].reason
 
 
 def test_one_correction_within_7_working_days_restarts_the_clock(engine):
@@ -354,6 +354,29 @@ def test_proactive_disclosure_and_annual_reports(engine):
         ev = flags.evaluate(s, domain="DISCLOSURE", as_of=t(2026, 4, 2), codes=["DIS-T04"])
         subjects = {r.subject for r in ev.records}
         assert "NB.ZJ.FG.2025" in subjects and "NB.440823.ZSJ.2025" in subjects
+
+
+def test_the_same_information_is_not_registered_twice(engine):
+    with db.session_scope(engine) as s:
+        unit = s.scalar(select(Unit).where(Unit.code == "ZJ.FG"))
+        first = ds.add_proactive(s, SYSTEM, unit.id, "第四季度土地出让计划", t(2026, 11, 2, 9),
+                                 now=t(2026, 11, 3))
+        with pytest.raises(ds.DisclosureError, match="尚未公开，请勿重复登记"):
+            ds.add_proactive(s, SYSTEM, unit.id, " 第四季度土地出让计划 ", t(2026, 11, 3, 9),
+                             now=t(2026, 11, 3, 10))
+        ds.record_duty_published(s, SYSTEM, first.id, t(2026, 11, 5, 10), now=t(2026, 11, 6))
+        with pytest.raises(ds.DisclosureError, match="2026-11-02 形成或变更"):  # same day
+            ds.add_proactive(s, SYSTEM, unit.id, "第四季度土地出让计划", t(2026, 11, 2, 15),
+                             now=t(2026, 11, 6))
+        # Changed after it was published: registered again, by the day it changed; another
+        # unit's information of the same name is its own.
+        again = ds.add_proactive(s, SYSTEM, unit.id, "第四季度土地出让计划", t(2026, 11, 20, 9),
+                                 now=t(2026, 11, 20, 10))
+        other = s.scalar(select(Unit).where(Unit.code == "ZJ.CZ"))
+        ds.add_proactive(s, SYSTEM, other.id, "第四季度土地出让计划", t(2026, 11, 2, 9), now=t(2026, 11, 3))
+        assert again.external_id != first.external_id
+        with pytest.raises(ds.DisclosureError, match="不能晚于当前时间"):
+            ds.record_duty_published(s, SYSTEM, again.id, t(2026, 11, 21), now=t(2026, 11, 20, 10))
 
 
 # -- import, catalog, flags csv -------------------------------------------------------------------------

@@ -201,6 +201,9 @@ def test_the_finding_picked_stays_picked_when_the_list_changes(url, monkeypatch)
 
     box = next(s for s in at.selectbox if s.key == "dis_why")
     assert len(box.options) >= 3, "the demo should give 信息公开 several findings"
+    # Each choice reads as its reason (village, period, category), not as its key.
+    assert not any(part in o for o in box.options for part in (".village.", ".finance.", ".party."))
+    assert any("公开" in o for o in box.options)
     box.select_index(2)
     at = show(at, "规则发现")
     picked = at.session_state["dis_why"]
@@ -222,3 +225,31 @@ def test_the_finding_picked_stays_picked_when_the_list_changes(url, monkeypatch)
     at = show(at, "规则发现")
     box = next(s for s in at.selectbox if s.key == "dis_why")
     assert box.index == 0 and at.session_state["dis_why"] != picked
+
+
+def test_a_clerks_registration_refuses_a_later_day_and_a_second_time_in_words(url):
+    """A day after today typed in 形成或变更日期 was kept as today by the widget and saved with
+    a success message; the same title registered again made a second duty."""
+    at = page(login(app(), "staff"), tab="主动公开与年度报告")
+    assert not at.exception and not errors(at), errors(at)
+    title = next(t for t in at.text_input if t.label == "信息名称")
+    day = next(d for d in at.date_input if d.label == "形成或变更日期")
+    title.input("2026年第四季度国有土地使用权出让计划")
+    day.set_value(now_utc().date() + timedelta(days=40))
+    next(b for b in at.button if b.label == "登记").click().run()
+    assert any("不能晚于当前时间" in e.value for e in at.error), [e.value for e in at.error]
+    engine = db.get_engine(url)
+    with db.read_scope(engine) as s:
+        count = s.scalar(select(func.count()).select_from(ds.GovinfoDuty).where(
+            ds.GovinfoDuty.title == "2026年第四季度国有土地使用权出让计划"))
+    assert count == 0
+    for expected in ("已登记", "请勿重复登记"):
+        next(d for d in at.date_input if d.label == "形成或变更日期").set_value(now_utc().date())
+        next(t for t in at.text_input if t.label == "信息名称").input(
+            "2026年第四季度国有土地使用权出让计划")
+        next(b for b in at.button if b.label == "登记").click().run()
+        shown = [m.value for m in at.success] + [e.value for e in at.error]
+        assert any(expected in m for m in shown), shown
+    with db.read_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(ds.GovinfoDuty).where(
+            ds.GovinfoDuty.title == "2026年第四季度国有土地使用权出让计划")) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,40 @@ def test_an_inspector_confirms_or_dismisses(engine, toy_rule):
     assert statuses == {"T-1": "confirmed", "T-2": "dismissed"}
     assert _lights(engine)["F.T-001.T-2"] == GREEN
 
+
+
+@pytest.mark.parametrize("typed, words", [
+    ("NaN", "追回金额无效"), ("Infinity", "追回金额无效"), ("1e3", "追回金额无效"), ("12元5", "追回金额无效"),
+    ("-5", "不能为负数"), ("1200.51", "超过该条发现涉及金额 1,200.50 元"),
+    ("99999999999", "超过该条发现涉及金额")])
+def test_a_recovered_amount_is_a_plain_amount_within_the_findings(engine, toy_rule, typed, words):
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        fid = s.scalar(select(Flag.id).where(Flag.subject == "T-1"))  # 1,200.50 at stake
+    with db.session_scope(engine) as s, pytest.raises(flags.FlagError, match=words):
+        flags.decide(s, INSPECTOR, fid, confirm=True, note="属实", recovered=typed)
+    with db.read_scope(engine) as s:  # nothing written
+        assert s.scalar(select(Flag.status).where(Flag.id == fid)) == "open"
+
+
+def test_a_recovered_amount_may_be_typed_as_people_write_it(engine, toy_rule):
+    assert flags.recovered_amount("1,200.50", 1200.5) == Decimal("1200.50")
+    assert flags.recovered_amount(" １２００ 元", 1200.5) == Decimal("1200.00")  # full-width
+    assert flags.recovered_amount("5000000") == Decimal("5000000.00")  # no amount at stake
+    with pytest.raises(flags.FlagError, match="超出可登记范围"):
+        flags.recovered_amount("2000000000000")
+
+
+def test_a_finding_whose_card_was_cancelled_on_appeal_waits_for_no_check(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        fid, item_id = s.execute(select(Flag.id, Flag.item_id).where(Flag.subject == "T-1")).one()
+        s.get(Item, item_id).card_cancelled = True
+    with db.session_scope(engine) as s, pytest.raises(flags.FlagError, match="申诉撤销"):
+        flags.decide(s, INSPECTOR, fid, confirm=True, note="属实")
+    with db.read_scope(engine) as s:
+        view = next(v for v in flags.listing(s, INSPECTOR, domain="TEST") if v.id == fid)
+    assert view.stands == "cancelled"
 
 def test_thresholds_are_configurable_and_audited(engine, toy_rule):
     with db.session_scope(engine) as s:

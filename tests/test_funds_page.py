@@ -65,9 +65,18 @@ def test_inspector_reads_an_identity_number_once_audited_and_concludes(url):
         open_before = s.scalar(select(text("count(*)")).select_from(Flag.__table__)
                                .where(Flag.domain == "FUNDS", Flag.status == "open"))
     confirm = next(b for b in at.button if b.label == "核查属实")
-    next(t for t in at.text_input if t.label.startswith("追回金额")).input("100")
+    amount = next(t for t in at.text_input if t.label.startswith("追回金额"))
+    amount.input("NaN")
     confirm.click().run()
+    assert any("追回金额无效" in e.value for e in at.error)  # in words, nothing written
+    amount = next(t for t in at.text_input if t.label.startswith("追回金额"))
+    amount.input("1")
+    next(b for b in at.button if b.label == "核查属实").click().run()
     assert not errors(at), errors(at)
+    # The page ran again with the conclusion: said in a notice, counted in the statuses.
+    assert any("已记录核查结论" in t.value for t in at.toast)
+    status = next(c for c in at.get("button_group"))
+    assert "核查属实（1）" in str(status.proto)
     with db.read_scope(engine) as s:
         assert s.scalar(select(text("count(*)")).select_from(Flag.__table__).where(
             Flag.domain == "FUNDS", Flag.status == "confirmed")) == 1
@@ -180,3 +189,22 @@ def test_a_fund_line_paid_beyond_its_budget_says_so(url):
     at = open_funds("leader")
     said = [m.value for m in at.markdown if "支出超出预算" in m.value]
     assert len(said) == len(over), said
+
+
+@pytest.mark.parametrize("role, who, note_shown", [("leader", "inspector", True),
+                                                   ("reviewer", "i********", False)])
+def test_a_conclusion_names_who_made_it_as_the_role_may_see_it(url, role, who, note_shown):
+    from lib import flags
+    from lib.access import CurrentUser
+
+    inspector = CurrentUser(None, "inspector", "陈静", frozenset({"inspector"}))
+    with db.session_scope(db.get_engine(url)) as s:
+        fid = s.scalar(select(Flag.id).where(Flag.domain == "FUNDS", Flag.status == "open")
+                       .order_by(Flag.id).limit(1))
+        flags.decide(s, inspector, fid, confirm=True, note="经核实，收款人王某某重复领取属实")
+    at = open_funds(role)
+    next(c for c in at.get("button_group")).set_value("confirmed").run()
+    assert not errors(at), errors(at)
+    said = [c.value for c in at.caption if c.value.startswith("核查结论：")]
+    assert said and f"（{who}）" in said[0], said
+    assert ("重复领取属实" in said[0]) is note_shown

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lib import flags
 from lib.config import TZ
-from lib.lights import RED
+from lib.lights import RED, fmt_duration
 from lib.models import Item, Region, Subsystem, Unit
 
 from .models import DisclosureQuestion, GovinfoDuty, InfoRequest, VillageObligation
@@ -29,9 +29,11 @@ def _last_day(item) -> str:
     return _day(item.deadline - timedelta(seconds=1))
 
 
-def _overdue_days(item, as_of) -> int:
+def _overdue(item, as_of) -> str:
+    """How long past its deadline the item was done, or is at T, as the why's table says it
+    (超期时长: 26天7小时 — not a count of days rounded up beside it, 27 天)."""
     end = item.completed_at if item.completed_at and item.completed_at <= as_of else as_of
-    return max(1, -(-int((end - item.deadline).total_seconds()) // 86400))
+    return fmt_duration(max(60, int((end - item.deadline).total_seconds())))
 
 
 @flags.rule(DOMAIN, "DIS-T01", "村务公开逾期", timing=True, weight=1.0)
@@ -51,11 +53,11 @@ def village_obligation_late(ctx: flags.RuleContext):
         item, _, ob, _, name = row
         what = f"{name}{parse_period(ob.period).label}{CATEGORIES[ob.category]}公开"
         if lt.light == RED and item.completed_at and item.completed_at <= ctx.as_of:
-            return (f"{what}迟于期限 {_overdue_days(item, ctx.as_of)} 天公开（应于 "
+            return (f"{what}迟于期限 {_overdue(item, ctx.as_of)}公开（应于 "
                     f"{_last_day(item)} 前，实际 {_day(item.completed_at)}）")
         if lt.light == RED:
             return (f"{what}逾期未公开（应于 {_last_day(item)} 前，已逾期 "
-                    f"{_overdue_days(item, ctx.as_of)} 天）")
+                    f"{_overdue(item, ctx.as_of)}）")
         return f"{what}临近期限尚未公开（应于 {_last_day(item)} 前）"
 
     return flags.timing_records(
@@ -76,9 +78,9 @@ def question_unanswered(ctx: flags.RuleContext):
     def reason(row, lt):
         item = row[0]
         if lt.light == RED:
-            late = _overdue_days(item, ctx.as_of)
+            late = _overdue(item, ctx.as_of)
             done = item.completed_at and item.completed_at <= ctx.as_of
-            return (f"{item.title}：{'超期' if done else '逾期未'}答复 {late} 天"
+            return (f"{item.title}：{'超期' if done else '逾期未'}答复 {late}"
                     f"（应于 {_last_day(item)} 前）")
         return f"{item.title}：答复期限将至（{_last_day(item)}）"
 
@@ -101,7 +103,7 @@ def request_overdue(ctx: flags.RuleContext):
     def reason(row, lt):
         item, _, req, unit = row
         if lt.light == RED:
-            return (f"{unit}对申请“{req.subject}”逾期答复 {_overdue_days(item, ctx.as_of)} 天"
+            return (f"{unit}对申请“{req.subject}”逾期答复 {_overdue(item, ctx.as_of)}"
                     f"（期限 {_last_day(item)}）")
         return f"{unit}对申请“{req.subject}”的答复期限将至（{_last_day(item)}）"
 
@@ -127,7 +129,7 @@ def duty_overdue(ctx: flags.RuleContext):
         if lt.light == RED:
             done = item.completed_at and item.completed_at <= ctx.as_of
             return (f"{unit}{what}“{duty.title}”{'迟于期限' if done else '逾期未公开'} "
-                    f"{_overdue_days(item, ctx.as_of)} 天（期限 {_last_day(item)}）")
+                    f"{_overdue(item, ctx.as_of)}（期限 {_last_day(item)}）")
         return f"{unit}{what}“{duty.title}”临近期限（{_last_day(item)}）"
 
     return flags.timing_records(ctx, rows, subject=lambda r: r[0].external_id, reason=reason,

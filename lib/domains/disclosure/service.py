@@ -466,6 +466,8 @@ def publish(session: Session, user: CurrentUser, *, village_id: int, category: s
     at = published_at or now
     if at > now + timedelta(minutes=1):
         raise DisclosureError("公开时间不能晚于当前时间")
+    if category == "major" and p.start > at.astimezone(TZ).date():
+        raise DisclosureError(f"重大事项决定日期（{p.start}）不能晚于公开之日")
     if at.astimezone(TZ).date() < p.start:
         raise DisclosureError(f"公开时间不能早于所公开期间的开始（{p.start}）")
     ext = external_id or f"GK.{where.village.code}.{secrets.token_hex(4)}"
@@ -900,6 +902,7 @@ def add_proactive(session: Session, user: CurrentUser, unit_id: int, title: str,
         raise DisclosureError("信息形成或变更时间不能晚于当前时间")
     if published_at is not None and (published_at < formed_at or published_at > now):
         raise DisclosureError("公开时间须在信息形成之后、当前时间之前")
+    _refuse_duplicate(session, unit_id, title, formed_at)
     unit = session.get(Unit, unit_id)
     n = seq or (session.scalar(select(func.count()).select_from(GovinfoDuty).where(
         GovinfoDuty.unit_id == unit_id, GovinfoDuty.kind == "proactive")) or 0) + 1
@@ -913,6 +916,25 @@ def add_proactive(session: Session, user: CurrentUser, unit_id: int, title: str,
                             formed_at=formed_at))
     session.flush()
     return item
+
+
+def _refuse_duplicate(session: Session, unit_id: int, title: str, formed_at: datetime) -> None:
+    """The same information registered twice by a unit: refused while the first is not yet
+    published, or when it was formed the same day (a changed information published before is
+    registered again, by the day it changed)."""
+    same = session.execute(
+        select(Item.external_id, Item.completed_at, GovinfoDuty.formed_at)
+        .join(Item, Item.id == GovinfoDuty.item_id)
+        .where(GovinfoDuty.unit_id == unit_id, GovinfoDuty.kind == "proactive",
+               GovinfoDuty.title == title)).all()
+    day = formed_at.astimezone(TZ).date()
+    for external_id, published, formed in same:
+        if published is None:
+            raise DisclosureError(f"本单位已登记“{title}”（编号 {external_id}），尚未公开，请勿重复登记；"
+                                  "公开后请用“登记已公开”登记")
+        if formed is not None and formed.astimezone(TZ).date() == day:
+            raise DisclosureError(f"本单位已登记 {day} 形成或变更的“{title}”（编号 {external_id}），"
+                                  "请勿重复登记")
 
 
 def annual_due(year: int, government: bool) -> date:
@@ -971,8 +993,10 @@ def record_duty_published(session: Session, user: CurrentUser, item_id: int,
     item = session.get(Item, item_id)
     if item.completed_at is not None:
         raise DisclosureError("该事项已登记公开")
-    if published_at > now or published_at < item.received_at - timedelta(days=400):
-        raise DisclosureError("公开时间无效")
+    if published_at > now:
+        raise DisclosureError("公开时间不能晚于当前时间")
+    if published_at < item.received_at - timedelta(days=400):
+        raise DisclosureError("公开时间过早：不能早于该事项登记前一年以上")
     if duty.kind == "proactive" and published_at < duty.formed_at:
         raise DisclosureError("公开时间不能早于信息形成时间")
     upsert_item(session, load_calendar(session), external_id=item.external_id,
