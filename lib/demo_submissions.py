@@ -92,7 +92,11 @@ def load(session: Session, rng: random.Random, anchor: datetime) -> int:
     counties = list(session.scalars(select(Region).where(Region.level == "county")))
     towns = {c.id: [t.name for t in session.scalars(select(Region).where(Region.parent_id == c.id))]
              for c in counties}
-    unit_list = [u for u in units.values() if u.code != "ZJ.JW"]
+    # The units that serve a county: the city's departments, the county's, its towns'. A
+    # citizen who picks a unit, an inspector who dispatches, a unit that hands an order on,
+    # pick among them (a town government of another county answering for this one made the
+    # complaints' county and their unit's disagree).
+    serving = _serving(session, units)
     kinds = ["complaint"] * 40 + ["consult"] * 30 + ["report"] * 15 + ["suggest"] * 15
     published = 0
     for _ in range(N_SUBMISSIONS):
@@ -102,14 +106,14 @@ def load(session: Session, rng: random.Random, anchor: datetime) -> int:
         subject, body = rng.choice(TOPICS[kind])
         anonymous = kind == "report" and rng.random() < 0.5
         t = anchor - timedelta(days=rng.uniform(0, DAYS))
-        chosen = rng.choice(unit_list).id if rng.random() < 0.25 else None
+        chosen = rng.choice(serving[county.id]).id if rng.random() < 0.25 else None
         sub = subs.submit(session, subs.NewSubmission(
             kind=kind, region_id=county.id, unit_id=chosen, subject=subject.format(town=town),
             body=body.format(town=town), anonymous=anonymous,
             name="" if anonymous else rng.choice(NAMES) + "先生" if rng.random() < 0.5 else "",
             contact="" if anonymous else f"13{rng.randint(100000000, 999999999)}"), now=t,
             code_rng=rng)
-        _progress(session, rng, sub, t, anchor, units)
+        _progress(session, rng, sub, t, anchor, serving[county.id])
         if (sub.status in ("answered", "closed") and sub.kind in ("consult", "suggest")
                 and published < 20 and rng.random() < 0.5):
             subs.publish(session, INSPECTOR, sub.id, sub.body, sub.reply,
@@ -119,8 +123,25 @@ def load(session: Session, rng: random.Random, anchor: datetime) -> int:
     return N_SUBMISSIONS
 
 
-def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime, units) -> None:
-    """Walk one submission through the work order, stopping at the anchor (the present)."""
+def _serving(session: Session, units: dict[str, Unit]) -> dict[int, list[Unit]]:
+    """{county id: the units that may answer for it} (the discipline commission aside)."""
+    regions = {r.id: r for r in session.scalars(select(Region))}
+    out: dict[int, list[Unit]] = {r.id: [] for r in regions.values() if r.level == "county"}
+    for u in sorted(units.values(), key=lambda u: u.code):
+        if u.code == "ZJ.JW":
+            continue
+        r = regions.get(u.region_id)
+        while r is not None and r.level not in ("county", "city"):
+            r = regions.get(r.parent_id)
+        for county_id in (out if r is None or r.level == "city" else [r.id]):
+            out[county_id].append(u)
+    return out
+
+
+def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime,
+              serving: list[Unit]) -> None:
+    """Walk one submission through the work order, stopping at the anchor (the present);
+    `serving`: the units that may answer for its county."""
     def step(hours_lo: float, hours_hi: float) -> datetime | None:
         nonlocal t
         t = t + timedelta(hours=rng.uniform(hours_lo, hours_hi))
@@ -129,8 +150,7 @@ def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime, unit
     if sub.status == "queued":
         if step(2, 90) is None:
             return
-        subs.dispatch(session, INSPECTOR, sub.id, rng.choice(
-            [u for u in units.values() if u.code != "ZJ.JW"]).id, now=t)
+        subs.dispatch(session, INSPECTOR, sub.id, rng.choice(serving).id, now=t)
     unit = session.get(Unit, sub.unit_id)
     late_ack = rng.random() < 0.12
     if step(1, 60 if late_ack else 20) is None:
@@ -141,13 +161,12 @@ def _progress(session, rng, sub: Submission, t: datetime, anchor: datetime, unit
                           now=t)
         if step(2, 30) is None:
             return
-        subs.dispatch(session, INSPECTOR, sub.id, rng.choice(
-            [u for u in units.values() if u.code != "ZJ.JW"]).id, now=t)
+        subs.dispatch(session, INSPECTOR, sub.id, rng.choice(serving).id, now=t)
         unit = session.get(Unit, sub.unit_id)
         if step(1, 20) is None:
             return
     elif r < 0.08:
-        other = rng.choice([u for u in units.values() if u.code not in ("ZJ.JW", unit.code)])
+        other = rng.choice([u for u in serving if u.code != unit.code])
         subs.hand_on(session, _staff(unit), sub.id, other.id, "该事项属于对方单位职责范围", now=t)
         unit = other
         if step(1, 16) is None:

@@ -16,7 +16,7 @@ from lib import db, queries
 from lib import submissions as subs
 from lib.access import SYSTEM, CurrentUser, PermissionDenied
 from lib.config import TZ
-from lib.models import AuditLog, Item, RoutingRule, Submission, Unit
+from lib.models import AuditLog, Item, Region, RoutingRule, Submission, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)  # a Monday
@@ -349,6 +349,20 @@ def test_demo_submissions_have_a_realistic_mix(demo_engine):
         open_red = [e for e, _, lt in queries.item_lights(s, user=SYSTEM, as_of=datetime.now(TZ))
                     if e.startswith("QF") and lt == "red"]
         assert open_red  # some never answered
+        # Each is answered by a unit of its county (its own, a town's in it) or of the city.
+        regions = {r.id: r for r in s.scalars(select(Region))}
+        units = {u.id: u for u in s.scalars(select(Unit))}
+
+        def county_of(region_id):
+            r = regions[region_id]
+            while r.level not in ("county", "city"):
+                r = regions[r.parent_id]
+            return r
+
+        wrong = [(r.code, units[r.unit_id].name, regions[r.region_id].name) for r in rows
+                 if r.unit_id and county_of(units[r.unit_id].region_id).level == "county"
+                 and county_of(units[r.unit_id].region_id).id != r.region_id]
+        assert not wrong, wrong[:5]
 
 
 def test_privacy_key_sources(tmp_path, monkeypatch):
