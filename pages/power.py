@@ -101,7 +101,9 @@ with tab_steps:
                 steps = stats.step_rows(cases, view.as_of)
                 late = [r for r in steps if r["light"].light in (RED, YELLOW)]
                 st.markdown(f"**超时最久的环节**（红黄牌 {len(late):,} 个，环节超时即亮牌，"
-                            "即使整个办件仍在承诺时限内）")
+                            "即使整个办件仍在承诺时限内）",
+                            help="按办件的环节计数（受理、决定、送达等各算一个）；页首卡片按监察事项计数，"
+                                 "另含规则发现形成的亮牌，两者口径不同。")
                 ui.table(pd.DataFrame([{
                     "灯色": badge(r["light"].light), "办件": r["case"].external_id,
                     "事项": r["case"].matter, "环节": r["step"].name, "单位": r["case"].unit,
