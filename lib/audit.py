@@ -261,6 +261,14 @@ FIELD_LABELS = {
     "failed_logins": "连续登录失败次数", "locked_until": "锁定至", "until": "截至",
     "tenders": "投标数", "proj_red_pp": "项目红牌阈值（百分点）",
     "proj_yellow_pp": "项目黄牌阈值（百分点）",
+    "accepted_at": "正式受理时间", "correction_notice_at": "补正告知时间", "decided_at": "决定时间",
+    "decision": "决定", "delivered_at": "送达时间", "extension_approved_at": "延期批准时间",
+    "extension_days": "延期（工作日）", "extension_reason": "延期理由", "pause": "暂停计时",
+    "activation": "待激活", "amount": "金额", "case_ref": "关联办件", "charged_at": "收费时间",
+    "fee_code": "收费项目编码", "fee_name": "收费项目", "payer": "缴费人", "quantity": "数量",
+    "standard": "收费标准", "filed_at": "立案时间", "told_at": "告知时间", "hearing_at": "听证时间",
+    "penalty": "处罚", "light": "灯色", "percent_done": "完成进度（%）", "start_date": "开始日期",
+    "viewed": "查看内容", "yellow_pct": "黄牌阈值（%）",
 }
 _FIELD_ORDER = {k: i for i, k in enumerate(FIELD_LABELS)}
 _BOOL_WORDS = {True: "是", False: "否"}

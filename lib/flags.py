@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Bundle, Session
 
 from lib import audit
@@ -585,35 +585,40 @@ def _view(f: Flag, unit: str, cancelled: bool, ext: str) -> FlagView:
                     None if f.recovered is None else float(f.recovered))
 
 
-def recovered_amount(text_, at_stake=None) -> Decimal:
-    """The amount recovered as typed (12,345.60 / 12345.6 元 / full-width digits), in cents; a
-    FlagError in words for what is not an amount (NaN, Infinity, text), a negative one, or
-    one beyond the finding's own amount at stake (a slip of the keyboard, 99999999999 on a
-    230-yuan payment)."""
+_AMOUNT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)")
+
+
+def recovered_amount(text_, at_stake=None, *, beyond_ok: bool = False) -> Decimal:
+    """The amount recovered as typed (12,345.60 / ¥12345.6 / 12345.6 元 / full-width digits),
+    in cents; a FlagError in words for what is not an amount (NaN, Infinity, 1e3, text), a
+    negative one, one with more than two decimals or beyond 1 trillion yuan, and one beyond the
+    finding's amount at stake unless `beyond_ok` (a slip of the keyboard — 99999999999 on a
+    230-yuan payment — or, once checked, a whole payment recovered where the rule's amount is
+    the part above a standard)."""
     raw = unicodedata.normalize("NFKC", str(text_)).strip()
-    cleaned = raw.replace(",", "").replace(" ", "").removesuffix("元")
-    try:
-        amount = Decimal(cleaned)
-    except ArithmeticError:
-        amount = None
-    if amount is None or not amount.is_finite() or not re.fullmatch(r"[+-]?\d+(\.\d*)?", cleaned):
-        raise FlagError(f"追回金额无效：“{text_}”，请填写金额数字，如 1200.50")
-    if amount < 0:
+    cleaned = raw.replace(",", "").replace(" ", "").removeprefix("¥").removesuffix("元")
+    if cleaned.startswith("-") and _AMOUNT.fullmatch(cleaned[1:]):
         raise FlagError("追回金额不能为负数")
+    if not _AMOUNT.fullmatch(cleaned.removeprefix("+")) or len(cleaned) > 20:
+        raise FlagError(f"追回金额无效：“{text_}”，请填写金额数字，如 1200.50")
+    amount = Decimal(cleaned.removeprefix("+"))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise FlagError(f"追回金额最多两位小数（到分）：“{text_}”")
     amount = amount.quantize(Decimal("0.01"))
-    limit = Decimal(str(at_stake)).quantize(Decimal("0.01")) if at_stake is not None else MAX_RECOVERED
-    if amount > limit:
-        raise FlagError(f"追回金额 {amount:,.2f} 元超过该条发现涉及金额 {limit:,.2f} 元，请核对"
-                        if at_stake is not None else
-                        f"追回金额 {amount:,.2f} 元超出可登记范围（不超过 {limit:,.2f} 元），请核对")
+    if amount > MAX_RECOVERED:
+        raise FlagError(f"追回金额 {amount:,.2f} 元超出可登记范围（不超过 {MAX_RECOVERED:,.2f} 元），请核对")
+    stake = None if at_stake is None else Decimal(str(at_stake)).quantize(Decimal("0.01"))
+    if stake is not None and stake > 0 and amount > stake and not beyond_ok:
+        raise FlagError(f"追回金额 {amount:,.2f} 元超过该条发现涉及金额 {stake:,.2f} 元：请核对；"
+                        "如确属实（如整笔追回），请勾选“追回金额超过涉及金额，已核对”后再提交")
     return amount
 
 
-MAX_RECOVERED = Decimal("1000000000000.00")  # a finding without an amount: up to 1 trillion yuan
+MAX_RECOVERED = Decimal("1000000000000.00")  # 1 trillion yuan: beyond any finding
 
 
 def decide(session: Session, user: CurrentUser, flag_id: int, *, confirm: bool, note: str,
-           recovered=None, now: datetime | None = None) -> Flag:
+           recovered=None, beyond_ok: bool = False, now: datetime | None = None) -> Flag:
     """An inspector concludes on a flag: confirmed (with the amount recovered, if any) or
     dismissed (the reason required). A dismissed flag's card is cancelled: it leaves the scores
     and the cockpit like a card cancelled on appeal, while the flag and decision stay."""
@@ -632,13 +637,19 @@ def decide(session: Session, user: CurrentUser, flag_id: int, *, confirm: bool, 
         raise FlagError("排除须写明理由（至少 5 个字）")
     if len(note) > 1000:
         raise FlagError("核查意见不能超过 1000 字")
-    amount = None if recovered in (None, "") else recovered_amount(recovered, flag.amount)
+    typed = "" if recovered is None else str(recovered).strip()
+    amount = recovered_amount(typed, flag.amount, beyond_ok=beyond_ok) if typed else None
     if amount is not None and not confirm:
         raise FlagError("排除的发现不能登记追回金额")
     before = {"status": flag.status}
-    flag.status = "confirmed" if confirm else "dismissed"
-    flag.decided_by, flag.decided_at, flag.decision_note = user.username, now, note or None
-    flag.recovered = amount
+    # Only an open flag is concluded, checked in the write itself: of two inspectors concluding
+    # at once, the second finds it no longer open (PostgreSQL re-reads the row it waited for).
+    done = session.execute(update(Flag).where(Flag.id == flag.id, Flag.status == "open").values(
+        status="confirmed" if confirm else "dismissed", decided_by=user.username, decided_at=now,
+        decision_note=note or None, recovered=amount).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise FlagError("该发现刚由他人核查，请刷新页面查看结论")
+    session.refresh(flag)
     if not confirm:
         item.card_cancelled = True
         item.updated_at = now

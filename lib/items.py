@@ -48,6 +48,19 @@ def event_label(kind: str) -> str:
     return EVENT_LABELS.get(kind, kind)
 
 
+_DECISION_EVENTS = {"flag_confirmed": "核查属实", "flag_dismissed": "核查排除"}
+
+
+def event_note(user: CurrentUser, event) -> str:
+    """An event's note as this user may read it: an inspector's conclusion on a finding keeps
+    its words ("核查属实：经核实，收款人王某某…") from users who may not see staff names (the
+    provincial reviewer), as the finding's own page and the audit log do."""
+    note = event.note or ""
+    if event.kind in _DECISION_EVENTS and note and not can(user, "view_staff_names"):
+        return f"{_DECISION_EVENTS[event.kind]}（核查意见不予显示）"
+    return note
+
+
 def state_for(completed_at: datetime | None) -> str:
     return "completed" if completed_at is not None else "open"
 

@@ -1280,8 +1280,8 @@ def flag_why(record) -> None:
                                     "值": rule.value_text(k, v) if rule else str(v)}
                                    for k, v in record.thresholds.items()]))
         else:
-            st.caption("该规则不设可调阈值：判定依据见左侧数据和上方定义。" if rule and not rule.timing
-                       else "按办理期限亮灯，不设可调阈值（转黄比例见左侧数据）。")
+            st.caption("按办理期限亮灯，不设可调阈值（转黄比例见左侧数据）。" if rule and rule.timing
+                       else "该规则不设可调阈值：判定依据见左侧数据和上方定义。")
     if record.amount is not None:
         st.caption(f"涉及金额：{record.amount:,.2f} 元")
 
@@ -1292,35 +1292,39 @@ def flag_decision_form(user: CurrentUser, view) -> None:
     the page runs again (the counts and the lists show the conclusion) and says so."""
     from lib import audit, flags
 
-    if view.stands == "cancelled":
+    if view.stands == "cancelled" and view.status == "open":
         st.caption("该发现的红黄牌已经申诉撤销，不计入考核，无需核查。")
         return
     if not access.can(user, "review_flags") or view.status != "open":
         if view.status != "open":
             names = access.can(user, "view_staff_names")
             note = view.decision_note and (esc(view.decision_note) if names else audit.WITHHELD)
-            st.caption(f"核查结论：{view.status_label}"
-                       + (f"（{access.actor_for(user, view.decided_by)}）" if view.decided_by else "")
+            st.caption(f"核查结论：{flags.STATUS[view.status]}"
+                       + (f"（{esc(access.actor_for(user, view.decided_by))}）" if view.decided_by else "")
                        + (f"；{note}" if note else "")
-                       + (f"；追回 {view.recovered:,.2f} 元" if view.recovered else ""))
+                       + (f"；追回 {view.recovered:,.2f} 元" if view.recovered else "")
+                       + ("；红黄牌其后经申诉撤销" if view.stands == "cancelled" else ""))
         return
     with st.form(f"flag_decide_{view.id}"):
         note = st.text_area("核查意见（排除时必填）", max_chars=1000, key=f"flag_note_{view.id}")
         at_stake = f"，不超过涉及金额 {view.amount:,.2f} 元" if view.amount is not None else ""
         recovered = st.text_input(f"追回金额（元，属实时选填{at_stake}）", max_chars=20,
                                   key=f"flag_rec_{view.id}", placeholder="如 1200.50")
+        beyond_ok = st.checkbox("追回金额超过涉及金额，已核对", key=f"flag_beyond_{view.id}",
+                                help="部分规则的涉及金额是超出标准或均值的部分；整笔追回时追回金额可大于涉及金额") \
+            if view.amount else False
         a, b = st.columns(2)
         confirm = a.form_submit_button("核查属实", type="primary")
         dismiss = b.form_submit_button("排除（撤销红黄牌）")
         if confirm or dismiss:
             try:
                 write(lambda s: flags.decide(s, user, view.id, confirm=bool(confirm), note=note,
-                                             recovered=recovered.strip() or None))
+                                             recovered=recovered, beyond_ok=beyond_ok))
             except (flags.FlagError, access.PermissionDenied) as exc:
                 st.error(f"未保存：{exc}")
             else:
                 clear_data_caches()
-                flash(f"已记录核查结论：{view.code} {view.rule} · {view.subject} "
+                flash(f"已记录核查结论：{view.code} {esc(view.rule)} · {esc(view.subject)} "
                       + ("核查排除，该红黄牌已撤销，不计入考核。" if dismiss else "核查属实。"))
                 st.rerun()
 

@@ -77,7 +77,7 @@ with tab_calendar:
         st.info("目前没有人工调整，全部按节假日表计算。")
     with st.form("calendar_override"):
         c1, c2 = st.columns(2)
-        day = c1.date_input("日期", value=date.today(), format="YYYY-MM-DD")
+        day = c1.date_input("日期", value=ui.today_local(), format="YYYY-MM-DD")
         kind = c2.radio("调整为", ["休息日", "工作日"], horizontal=True)
         note = st.text_input("原因", max_chars=200, placeholder="如：台风“摩羯”停工停课")
         if st.form_submit_button("保存调整", type="primary"):

@@ -82,7 +82,7 @@ with left:
 with right:
     st.markdown("**办理记录**")
     ui.table(pd.DataFrame([{"时间": fmt_time(e.at), "环节": items.event_label(e.kind),
-                                "操作人": access.actor_for(user, e.actor), "说明": e.note or ""}
+                                "操作人": access.actor_for(user, e.actor), "说明": items.event_note(user, e)}
                                for e in events]), "办理记录", key="item_events")
 
 if access.can(user, "update_items") and item.state == "open":

@@ -209,8 +209,10 @@ with tabs[4]:
             options_text = st.text_area(f"选项（每行一个，{polls.MIN_OPTIONS}–{polls.MAX_OPTIONS} 个）",
                                         value="满意\n基本满意\n不满意", height=110)
             today = now.astimezone(TZ).date()
+            # No bounds on the widget (it kept a day typed outside them as before, without a
+            # word): polls.create says in words what the closing day may be.
             closes = st.date_input("截止日期（当日 24:00 截止）", value=today + timedelta(days=30),
-                                   min_value=today, max_value=today + timedelta(days=polls.MAX_DAYS - 1))
+                                   help=f"今天起 {polls.MAX_DAYS} 天内")
             if st.form_submit_button("发起投票", type="primary"):
                 closes_at = datetime.combine(closes + timedelta(days=1), time(0), tzinfo=TZ)
                 run(polls.create, subject=subject, title=title, description=description,

@@ -184,10 +184,14 @@ with tab_flags:
                 st.markdown("**红线规则发现的核查**（纪检监察人员确认属实或排除）")
                 ui.table(ui.flags_frame(persisted), "权力运行规则发现", key="power_flags_table",
                          height=280)
-                chosen_flag = st.selectbox("核查对象", range(len(persisted)), key="power_flag_decide",
-                                           format_func=lambda i: f"{persisted[i].code} · "
-                                                                 f"{persisted[i].subject}")
-                ui.flag_decision_form(user, persisted[chosen_flag])
+                # Picked by the flag's id (not its place in the list: a finding the rules add
+                # between two runs would move the choice to another).
+                by_flag = {f.id: f for f in persisted}
+                chosen_flag = st.selectbox("核查对象", list(by_flag), key="power_flag_decide",
+                                           format_func=lambda i: f"{by_flag[i].code} · "
+                                                                 f"{by_flag[i].subject} · "
+                                                                 f"{by_flag[i].status_label}")
+                ui.flag_decision_form(user, by_flag[chosen_flag])
 
 LEDGER_NOTE = ("本页签按{what}计数；页首“{card}”卡片按监察事项计数（该类业务的各项办理时限事项，"
                "加上规则发现形成的亮牌事项，一条发现一个事项），两者口径不同。")
@@ -429,7 +433,7 @@ with tab_case:
                 kw["end"] = p2.date_input("预计结束日期（含）", value=ui.today_local(), format="YYYY-MM-DD")
             if action == "resume":
                 kw["end"] = st.date_input("暂停实际结束日期（含）", value=ui.today_local(),
-                                          max_value=ui.today_local(), format="YYYY-MM-DD")
+                                          format="YYYY-MM-DD")
             need = {"pause": "暂停理由（必填）", "extend": "延期理由（必填）",
                     "decide": "理由（不予许可必填）", "resume": "说明（可选）"}
             reason = st.text_area(need.get(action, "说明（可选）"), max_chars=approvals.MAX_REASON,

@@ -575,3 +575,10 @@ def test_the_demo_keeps_its_months_totals(demo_engine):
     with db.read_scope(demo_engine) as s:
         assert len(_kept(s)) >= 12 and _kept(s) == _sums(s)
         assert rollups.disclosure_drift(s) == []
+
+
+@pytest.mark.parametrize("typed, words", [("NaN", "不是有效金额"), ("Infinity", "不是有效金额"),
+                                          ("abc", "不是有效金额"), ("-3", "不能为负数")])
+def test_a_finance_rows_amount_is_refused_in_the_right_words(typed, words):
+    with pytest.raises(ds.DisclosureError, match=words):
+        ds.finance_rows([{"item": "村道维修", "income": typed, "spending": ""}])

@@ -165,7 +165,8 @@ def test_an_inspector_confirms_or_dismisses(engine, toy_rule):
 
 @pytest.mark.parametrize("typed, words", [
     ("NaN", "追回金额无效"), ("Infinity", "追回金额无效"), ("1e3", "追回金额无效"), ("12元5", "追回金额无效"),
-    ("-5", "不能为负数"), ("1200.51", "超过该条发现涉及金额 1,200.50 元"),
+    ("-5", "不能为负数"), ("-0", "不能为负数"), ("1.234", "最多两位小数"),
+    ("1200.51", "超过该条发现涉及金额 1,200.50 元"),
     ("99999999999", "超过该条发现涉及金额")])
 def test_a_recovered_amount_is_a_plain_amount_within_the_findings(engine, toy_rule, typed, words):
     with db.session_scope(engine) as s:
@@ -181,8 +182,30 @@ def test_a_recovered_amount_may_be_typed_as_people_write_it(engine, toy_rule):
     assert flags.recovered_amount("1,200.50", 1200.5) == Decimal("1200.50")
     assert flags.recovered_amount(" １２００ 元", 1200.5) == Decimal("1200.00")  # full-width
     assert flags.recovered_amount("5000000") == Decimal("5000000.00")  # no amount at stake
+    assert flags.recovered_amount("¥.5", 1200.5) == Decimal("0.50")
     with pytest.raises(flags.FlagError, match="超出可登记范围"):
         flags.recovered_amount("2000000000000")
+    with pytest.raises(flags.FlagError, match="超出可登记范围"):
+        flags.recovered_amount("2000000000000", 5, beyond_ok=True)
+    # Beyond the finding's amount once checked (a rule's amount may be the part above a
+    # standard, the whole payment recovered); an amount of 0 at stake sets no bound.
+    assert flags.recovered_amount("5000", 1200.5, beyond_ok=True) == Decimal("5000.00")
+    assert flags.recovered_amount("100", 0) == Decimal("100.00")
+
+
+def test_a_conclusion_beyond_the_amount_once_checked_and_blank_amounts(engine, toy_rule):
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        ids = dict(s.execute(select(Flag.subject, Flag.id)).all())
+    with db.session_scope(engine) as s:
+        flags.decide(s, INSPECTOR, ids["T-1"], confirm=True, note="整笔追回", recovered="2,000",
+                     beyond_ok=True)
+        flags.decide(s, INSPECTOR, ids["T-2"], confirm=True, note="属实", recovered="   ")
+    with db.read_scope(engine) as s:
+        got = dict(s.execute(select(Flag.subject, Flag.recovered)).all())
+    assert float(got["T-1"]) == 2000.0 and got["T-2"] is None
+    with db.session_scope(engine) as s, pytest.raises(flags.FlagError, match="不能再次核查"):
+        flags.decide(s, INSPECTOR, ids["T-1"], confirm=False, note="重复提交的核查")
 
 
 def test_a_finding_whose_card_was_cancelled_on_appeal_waits_for_no_check(engine, toy_rule):
@@ -303,3 +326,36 @@ def test_a_threshold_that_is_a_fraction_of_one_is_shown_in_percent():
         for name, value in rule.defaults.items():
             if name.endswith(flags.RATIO_SUFFIXES):
                 assert 0 < float(value) <= 1 and rule.value_text(name, value).endswith("%")
+
+
+def test_of_two_conclusions_at_once_the_second_is_refused(engine, toy_rule):
+    """The second inspector read the finding open; by the time it writes, the first has
+    concluded: its write changes nothing and says so."""
+    from sqlalchemy import text
+
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        fid = s.scalar(select(Flag.id).where(Flag.subject == "T-1"))
+    with db.session_scope(engine) as s:
+        seen = s.get(Flag, fid)  # read as the form was drawn (kept: the session holds it)
+        assert seen.status == "open"
+        s.execute(text("UPDATE flags SET status = 'confirmed', decided_by = 'other' "
+                       "WHERE id = :id"), {"id": fid})  # the other inspector, meanwhile
+        with pytest.raises(flags.FlagError, match="刚由他人核查"):
+            flags.decide(s, INSPECTOR, fid, confirm=False, note="经核实为录入错误，非异常")
+    with db.read_scope(engine) as s:
+        assert s.scalar(select(Flag.decided_by).where(Flag.id == fid)) == "other"
+
+
+def test_a_conclusions_words_are_withheld_from_the_reviewer_in_the_items_record(engine, toy_rule):
+    from lib import items
+
+    with db.session_scope(engine) as s:
+        flags.refresh(s, domain="TEST", now=NOW)
+        fid = s.scalar(select(Flag.id).where(Flag.subject == "T-1"))
+        flags.decide(s, INSPECTOR, fid, confirm=True, note="经核实，收款人王某某重复领取属实")
+    reviewer = CurrentUser(None, "reviewer", "省级检查", frozenset({"reviewer"}))
+    with db.read_scope(engine) as s:
+        event = s.scalar(select(ItemEvent).where(ItemEvent.kind == "flag_confirmed"))
+        assert "王某某" in items.event_note(INSPECTOR, event)
+        assert items.event_note(reviewer, event) == "核查属实（核查意见不予显示）"

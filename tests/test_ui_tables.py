@@ -110,3 +110,18 @@ def test_the_lights_by_unit_table_has_no_empty_grid_under_a_few_units():
     assert ui.unit_table_height(ui.UNIT_ROWS_AUTO) == "auto"
     assert ui.unit_table_height(ui.UNIT_ROWS_AUTO + 1) == 380
     assert ui.unit_table_height(60) == 380
+
+
+def test_a_day_given_in_a_form_becomes_a_moment_never_later_than_now_today(monkeypatch):
+    from datetime import UTC, date, datetime, time
+
+    from lib import ui
+    from lib.config import TZ
+
+    # 00:30 in Beijing is still the day before in UTC: "today" is Beijing's day.
+    now = datetime(2026, 12, 2, 16, 30, tzinfo=UTC)  # 2026-12-03 00:30 Beijing
+    monkeypatch.setattr(ui, "now_utc", lambda: now)
+    assert ui.moment_on(date(2026, 12, 3), time(9)) == now  # today, 09:00 still to come
+    assert ui.moment_on(date(2026, 12, 2), time(9)) == datetime(2026, 12, 2, 9, tzinfo=TZ)
+    later = ui.moment_on(date(2026, 12, 4), time(9))  # left later, for the library to refuse
+    assert later == datetime(2026, 12, 4, 9, tzinfo=TZ) and later > now

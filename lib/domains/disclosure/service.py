@@ -402,7 +402,9 @@ def _money(value, what: str) -> Decimal:
         d = Decimal(str(value).replace(",", "")).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         raise DisclosureError(f"{what}不是有效金额：“{value}”") from None
-    if not d.is_finite() or d < 0:
+    if not d.is_finite():
+        raise DisclosureError(f"{what}不是有效金额：“{value}”")
+    if d < 0:
         raise DisclosureError(f"{what}不能为负数：“{value}”")
     return d
 
