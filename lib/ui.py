@@ -1307,7 +1307,7 @@ def flag_decision_form(user: CurrentUser, view) -> None:
         return
     with st.form(f"flag_decide_{view.id}"):
         note = st.text_area("核查意见（排除时必填）", max_chars=1000, key=f"flag_note_{view.id}")
-        at_stake = f"，不超过涉及金额 {view.amount:,.2f} 元" if view.amount is not None else ""
+        at_stake = f"；该条发现涉及金额 {view.amount:,.2f} 元" if view.amount is not None else ""
         recovered = st.text_input(f"追回金额（元，属实时选填{at_stake}）", max_chars=20,
                                   key=f"flag_rec_{view.id}", placeholder="如 1200.50")
         beyond_ok = st.checkbox("追回金额超过涉及金额，已核对", key=f"flag_beyond_{view.id}",
