@@ -330,10 +330,13 @@ def lit_rows(ctx: RuleContext, stmt) -> tuple[list, int]:
 
 
 def timing_records(ctx: RuleContext, rows, *, subject, reason=None,
-                   population: int | None = None) -> list[FlagRecord]:
+                   population: int | None = None, renamed: dict[str, str] | None = None
+                   ) -> list[FlagRecord]:
     """A timing rule's findings: the given step items (rows of (Item, yellow_pct, …)) that the
     clock has lit red or yellow as of `ctx.as_of`, named by `subject(row)`; `reason(row, light)`
-    may word the finding in the domain's terms (default: the engine's own reason)."""
+    may word the finding in the domain's terms (default: the engine's own reason); `renamed`:
+    inputs under the domain's own name (a village obligation's received_at is its period's
+    end, not a receipt: {"received_at": "period_end"})."""
     out = []
     n = 0
     for row in rows:
@@ -348,7 +351,7 @@ def timing_records(ctx: RuleContext, rows, *, subject, reason=None,
             subject=subject(row), light=lt.light,
             reason=reason(row, lt) if reason else lt.reason, unit_id=item.unit_id,
             at=item.deadline, subsystem="", region_id=item.region_id, item_id=item.id,
-            inputs=lt.inputs))
+            inputs={renamed.get(k, k): v for k, v in lt.inputs.items()} if renamed else lt.inputs))
     ctx.population = n if population is None else population
     return out
 

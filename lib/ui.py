@@ -951,6 +951,7 @@ INPUT_NAMES = {
     "completed_at": "办结时间", "yellow_pct": "黄牌阈值（剩余时限占比 %）",
     "allowed": "总时限", "time_left": "剩余时间", "yellow_threshold": "黄牌线（剩余）",
     "late_by": "超期时长", "overdue_by": "逾期时长", "verdict": "规则判定",
+    "period_end": "公开期间结束",
 }
 # The light engine's rules (`lib.lights.RULE_*`) in the screen's words.
 LIGHT_RULE_NAMES = {

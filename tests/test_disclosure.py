@@ -127,6 +127,8 @@ def test_obligations_on_time_late_and_missing(engine):
         "440823100201.finance.2026-09", "440823100202.finance.2026-Q3",
         "440823101201.finance.2026-Q3"}
     late = by_subject["440823100202.village.2026-Q3"]
+    # The obligation's clock starts at its period's end: named so in the why, not 受理时间.
+    assert "period_end" in late.inputs and "received_at" not in late.inputs
     assert late.light == RED and "迟于期限 1天9小时公开" in late.reason and "2026-10-10" in late.reason
     missing = by_subject["440823101201.village.2026-Q3"]
     assert "逾期未公开" in missing.reason and "已逾期 4天12小时）" in missing.reason

@@ -62,7 +62,7 @@ def village_obligation_late(ctx: flags.RuleContext):
 
     return flags.timing_records(
         ctx, rows, subject=lambda r: f"{r[3]}.{r[2].category}.{r[2].period}", reason=reason,
-        population=population)
+        population=population, renamed={"received_at": "period_end"})
 
 
 @flags.rule(DOMAIN, "DIS-T02", "村民提问未按期答复", timing=True, weight=1.0)
