@@ -482,11 +482,12 @@ def moment_on(day: date, at: time) -> datetime:
 
 
 def as_of_for(day: date) -> datetime:
-    """Today: now (to the minute, so caches hold for a minute). A past day: its last second."""
+    """Today: now (to the minute, so caches hold for a minute; to the second in the run right
+    after a write, which must show it). A past day: its last second."""
     local_today = now_utc().astimezone(config.TZ).date()
     if day >= local_today:
-        now = now_utc()
-        return now.replace(second=0)
+        exact = st.session_state.get(_EXACT_NOW)  # the run right after a write (show_flash)
+        return exact if exact is not None else now_utc().replace(second=0)
     return datetime.combine(day, time(23, 59, 59), tzinfo=config.TZ)
 
 
@@ -1339,11 +1340,18 @@ def flash(message: str) -> None:
     st.session_state[_FLASH] = message
 
 
+_EXACT_NOW = "_exact_now"
+
+
 def show_flash() -> None:
     """The message `flash` kept, as a notice in the corner (seen wherever the page is scrolled
-    to: the form that wrote is usually far down) that stays until closed."""
+    to: the form that wrote is usually far down) that stays until closed. The run that shows it
+    reads as of this very moment, not the minute's start (`as_of_for`), so what was just
+    written is on screen."""
     message = st.session_state.pop(_FLASH, None)
+    st.session_state.pop(_EXACT_NOW, None)
     if message:
+        st.session_state[_EXACT_NOW] = now_utc()
         st.toast(message, icon=":material/check_circle:", duration="infinite")
 
 

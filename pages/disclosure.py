@@ -196,14 +196,17 @@ with tab_village:
                     if st.form_submit_button("发布", type="primary"):
                         rows = finance.to_dict("records") if finance is not None else None
                         try:
-                            ui.write(lambda s: ds.publish(
+                            settled = ui.write(lambda s: ds.publish(
                                 s, user, village_id=int(village), category=category, period=period,
-                                title=title, body=body, finance=rows))
+                                title=title, body=body, finance=rows).settled)
                         except (ds.DisclosureError, PermissionDenied) as exc:
                             st.error(f"未发布：{exc}")
                         else:
                             ui.clear_data_caches()
-                            st.success("已发布，群众可在“村务公开”查阅；对应期间的公开义务已核销。")
+                            ui.flash("已发布，群众可在“村务公开”查阅；" + (
+                                f"已核销{'、'.join(settled)}的公开义务。" if settled else
+                                "所选期间尚未结束，期满后计入该期公开义务。"))
+                            st.rerun()
 
 # -- 村民提问 -----------------------------------------------------------------------------------
 with tab_questions:
@@ -235,7 +238,8 @@ with tab_questions:
                         st.error(f"未答复：{exc}")
                     else:
                         ui.clear_data_caches()
-                        st.success("已答复，答复在门户公开。")
+                        ui.flash("已答复，答复在门户公开。")
+                        st.rerun()
 
 # -- 依申请公开 ----------------------------------------------------------------------------------
 with tab_requests:

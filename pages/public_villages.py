@@ -47,7 +47,7 @@ if not docs:
 st.caption(f"{names[village]}共 {len(docs)} 条公开（最新在前）")
 by_id = {d.id: d for d in docs[:200]}
 pick = st.selectbox("选择公开内容", list(by_id), key=f"pv_doc_{village}_{category}",
-                    format_func=lambda i: f"{by_id[i].published_at:%Y-%m-%d} · "
+                    format_func=lambda i: f"{fmt_time(by_id[i].published_at)[:10]} · "
                                           f"{ds.CATEGORIES[by_id[i].category]} · {by_id[i].title}")
 d = by_id[pick]
 seen = st.session_state.setdefault("pv_seen", set())

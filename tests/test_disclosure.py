@@ -166,6 +166,17 @@ def test_only_the_villages_town_publishes_and_bad_input_is_refused(engine):
                        now=t(2026, 10, 9))
         assert d.title.startswith("<script>")  # kept as written; the pages escape it
         assert dq.finance_table(d).iloc[0].tolist() == ["村道维修", "0.00", "12000.50"]
+        assert d.settled == ["2026年第3季度"]  # the quarter ended: its obligation settled
+        with pytest.raises(ds.DisclosureError, match="请勿重复发布"):  # the same, once more
+            ds.publish(s, staff, village_id=v, category="finance", period="2026-Q3",
+                       title="<script>alert(1)</script>财务公开", body="<b>粗体</b>",
+                       finance=[{"item": "村道维修", "income": "", "spending": "12,000.5"}],
+                       now=t(2026, 10, 9, 1))
+        corrected = ds.publish(s, staff, village_id=v, category="finance", period="2026-Q3",
+                               title="财务公开（更正）", body="更正后的明细", now=t(2026, 10, 9, 2))
+        early = ds.publish(s, staff, village_id=v, category="village", period="2026-Q4",
+                           title="村务公开（第四季度，期中）", now=t(2026, 10, 9, 3))
+        assert corrected.settled == ["2026年第3季度"] and early.settled == []
     from lib.ui import esc
 
     assert "\\<script\\>" in esc(d.title) and "<script>" not in esc(d.title)
@@ -584,3 +595,15 @@ def test_the_demo_keeps_its_months_totals(demo_engine):
 def test_a_finance_rows_amount_is_refused_in_the_right_words(typed, words):
     with pytest.raises(ds.DisclosureError, match=words):
         ds.finance_rows([{"item": "村道维修", "income": typed, "spending": ""}])
+
+
+def test_a_cleared_or_added_finance_cell_is_empty_not_the_word_nan():
+    nan = float("nan")
+    with pytest.raises(ds.DisclosureError, match="第 1 行缺少项目名称"):
+        ds.finance_rows([{"item": None, "income": "", "spending": "1200"}])
+    with pytest.raises(ds.DisclosureError, match="第 2 行缺少项目名称"):
+        ds.finance_rows([{"item": "村道", "income": "1", "spending": ""},
+                         {"item": nan, "income": nan, "spending": "5"}])
+    assert ds.finance_rows([{"item": "村道", "income": nan, "spending": None},
+                            {"item": nan, "income": nan, "spending": nan}]) == [
+        {"item": "村道", "income": "0.00", "spending": "0.00"}]

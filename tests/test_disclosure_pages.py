@@ -96,7 +96,16 @@ def test_town_staff_publish_and_answer(url):
     next(b for b in at.button if b.label == "发布").click()
     at.run()
     assert not at.exception and not errors(at), errors(at)
-    assert any("已发布" in s.value for s in at.success)
+    # The page ran again with the disclosure on it (as of that moment, not the minute's start)
+    # and said so in a notice.
+    assert any("已发布" in t.value for t in at.toast), [t.value for t in at.toast]
+    assert "_exact_now" in at.session_state  # this run reads as of the moment it shows
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(func.count()).select_from(Disclosure)) == before + 1
+    next(t for t in at.text_input if t.label == "标题").input("<script>alert(1)</script>本月村务公开")
+    next(t for t in at.text_area if t.label == "正文").input("村道硬化已完工。")
+    next(b for b in at.button if b.label == "发布").click().run()  # the same, again
+    assert any("请勿重复发布" in e.value for e in at.error), [e.value for e in at.error]
     with db.session_scope(db.get_engine(url)) as s:
         assert s.scalar(select(func.count()).select_from(Disclosure)) == before + 1
     # A villager asks about it (two minutes ago: the page looks as of now, to the minute); the
@@ -112,7 +121,7 @@ def test_town_staff_publish_and_answer(url):
     next(t for t in at.text_area if t.label == "答复").input("已在村务公开栏补充明细。")
     next(b for b in at.button if b.label == "提交答复").click()
     at.run()
-    assert not errors(at) and any("已答复" in s.value for s in at.success)
+    assert not errors(at) and any("已答复" in t.value for t in at.toast)
     with db.session_scope(db.get_engine(url)) as s:
         assert s.scalar(unanswered) == waiting - 1
 

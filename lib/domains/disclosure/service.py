@@ -409,19 +409,28 @@ def _money(value, what: str) -> Decimal:
     return d
 
 
+def _cell(value) -> str:
+    """A table cell as text: a cell the editor cleared (None) or added empty (NaN) is empty,
+    not the words "None" or "nan"."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
 def finance_rows(rows: list[dict] | None) -> list[dict]:
     """The finance table checked: each row an item name with income and spending (yuan)."""
     out = []
     for i, r in enumerate(rows or [], start=1):
-        name = clean(str(r.get("item") or ""))
-        if not name and not r.get("income") and not r.get("spending"):
+        name = clean(_cell(r.get("item")))
+        income, spending = _cell(r.get("income")).strip(), _cell(r.get("spending")).strip()
+        if not name and not income and not spending:
             continue
         if not name:
             raise DisclosureError(f"收支表第 {i} 行缺少项目名称")
         if len(name) > 100:
             raise DisclosureError(f"收支表第 {i} 行项目名称超过 100 字")
-        out.append({"item": name, "income": str(_money(r.get("income"), f"第 {i} 行收入")),
-                    "spending": str(_money(r.get("spending"), f"第 {i} 行支出"))})
+        out.append({"item": name, "income": str(_money(income, f"第 {i} 行收入")),
+                    "spending": str(_money(spending, f"第 {i} 行支出"))})
     if len(out) > 200:
         raise DisclosureError("收支表最多 200 行")
     return out
@@ -446,7 +455,9 @@ def publish(session: Session, user: CurrentUser, *, village_id: int, category: s
             published_at: datetime | None = None, external_id: str | None = None,
             now: datetime | None = None, actor: str | None = None) -> Disclosure:
     """A village's disclosure, published by its town's staff (or imported); the obligations it
-    fulfils are brought in line (on time or late)."""
+    fulfils are brought in line (on time or late) and named in its `settled` (their periods'
+    labels: none when its period has not ended yet). The same content published again for the
+    same village, category and period is refused."""
     now = now or now_utc()
     where = place(session, village_id)
     check_village_staff(session, user, where)
@@ -472,6 +483,13 @@ def publish(session: Session, user: CurrentUser, *, village_id: int, category: s
         raise DisclosureError(f"重大事项决定日期（{p.start}）不能晚于公开之日")
     if at.astimezone(TZ).date() < p.start:
         raise DisclosureError(f"公开时间不能早于所公开期间的开始（{p.start}）")
+    same = session.execute(select(Disclosure.external_id, Disclosure.published_at).where(
+        Disclosure.village_id == village_id, Disclosure.category == category,
+        Disclosure.period == p.code, Disclosure.title == title,
+        Disclosure.body == (body or None) if body else Disclosure.body.is_(None))).first()
+    if same is not None and external_id is None:
+        raise DisclosureError(f"{where.village.name}已于 {same[1].astimezone(TZ):%Y-%m-%d %H:%M} 发布"
+                              f"相同内容（编号 {same[0]}），请勿重复发布；如需更正，请修改标题或正文后发布")
     ext = external_id or f"GK.{where.village.code}.{secrets.token_hex(4)}"
     if session.scalar(select(Disclosure.id).where(Disclosure.external_id == ext)) is not None:
         raise DisclosureError(f"公开编号“{ext}”已存在")
@@ -483,7 +501,7 @@ def publish(session: Session, user: CurrentUser, *, village_id: int, category: s
     session.add(d)
     session.flush()
     _count_published(session, village_id, category, at)
-    _sync_for(session, where, category, p, who, now)
+    d.settled = [parse_period(code).label for code in _sync_for(session, where, category, p, who, now)]
     audit.record(session, actor=who, action="disclosure.publish", entity="disclosure",
                  entity_id=ext, after={"village": where.village.code, "category": category,
                                        "period": p.code, "title": title, "published_at": at})
@@ -491,9 +509,10 @@ def publish(session: Session, user: CurrentUser, *, village_id: int, category: s
 
 
 def _sync_for(session: Session, where: Place, category: str, p: Period, actor: str,
-              now: datetime) -> None:
+              now: datetime) -> list[str]:
     """Bring the obligations a disclosure of period `p` touches in line: the existing ones, and
-    the one it belongs to when that period has ended (or is a major matter)."""
+    the one it belongs to when that period has ended (or is a major matter). Returns their
+    periods' codes."""
     cal = load_calendar(session)
     existing = session.execute(select(VillageObligation.period).where(
         VillageObligation.village_id == where.village.id,
@@ -510,6 +529,7 @@ def _sync_for(session: Session, where: Place, category: str, p: Period, actor: s
             touched.add(own.code)
     for code in sorted(touched):
         sync_obligation(session, cal, where, category, parse_period(code), actor=actor)
+    return sorted(touched)
 
 
 def record_view(session: Session, disclosure_id: int, now: datetime | None = None) -> int:
