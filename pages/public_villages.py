@@ -80,7 +80,7 @@ with st.form("ask", clear_on_submit=True):
                             placeholder="对这条公开内容有什么疑问？（5–1000 字）")
     if st.form_submit_button("提交提问", type="primary"):
         try:
-            ui.write(lambda s: ds.ask(s, d.id, question, source=ui.client_address()))
+            ui.write(lambda s: ds.ask(s, d.id, question, source=ui.visitor()))
         except ds.DisclosureError as exc:
             st.error(f"未提交：{exc}")
         else:

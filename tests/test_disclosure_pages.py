@@ -168,6 +168,16 @@ def test_portal_reads_counts_asks_and_escapes(url):
     with db.session_scope(db.get_engine(url)) as s:
         q = s.scalar(select(DisclosureQuestion).where(DisclosureQuestion.disclosure_id == doc_id))
         assert q.question.startswith("<script>")  # kept as written, shown escaped
+    # No visitor address is known here (as on a server reached without the proxy): the
+    # browser session still counts as one asker, five questions an hour.
+    for i in range(2, 7):
+        at.text_area[0].input(f"第 {i} 个问题：村道何时完工？")
+        next(b for b in at.button if b.label == "提交提问").click()
+        at.run()
+    assert any("频繁" in e.value for e in at.error), [e.value for e in at.error]
+    with db.session_scope(db.get_engine(url)) as s:
+        assert s.scalar(select(func.count()).select_from(DisclosureQuestion).where(
+            DisclosureQuestion.disclosure_id == doc_id)) == 5
 
 
 def test_portal_request_then_track(url):
