@@ -483,10 +483,13 @@ def publish(session: Session, user: CurrentUser, *, village_id: int, category: s
         raise DisclosureError(f"重大事项决定日期（{p.start}）不能晚于公开之日")
     if at.astimezone(TZ).date() < p.start:
         raise DisclosureError(f"公开时间不能早于所公开期间的开始（{p.start}）")
+    # The village's row locked (as add_proactive locks the unit's): two publications of the
+    # same content at once are checked in turn.
+    session.execute(select(Region.id).where(Region.id == village_id).with_for_update())
     same = session.execute(select(Disclosure.external_id, Disclosure.published_at).where(
         Disclosure.village_id == village_id, Disclosure.category == category,
         Disclosure.period == p.code, Disclosure.title == title,
-        Disclosure.body == (body or None) if body else Disclosure.body.is_(None))).first()
+        Disclosure.body == body if body else Disclosure.body.is_(None))).first()
     if same is not None and external_id is None:
         raise DisclosureError(f"{where.village.name}已于 {same[1].astimezone(TZ):%Y-%m-%d %H:%M} 发布"
                               f"相同内容（编号 {same[0]}），请勿重复发布；如需更正，请修改标题或正文后发布")
@@ -924,6 +927,9 @@ def add_proactive(session: Session, user: CurrentUser, unit_id: int, title: str,
         raise DisclosureError("信息形成或变更时间不能晚于当前时间")
     if published_at is not None and (published_at < formed_at or published_at > now):
         raise DisclosureError("公开时间须在信息形成之后、当前时间之前")
+    # The unit's row locked (PostgreSQL; SQLite's write transaction is one writer already): two
+    # clerks registering at once are checked for the same information, and numbered, in turn.
+    session.execute(select(Unit.id).where(Unit.id == unit_id).with_for_update())
     _refuse_duplicate(session, unit_id, title, formed_at)
     unit = session.get(Unit, unit_id)
     n = seq or (session.scalar(select(func.count()).select_from(GovinfoDuty).where(
